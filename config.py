@@ -1,0 +1,30 @@
+"""Default settings for survey; every name can be overridden by an environment variable SURVEY_<NAME>."""
+
+# Where the data lives: a SQLite file in the instance folder when empty,
+# or any peewee URL such as postgresql://user@host/db.
+DATABASE_URL = ""
+SECRET_KEY = "dev-only-change-me"
+# The address printed into personal links and QR codes, e.g. https://survey.example.vn
+BASE_URL = "http://127.0.0.1:5000"
+TIMEZONE = "Asia/Ho_Chi_Minh"
+LANGUAGES = ["vi", "en"]
+BABEL_DEFAULT_LOCALE = "vi"
+
+# Forms and sessions.
+WTF_CSRF_TIME_LIMIT = 3600
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_SECURE = False
+REMEMBER_COOKIE_HTTPONLY = True
+REMEMBER_COOKIE_SAMESITE = "Lax"
+PERMANENT_SESSION_LIFETIME = 8 * 3600
+MAX_CONTENT_LENGTH = 1024 * 1024
+
+# Rate limits (Flask-Limiter); memory:// for one process, redis://host:6379 for several.
+RATELIMIT_STORAGE_URI = "memory://"
+RATELIMIT_ENABLED = True
+LOGIN_RATE_LIMIT = "10 per minute"
+PUBLIC_RATE_LIMIT = "120 per minute"
+
+# Static files get versioned names, so browsers may keep them for a year.
+SEND_FILE_MAX_AGE_DEFAULT = 365 * 24 * 3600

@@ -1,0 +1,99 @@
+"""Database binding: one DatabaseProxy opened from SURVEY_DATABASE_URL, request hooks, migrations."""
+from pathlib import Path
+
+import click
+from peewee import DatabaseProxy, Model, SqliteDatabase
+from playhouse import db_url
+from playhouse.migrations import Runner
+
+database = DatabaseProxy()
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+
+# Pragmas every SQLite connection gets: WAL lets readers run beside the writer,
+# the busy timeout makes concurrent writers wait instead of failing.
+SQLITE_PRAGMAS = {
+    "journal_mode": "wal",
+    "synchronous": "normal",
+    "foreign_keys": 1,
+    "busy_timeout": 10000,
+    "cache_size": -16000,
+}
+
+
+class BaseModel(Model):
+    """Base of every table, bound to the application's database."""
+
+    class Meta:
+        database = database
+        legacy_table_names = False
+
+
+def default_url(instance_path):
+    """Return the SQLite URL of the default database file in the instance folder."""
+    return "sqlite:///" + str(Path(instance_path) / "survey.sqlite3")
+
+
+def connect_url(url):
+    """Open a peewee database for a URL, pooled, so a request's close returns the connection."""
+    scheme, _, rest = url.partition("://")
+    if scheme in ("sqlite", "postgres", "postgresql"):
+        scheme += "+pool"
+    url = scheme + "://" + rest
+    if scheme.startswith("sqlite"):
+        # BEGIN IMMEDIATE takes the write lock up front, so a transaction never
+        # fails half-way with "database is locked" when it upgrades from read to write.
+        return db_url.connect(url, pragmas=SQLITE_PRAGMAS, lock_type="IMMEDIATE",
+                              max_connections=32, stale_timeout=3600, check_same_thread=False)
+    return db_url.connect(url, max_connections=32, stale_timeout=600)
+
+
+def is_sqlite():
+    """Tell whether the bound database is SQLite."""
+    return isinstance(database.obj, SqliteDatabase)
+
+
+def open_database(app):
+    """Bind the proxy to the database named by the app's DATABASE_URL (reused if already bound)."""
+    url = app.config.get("DATABASE_URL") or default_url(app.instance_path)
+    app.config["DATABASE_URL"] = url
+    current = database.obj
+    if current is not None and getattr(current, "survey_url", None) == url:
+        return current
+    if current is not None:
+        current.close_all()
+    opened = connect_url(url)
+    opened.survey_url = url
+    database.initialize(opened)
+    return opened
+
+
+def migrate():
+    """Apply every pending migration; return the names applied."""
+    with database.connection_context():
+        return Runner(database.obj, str(MIGRATIONS_DIR)).up()
+
+
+def _connect():
+    """Take a connection for this request."""
+    database.connect(reuse_if_open=True)
+
+
+def _close(exc):
+    """Hand this request's connection back to the pool."""
+    if not database.is_closed():
+        database.close()
+
+
+@click.command("init-db")
+def init_db_command():
+    """Create the database or upgrade it to the current schema (safe to repeat)."""
+    applied = migrate()
+    click.echo(f"Applied {len(applied)} migration(s); the database is up to date.")
+
+
+def init_app(app):
+    """Open the database for the app and register its request hooks and command."""
+    open_database(app)
+    app.before_request(_connect)
+    app.teardown_request(_close)
+    app.cli.add_command(init_db_command)

@@ -1,0 +1,78 @@
+"""Languages: Vietnamese by default, English on request, through Flask-Babel."""
+import datetime
+from zoneinfo import ZoneInfo
+
+from flask import current_app, request, session
+from flask_babel import Babel, format_datetime, get_locale, gettext, lazy_gettext, ngettext
+
+__all__ = ["gettext", "lazy_gettext", "ngettext", "init_app", "local_time", "to_utc"]
+
+
+def select_locale():
+    """Pick the language: ?lang= (remembered in the session), then the session, then Vietnamese."""
+    languages = current_app.config["LANGUAGES"]
+    asked = request.args.get("lang")
+    if asked in languages:
+        session["lang"] = asked
+        return asked
+    remembered = session.get("lang")
+    return remembered if remembered in languages else current_app.config["BABEL_DEFAULT_LOCALE"]
+
+
+def select_timezone():
+    """Return the configured time zone name, so SURVEY_TIMEZONE alone governs display."""
+    return current_app.config["TIMEZONE"]
+
+
+def zone():
+    """Return the configured local time zone."""
+    return ZoneInfo(current_app.config["TIMEZONE"])
+
+
+def to_utc(value):
+    """Turn a local (naive = SURVEY_TIMEZONE) or offset-aware datetime into naive UTC for storage."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=zone())
+    return value.astimezone(datetime.timezone.utc).replace(tzinfo=None)
+
+
+def local_time(value):
+    """Turn a stored naive UTC datetime into an aware local one, for display and export."""
+    if value is None:
+        return None
+    return value.replace(tzinfo=datetime.timezone.utc).astimezone(zone())
+
+
+def format_local(value, format="short"):
+    """Format a stored UTC datetime in local time and the current language."""
+    return "" if value is None else format_datetime(local_time(value), format)
+
+
+STATUS_LABELS = {"draft": lazy_gettext("Draft"), "open": lazy_gettext("Open"),
+                 "closed": lazy_gettext("Closed")}
+KIND_LABELS = {
+    "single": lazy_gettext("One choice"), "multi": lazy_gettext("Several choices"),
+    "scale": lazy_gettext("Scale"), "number": lazy_gettext("Number"),
+    "text": lazy_gettext("Short text"), "longtext": lazy_gettext("Long text"),
+    "date": lazy_gettext("Date"), "section": lazy_gettext("Section heading"),
+}
+
+
+def status_label(status):
+    """Return the translated name of a questionnaire status."""
+    return str(STATUS_LABELS.get(status, status))
+
+
+def kind_label(kind):
+    """Return the translated name of a question kind."""
+    return str(KIND_LABELS.get(kind, kind))
+
+
+def init_app(app):
+    """Attach Flask-Babel with the locale selector and the template helpers."""
+    Babel(app, locale_selector=select_locale, timezone_selector=select_timezone)
+    app.jinja_env.filters["localtime"] = format_local
+    app.jinja_env.globals.update(status_label=status_label, kind_label=kind_label,
+                                  current_locale=get_locale)

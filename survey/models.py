@@ -1,0 +1,358 @@
+"""The tables of survey and the queries that belong to them."""
+import datetime
+import secrets
+
+from peewee import (BooleanField, CharField, CompositeKey, DateTimeField, FloatField,
+                    ForeignKeyField, IntegerField, IntegrityError, TextField, fn)
+
+from survey.db import BaseModel, database
+
+KINDS = ("single", "multi", "scale", "number", "text", "longtext", "date", "section")
+CHOICE_KINDS = ("single", "multi")
+ROLES = ("admin", "coordinator", "viewer")
+STATUSES = ("draft", "open", "closed")
+
+
+def utcnow():
+    """Return the current UTC time without tzinfo, as every timestamp is stored."""
+    return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+
+
+def new_token():
+    """Return a fresh personal-link secret with 192 bits from `secrets`."""
+    return secrets.token_urlsafe(24)
+
+
+class Organisation(BaseModel):
+    """One of the district's organisations (MTTQ, Đoàn, LĐLĐ, ...)."""
+    code = CharField(max_length=20, unique=True)
+    name = CharField(max_length=200)
+    active = BooleanField(default=True)
+
+    @classmethod
+    def ordered(cls):
+        """Return the active organisations in code order."""
+        return cls.select().where(cls.active).order_by(cls.code)
+
+
+class Ward(BaseModel):
+    """A ward (phường) of the district: data, never code."""
+    code = CharField(max_length=20, unique=True)
+    name = CharField(max_length=200)
+    active = BooleanField(default=True)
+
+    @classmethod
+    def ordered(cls):
+        """Return the active wards in code order."""
+        return cls.select().where(cls.active).order_by(cls.code)
+
+
+class Collaborator(BaseModel):
+    """A public-opinion collaborator who answers through a personal link."""
+    name = CharField(max_length=200)
+    phone = CharField(max_length=30, null=True, index=True)
+    organisation = ForeignKeyField(Organisation, backref="collaborators")
+    ward = ForeignKeyField(Ward, backref="collaborators")
+    token = CharField(max_length=64, unique=True, default=new_token)
+    active = BooleanField(default=True)
+    created_at = DateTimeField(default=utcnow)
+
+    @classmethod
+    def by_token(cls, token):
+        """Return the active collaborator holding this token, or None."""
+        return cls.get_or_none((cls.token == token) & cls.active)
+
+    def rotate_token(self):
+        """Give the collaborator a new link; the old one stops working at once."""
+        self.token = new_token()
+        self.save(only=[Collaborator.token])
+
+
+class User(BaseModel):
+    """A coordinator, viewer or admin account."""
+    username = CharField(max_length=80, unique=True)
+    password_hash = CharField(max_length=255)
+    role = CharField(max_length=20, default="coordinator")
+    organisation = ForeignKeyField(Organisation, null=True, backref="users")
+    active = BooleanField(default=True)
+    created_at = DateTimeField(default=utcnow)
+
+    # Flask-Login's user interface.
+    is_anonymous = False
+
+    @property
+    def is_authenticated(self):
+        """Tell Flask-Login this is a real account."""
+        return True
+
+    @property
+    def is_active(self):
+        """Tell Flask-Login whether the account may log in."""
+        return self.active
+
+    def get_id(self):
+        """Return the id Flask-Login keeps in the session."""
+        return str(self.id)
+
+
+class Questionnaire(BaseModel):
+    """A questionnaire sent to (part of) the collaborator network."""
+    slug = CharField(max_length=80, unique=True)
+    title = CharField(max_length=300)
+    description = TextField(default="")
+    status = CharField(max_length=10, default="draft")
+    opens_at = DateTimeField(null=True)
+    closes_at = DateTimeField(null=True)
+    anonymous = BooleanField(default=False)
+    per_collaborator = CharField(max_length=10, default="one")
+    open_link = BooleanField(default=False)
+    suppress_below = IntegerField(default=0)
+    created_at = DateTimeField(default=utcnow)
+    updated_at = DateTimeField(default=utcnow)
+
+    def is_accepting(self, now=None):
+        """Tell whether answers are accepted now: open, and within opens_at/closes_at."""
+        now = now or utcnow()
+        if self.status != "open":
+            return False
+        if self.opens_at and now < self.opens_at:
+            return False
+        if self.closes_at and now >= self.closes_at:
+            return False
+        return True
+
+    def ordered_questions(self, include_hidden=False):
+        """Return the questions in position order (hidden ones only on request)."""
+        query = self.questions.order_by(Question.position, Question.id)
+        if not include_hidden:
+            query = query.where(~Question.hidden)
+        return query
+
+    def target_organisations(self):
+        """Return the organisations this questionnaire is sent to (empty: all)."""
+        return (Organisation.select().join(QuestionnaireOrganisation)
+                .where(QuestionnaireOrganisation.questionnaire == self).order_by(Organisation.code))
+
+    def target_wards(self):
+        """Return the wards this questionnaire is sent to (empty: all)."""
+        return (Ward.select().join(QuestionnaireWard)
+                .where(QuestionnaireWard.questionnaire == self).order_by(Ward.code))
+
+    def targeted_collaborators(self):
+        """Return the active collaborators this questionnaire is sent to."""
+        query = Collaborator.select().where(Collaborator.active)
+        orgs = QuestionnaireOrganisation.select(QuestionnaireOrganisation.organisation).where(
+            QuestionnaireOrganisation.questionnaire == self)
+        wards = QuestionnaireWard.select(QuestionnaireWard.ward).where(
+            QuestionnaireWard.questionnaire == self)
+        if orgs.exists():
+            query = query.where(Collaborator.organisation.in_(orgs))
+        if wards.exists():
+            query = query.where(Collaborator.ward.in_(wards))
+        return query
+
+    def targets(self, collaborator):
+        """Tell whether this questionnaire is sent to the collaborator."""
+        return self.targeted_collaborators().where(Collaborator.id == collaborator.id).exists()
+
+    @classmethod
+    def offered_to(cls, collaborator, now=None):
+        """Return the questionnaires open now and sent to this collaborator."""
+        candidates = cls.select().where(cls.status == "open").order_by(cls.created_at.desc())
+        return [q for q in candidates if q.is_accepting(now) and q.targets(collaborator)]
+
+    def has_responses(self):
+        """Tell whether any response has been stored, which freezes kinds and keys."""
+        return Response.select().where(Response.questionnaire == self).exists()
+
+
+class QuestionnaireOrganisation(BaseModel):
+    """An organisation a questionnaire is sent to."""
+    questionnaire = ForeignKeyField(Questionnaire, backref="organisation_targets",
+                                    on_delete="CASCADE")
+    organisation = ForeignKeyField(Organisation)
+
+    class Meta:
+        indexes = ((("questionnaire", "organisation"), True),)
+
+
+class QuestionnaireWard(BaseModel):
+    """A ward a questionnaire is sent to."""
+    questionnaire = ForeignKeyField(Questionnaire, backref="ward_targets", on_delete="CASCADE")
+    ward = ForeignKeyField(Ward)
+
+    class Meta:
+        indexes = ((("questionnaire", "ward"), True),)
+
+
+class Question(BaseModel):
+    """A question (or a section heading) of a questionnaire."""
+    questionnaire = ForeignKeyField(Questionnaire, backref="questions", on_delete="CASCADE")
+    key = CharField(max_length=64)
+    position = IntegerField(default=0)
+    kind = CharField(max_length=10)
+    prompt = TextField()
+    help = TextField(default="")
+    required = BooleanField(default=False)
+    minimum = FloatField(null=True)
+    maximum = FloatField(null=True)
+    show_if_question = CharField(max_length=64, null=True)
+    show_if_choice = CharField(max_length=64, null=True)
+    hidden = BooleanField(default=False)
+
+    class Meta:
+        indexes = ((("questionnaire", "key"), True),)
+
+    def ordered_choices(self, include_hidden=False):
+        """Return the choices in position order (hidden ones only on request)."""
+        query = self.choices.order_by(Choice.position, Choice.id)
+        if not include_hidden:
+            query = query.where(~Choice.hidden)
+        return query
+
+
+class Choice(BaseModel):
+    """One choice of a single- or multi-choice question."""
+    question = ForeignKeyField(Question, backref="choices", on_delete="CASCADE")
+    key = CharField(max_length=64)
+    position = IntegerField(default=0)
+    label = TextField()
+    hidden = BooleanField(default=False)
+
+    class Meta:
+        indexes = ((("question", "key"), True),)
+
+
+class Response(BaseModel):
+    """One submitted form, recorded by ward and organisation."""
+    questionnaire = ForeignKeyField(Questionnaire, backref="responses")
+    ward = ForeignKeyField(Ward)
+    organisation = ForeignKeyField(Organisation)
+    collaborator = ForeignKeyField(Collaborator, null=True, backref="responses")
+    submitted_at = DateTimeField(default=utcnow)
+    client_uuid = CharField(max_length=36, unique=True)
+
+    class Meta:
+        indexes = ((("questionnaire", "submitted_at"), False),)
+
+    STORED, DUPLICATE, ALREADY_ANSWERED = "stored", "duplicate", "already_answered"
+
+    @classmethod
+    def store(cls, questionnaire, ward_id, organisation_id, collaborator, client_uuid, values):
+        """Store a checked response in one short transaction; say stored, duplicate or already_answered.
+
+        The unique client_uuid and the receipt's primary key decide races, not a
+        check-then-insert: whichever insert loses rolls the whole response back.
+        """
+        now = utcnow()
+        try:
+            with database.atomic():
+                response_id = cls.insert(
+                    questionnaire=questionnaire.id, ward=ward_id, organisation=organisation_id,
+                    collaborator=None if questionnaire.anonymous or collaborator is None
+                    else collaborator.id,
+                    submitted_at=now, client_uuid=client_uuid).execute()
+                if collaborator is not None:
+                    Receipt.count_one(questionnaire, collaborator)
+                if values:
+                    Answer.insert_many([
+                        (response_id, v.question_id, v.choice_id, v.text, v.number,
+                         questionnaire.id, ward_id, organisation_id, now) for v in values
+                    ], fields=[Answer.response, Answer.question, Answer.choice, Answer.text,
+                               Answer.number, Answer.questionnaire, Answer.ward,
+                               Answer.organisation, Answer.submitted_at]).execute()
+        except IntegrityError:
+            if cls.select().where(cls.client_uuid == client_uuid).exists():
+                return cls.DUPLICATE
+            if collaborator is not None and questionnaire.per_collaborator == "one":
+                return cls.ALREADY_ANSWERED
+            raise
+        return cls.STORED
+
+
+class Answer(BaseModel):
+    """One answered value; a multi-choice answer has a row per chosen choice.
+
+    The response's questionnaire, ward, organisation and time are copied here so a
+    tally or breakdown is one GROUP BY over an index, with no join.
+    """
+    response = ForeignKeyField(Response, backref="answers", on_delete="CASCADE")
+    question = ForeignKeyField(Question)
+    choice = ForeignKeyField(Choice, null=True)
+    text = TextField(null=True)
+    number = FloatField(null=True)
+    questionnaire = ForeignKeyField(Questionnaire)
+    ward = ForeignKeyField(Ward)
+    organisation = ForeignKeyField(Organisation)
+    submitted_at = DateTimeField()
+
+    class Meta:
+        indexes = (
+            (("question", "choice", "ward", "organisation"), False),
+            (("question", "ward", "choice"), False),
+            (("question", "organisation", "choice"), False),
+            (("questionnaire", "submitted_at"), False),
+        )
+
+
+class Receipt(BaseModel):
+    """That a collaborator answered a questionnaire (and how often), kept apart from responses.
+
+    No id or timestamp: nothing here orders or dates a receipt, so for an anonymous
+    questionnaire no receipt can be matched to its response.
+    """
+    questionnaire = ForeignKeyField(Questionnaire, backref="receipts")
+    collaborator = ForeignKeyField(Collaborator, backref="receipts")
+    count = IntegerField(default=1)
+
+    class Meta:
+        primary_key = CompositeKey("questionnaire", "collaborator")
+
+    @classmethod
+    def count_one(cls, questionnaire, collaborator):
+        """Record one more response; a second one to a one-response questionnaire raises IntegrityError."""
+        insert = cls.insert(questionnaire=questionnaire.id, collaborator=collaborator.id, count=1)
+        if questionnaire.per_collaborator == "many":
+            insert = insert.on_conflict(conflict_target=[cls.questionnaire, cls.collaborator],
+                                        update={cls.count: cls.count + 1})
+        insert.execute()
+
+    @classmethod
+    def has_answered(cls, questionnaire, collaborator):
+        """Tell whether the collaborator has answered this questionnaire."""
+        return cls.select().where((cls.questionnaire == questionnaire)
+                                  & (cls.collaborator == collaborator)).exists()
+
+
+class AuditEvent(BaseModel):
+    """A change made by a coordinator or admin: who, what, when."""
+    user = ForeignKeyField(User, null=True, backref="audit_events")
+    action = CharField(max_length=60)
+    target = CharField(max_length=300, default="")
+    detail = TextField(default="")
+    at = DateTimeField(default=utcnow, index=True)
+
+    @classmethod
+    def record(cls, user, action, target="", detail=""):
+        """Write one audit entry."""
+        user_id = user.id if user is not None and getattr(user, "is_authenticated", False) else None
+        return cls.create(user=user_id, action=action, target=str(target)[:300], detail=detail)
+
+
+class ApiToken(BaseModel):
+    """A token with which another tool reads tallies as a given user, without a browser."""
+    user = ForeignKeyField(User, backref="api_tokens")
+    name = CharField(max_length=100)
+    token_hash = CharField(max_length=128, unique=True)
+    active = BooleanField(default=True)
+    created_at = DateTimeField(default=utcnow)
+
+
+TABLES = [Organisation, Ward, Collaborator, User, Questionnaire, QuestionnaireOrganisation,
+          QuestionnaireWard, Question, Choice, Response, Answer, Receipt, AuditEvent, ApiToken]
+
+
+def response_count(questionnaire):
+    """Return how many responses a questionnaire has."""
+    return Response.select(fn.COUNT(Response.id)).where(
+        Response.questionnaire == questionnaire).scalar()

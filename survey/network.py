@@ -1,0 +1,4 @@
+"""network screens."""
+from flask import Blueprint
+
+bp = Blueprint("network", __name__)

@@ -1,0 +1,205 @@
+"""The questionnaire file of the public contract (JSON): check, import and export."""
+import datetime
+import re
+
+from survey.db import database
+from survey.i18n import local_time, to_utc
+from survey.models import (CHOICE_KINDS, KINDS, STATUSES, Choice, Organisation, Question,
+                           Questionnaire, QuestionnaireOrganisation, QuestionnaireWard, Ward,
+                           utcnow)
+
+KEY_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
+SLUG_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,79}$")
+# Field names the phone form uses itself, so no question may take them as its key.
+RESERVED_KEYS = {"client_uuid", "csrf_token", "ward", "organisation", "lang"}
+
+
+class FileError(ValueError):
+    """A questionnaire file that cannot be imported; carries every problem with its place."""
+
+    def __init__(self, problems):
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+def _parse_time(value, where, problems):
+    """Parse an optional ISO 8601 time into naive UTC, noting a problem if it is malformed."""
+    if value in (None, ""):
+        return None
+    try:
+        return to_utc(datetime.datetime.fromisoformat(str(value)))
+    except ValueError:
+        problems.append(f"{where}: not an ISO 8601 time: {value!r}")
+        return None
+
+
+def _check_question(index, item, seen_keys, problems):
+    """Check one question entry of the file, appending problems with their place."""
+    where = f"questions[{index}]"
+    if not isinstance(item, dict):
+        problems.append(f"{where}: must be an object")
+        return
+    key, kind = item.get("key"), item.get("kind")
+    if not isinstance(key, str) or not KEY_PATTERN.match(key) or key in RESERVED_KEYS:
+        problems.append(f"{where}.key: must be letters, digits and _ (starting with a letter), "
+                        f"not one of {sorted(RESERVED_KEYS)}: {key!r}")
+    elif key in seen_keys:
+        problems.append(f"{where}.key: used twice: {key!r}")
+    if kind not in KINDS:
+        problems.append(f"{where}.kind: must be one of {', '.join(KINDS)}: {kind!r}")
+    if kind != "section" and not str(item.get("prompt") or "").strip():
+        problems.append(f"{where}.prompt: must not be empty")
+    for bound in ("min", "max"):
+        if item.get(bound) is not None and not isinstance(item.get(bound), (int, float)):
+            problems.append(f"{where}.{bound}: must be a number")
+    choices = item.get("choices") or []
+    if kind in CHOICE_KINDS and not choices:
+        problems.append(f"{where}.choices: a {kind} question needs choices")
+    choice_keys = set()
+    for c_index, choice in enumerate(choices if isinstance(choices, list) else []):
+        c_where = f"{where}.choices[{c_index}]"
+        if not isinstance(choice, dict) or not isinstance(choice.get("key"), str) \
+                or not KEY_PATTERN.match(choice.get("key", "")):
+            problems.append(f"{c_where}.key: must be letters, digits and _")
+            continue
+        if choice["key"] in choice_keys:
+            problems.append(f"{c_where}.key: used twice: {choice['key']!r}")
+        choice_keys.add(choice["key"])
+        if not str(choice.get("label") or "").strip():
+            problems.append(f"{c_where}.label: must not be empty")
+    show_if = item.get("show_if")
+    if show_if is not None:
+        parent = seen_keys.get(show_if.get("question")) if isinstance(show_if, dict) else None
+        if parent is None or parent[0] not in CHOICE_KINDS:
+            problems.append(f"{where}.show_if: must name an earlier single or multi question")
+        elif show_if.get("choice") not in parent[1]:
+            problems.append(f"{where}.show_if.choice: not a choice of {show_if.get('question')!r}")
+    if isinstance(key, str):
+        seen_keys[key] = (kind, choice_keys)
+
+
+def check(data):
+    """Return the list of problems of a questionnaire file (empty when it can be imported)."""
+    problems = []
+    if not isinstance(data, dict):
+        return ["the file must hold one JSON object"]
+    if not isinstance(data.get("slug"), str) or not SLUG_PATTERN.match(data.get("slug", "")):
+        problems.append(f"slug: lower-case letters, digits and -: {data.get('slug')!r}")
+    if not str(data.get("title") or "").strip():
+        problems.append("title: must not be empty")
+    if data.get("status", "draft") not in STATUSES:
+        problems.append(f"status: must be one of {', '.join(STATUSES)}")
+    if data.get("per_collaborator", "one") not in ("one", "many"):
+        problems.append("per_collaborator: must be \"one\" or \"many\"")
+    suppress = data.get("suppress_below", 0)
+    if not isinstance(suppress, int) or isinstance(suppress, bool) or suppress < 0:
+        problems.append("suppress_below: must be a whole number, 0 or more")
+    opens = _parse_time(data.get("opens_at"), "opens_at", problems)
+    closes = _parse_time(data.get("closes_at"), "closes_at", problems)
+    if opens and closes and closes <= opens:
+        problems.append("closes_at: must be after opens_at")
+    targets = data.get("targets") or {}
+    for kind, model in (("organisations", Organisation), ("wards", Ward)):
+        codes = (targets.get(kind) or []) if isinstance(targets, dict) else []
+        if not isinstance(codes, list) or not all(isinstance(c, str) for c in codes):
+            problems.append(f"targets.{kind}: must be a list of codes")
+            continue
+        known = {row.code for row in model.select(model.code).where(model.code.in_(codes))}
+        for code in codes:
+            if code not in known:
+                problems.append(f"targets.{kind}: unknown code {code!r}")
+    questions = data.get("questions")
+    if not isinstance(questions, list):
+        problems.append("questions: must be a list")
+        return problems
+    seen_keys = {}
+    for index, item in enumerate(questions):
+        _check_question(index, item, seen_keys, problems)
+    return problems
+
+
+def import_questionnaire(data):
+    """Create a questionnaire from a file's data, all or nothing; raise FileError on any problem."""
+    problems = check(data)
+    if not problems and Questionnaire.select().where(Questionnaire.slug == data["slug"]).exists():
+        problems.append(f"slug: a questionnaire {data['slug']!r} already exists")
+    if problems:
+        raise FileError(problems)
+    with database.atomic():
+        questionnaire = Questionnaire.create(
+            slug=data["slug"], title=data["title"].strip(),
+            description=data.get("description") or "", status=data.get("status", "draft"),
+            opens_at=_parse_time(data.get("opens_at"), "", []),
+            closes_at=_parse_time(data.get("closes_at"), "", []),
+            anonymous=bool(data.get("anonymous", False)),
+            per_collaborator=data.get("per_collaborator", "one"),
+            open_link=bool(data.get("open_link", False)),
+            suppress_below=data.get("suppress_below", 0))
+        set_targets(questionnaire, (data.get("targets") or {}).get("organisations") or [],
+                    (data.get("targets") or {}).get("wards") or [])
+        for position, item in enumerate(data["questions"]):
+            add_question(questionnaire, item, position)
+    return questionnaire
+
+
+def set_targets(questionnaire, organisation_codes, ward_codes):
+    """Replace the organisations and wards a questionnaire is sent to (empty lists: everyone)."""
+    QuestionnaireOrganisation.delete().where(
+        QuestionnaireOrganisation.questionnaire == questionnaire).execute()
+    QuestionnaireWard.delete().where(QuestionnaireWard.questionnaire == questionnaire).execute()
+    for org in Organisation.select().where(Organisation.code.in_(list(organisation_codes))):
+        QuestionnaireOrganisation.create(questionnaire=questionnaire, organisation=org)
+    for ward in Ward.select().where(Ward.code.in_(list(ward_codes))):
+        QuestionnaireWard.create(questionnaire=questionnaire, ward=ward)
+
+
+def add_question(questionnaire, item, position):
+    """Create one question (and its choices) from a file entry."""
+    show_if = item.get("show_if") or {}
+    question = Question.create(
+        questionnaire=questionnaire, key=item["key"], position=position, kind=item["kind"],
+        prompt=str(item.get("prompt") or ""), help=str(item.get("help") or ""),
+        required=bool(item.get("required", False)),
+        minimum=item.get("min"), maximum=item.get("max"),
+        show_if_question=show_if.get("question"), show_if_choice=show_if.get("choice"))
+    for c_position, choice in enumerate(item.get("choices") or []):
+        Choice.create(question=question, key=choice["key"], position=c_position,
+                      label=choice["label"])
+    return question
+
+
+def _iso_local(value):
+    """Return a stored UTC time as ISO 8601 in local time with its offset, or None."""
+    return local_time(value).isoformat() if value else None
+
+
+def _number(value):
+    """Return a bound as int when it is whole, so export then import is exact."""
+    return int(value) if value is not None and value == int(value) else value
+
+
+def export_questionnaire(questionnaire):
+    """Return the file data of a questionnaire (the contract's JSON shape)."""
+    questions = []
+    for question in questionnaire.ordered_questions():
+        item = {"key": question.key, "kind": question.kind, "prompt": question.prompt,
+                "help": question.help, "required": question.required,
+                "min": _number(question.minimum), "max": _number(question.maximum),
+                "choices": [{"key": c.key, "label": c.label}
+                            for c in question.ordered_choices()]}
+        if question.show_if_question:
+            item["show_if"] = {"question": question.show_if_question,
+                               "choice": question.show_if_choice}
+        questions.append(item)
+    return {
+        "slug": questionnaire.slug, "title": questionnaire.title,
+        "description": questionnaire.description, "status": questionnaire.status,
+        "opens_at": _iso_local(questionnaire.opens_at),
+        "closes_at": _iso_local(questionnaire.closes_at),
+        "anonymous": questionnaire.anonymous, "per_collaborator": questionnaire.per_collaborator,
+        "open_link": questionnaire.open_link, "suppress_below": questionnaire.suppress_below,
+        "targets": {"organisations": [o.code for o in questionnaire.target_organisations()],
+                    "wards": [w.code for w in questionnaire.target_wards()]},
+        "questions": questions,
+    }
+

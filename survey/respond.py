@@ -1,0 +1,4 @@
+"""respond screens."""
+from flask import Blueprint
+
+bp = Blueprint("respond", __name__)

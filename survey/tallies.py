@@ -1,0 +1,4 @@
+"""tallies screens."""
+from flask import Blueprint
+
+bp = Blueprint("tallies", __name__)

@@ -1,0 +1,141 @@
+"""Shared fixtures: an app on a fresh real database (SQLite file, or PostgreSQL), clients, sample data.
+
+Set SURVEY_TEST_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/test to run the suite on
+PostgreSQL; under CI=true an unreachable PostgreSQL fails the run instead of skipping it.
+"""
+import os
+import re
+
+import pytest
+
+from survey import create_app
+from survey.db import database, migrate
+from survey.models import Collaborator, Organisation, User, Ward
+from survey.questionnaire_json import import_questionnaire
+from werkzeug.security import generate_password_hash
+
+PG_URL = os.environ.get("SURVEY_TEST_DATABASE_URL", "")
+
+SAMPLE = {
+    "slug": "sample", "title": "Ý kiến về chỉnh trang đô thị", "description": "Mẫu thử",
+    "status": "open", "anonymous": False, "per_collaborator": "one", "open_link": True,
+    "suppress_below": 0, "targets": {"organisations": [], "wards": []},
+    "questions": [
+        {"key": "s1", "kind": "section", "prompt": "Phần 1"},
+        {"key": "agree", "kind": "single", "prompt": "Bạn có đồng ý?", "required": True,
+         "choices": [{"key": "yes", "label": "Đồng ý"}, {"key": "no", "label": "Không đồng ý"}]},
+        {"key": "why", "kind": "text", "prompt": "Vì sao không?",
+         "show_if": {"question": "agree", "choice": "no"}, "required": True},
+        {"key": "topics", "kind": "multi", "prompt": "Chủ đề quan tâm",
+         "choices": [{"key": "roads", "label": "Đường sá"}, {"key": "parks", "label": "Công viên"},
+                     {"key": "safety", "label": "An ninh"}]},
+        {"key": "score", "kind": "scale", "prompt": "Mức hài lòng", "min": 1, "max": 5},
+        {"key": "age", "kind": "number", "prompt": "Tuổi", "min": 0, "max": 120},
+        {"key": "note", "kind": "longtext", "prompt": "Góp ý thêm"},
+        {"key": "day", "kind": "date", "prompt": "Ngày"},
+    ],
+}
+
+
+def _reset_postgres(url):
+    """Drop everything in the PostgreSQL test database, so each test starts empty."""
+    import psycopg2
+    try:
+        conn = psycopg2.connect(url.replace("+pool", ""), connect_timeout=5)
+    except psycopg2.OperationalError as error:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"PostgreSQL unreachable under CI: {error}")
+        pytest.skip(f"PostgreSQL unreachable: {error}")
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")
+    conn.close()
+
+
+@pytest.fixture
+def database_url(tmp_path):
+    """Return the URL of an empty database: a SQLite file under tmp_path, or the test PostgreSQL."""
+    if PG_URL:
+        if database.obj is not None:
+            database.obj.close_all()
+        _reset_postgres(PG_URL)
+        return PG_URL
+    return "sqlite:///" + str(tmp_path / "test.sqlite3")
+
+
+@pytest.fixture
+def app(database_url, tmp_path):
+    """Create an app on a fresh, migrated database."""
+    app = create_app({
+        "TESTING": True, "DATABASE_URL": database_url, "SECRET_KEY": "test-secret",
+        "WTF_CSRF_ENABLED": False, "RATELIMIT_ENABLED": False,
+        "BASE_URL": "http://survey.test",
+    })
+    app.instance_path = str(tmp_path / "instance")
+    migrate()
+    yield app
+    database.obj.close_all()
+
+
+@pytest.fixture
+def client(app):
+    """Return a test client."""
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    """Return a CLI runner for the app's commands."""
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def db(app):
+    """Hold a database connection open for code run outside a request."""
+    with database.connection_context():
+        yield database
+
+
+@pytest.fixture
+def network(db):
+    """Create two wards, two organisations and four collaborators (one per ward × organisation)."""
+    wards = [Ward.create(code="P1", name="Phường 1"), Ward.create(code="P2", name="Phường 2")]
+    orgs = [Organisation.create(code="MTTQ", name="Ủy ban MTTQ"),
+            Organisation.create(code="DOAN", name="Đoàn Thanh niên")]
+    people = {}
+    for ward in wards:
+        for org in orgs:
+            people[(ward.code, org.code)] = Collaborator.create(
+                name=f"CTV {ward.code} {org.code}", phone=f"09{ward.id}{org.id}000000",
+                ward=ward, organisation=org)
+    return {"wards": wards, "organisations": orgs, "collaborators": people}
+
+
+@pytest.fixture
+def sample(network):
+    """Import the sample questionnaire (every question kind, one show_if)."""
+    return import_questionnaire(SAMPLE)
+
+
+def make_user(username, role, organisation=None, password="secret-pass"):
+    """Create an account with a known password."""
+    return User.create(username=username, password_hash=generate_password_hash(password),
+                       role=role, organisation=organisation)
+
+
+@pytest.fixture
+def login(client, db):
+    """Return a function that creates an account and logs the test client in as it."""
+    def log_in(role="admin", organisation=None, username=None):
+        username = username or f"{role}-{organisation.code if organisation else 'all'}"
+        make_user(username, role, organisation)
+        response = client.post("/login", data={"username": username, "password": "secret-pass"})
+        assert response.status_code == 302, response.data
+        return client
+    return log_in
+
+
+def csrf_token_of(html):
+    """Return the CSRF token embedded in a rendered form."""
+    match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html)
+    return match.group(1) if match else None
