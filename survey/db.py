@@ -2,6 +2,7 @@
 from pathlib import Path
 
 import click
+from flask import g
 from peewee import DatabaseProxy, Model, SqliteDatabase
 from playhouse import db_url
 from playhouse.migrations import Runner
@@ -74,13 +75,13 @@ def migrate():
 
 
 def _connect():
-    """Take a connection for this request."""
-    database.connect(reuse_if_open=True)
+    """Take a connection for this request (reusing one the caller already holds)."""
+    g.db_opened_here = database.connect(reuse_if_open=True)
 
 
 def _close(exc):
-    """Hand this request's connection back to the pool."""
-    if not database.is_closed():
+    """Hand this request's connection back to the pool, if the request opened it."""
+    if g.pop("db_opened_here", False) and not database.is_closed():
         database.close()
 
 

@@ -60,6 +60,15 @@ KIND_LABELS = {
 }
 
 
+ROLE_LABELS = {"admin": lazy_gettext("Admin"), "coordinator": lazy_gettext("Coordinator"),
+               "viewer": lazy_gettext("Viewer")}
+
+
+def role_label(role):
+    """Return the translated name of an account role."""
+    return str(ROLE_LABELS.get(role, role))
+
+
 def status_label(status):
     """Return the translated name of a questionnaire status."""
     return str(STATUS_LABELS.get(status, status))
@@ -75,4 +84,5 @@ def init_app(app):
     Babel(app, locale_selector=select_locale, timezone_selector=select_timezone)
     app.jinja_env.filters["localtime"] = format_local
     app.jinja_env.globals.update(status_label=status_label, kind_label=kind_label,
+                                  role_label=role_label,
                                   current_locale=get_locale)

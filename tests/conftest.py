@@ -37,8 +37,8 @@ SAMPLE = {
 }
 
 
-def _reset_postgres(url):
-    """Drop everything in the PostgreSQL test database, so each test starts empty."""
+def _pg_connect(url):
+    """Connect to PostgreSQL, failing under CI and skipping elsewhere when it is unreachable."""
     import psycopg2
     try:
         conn = psycopg2.connect(url.replace("+pool", ""), connect_timeout=5)
@@ -47,19 +47,39 @@ def _reset_postgres(url):
             pytest.fail(f"PostgreSQL unreachable under CI: {error}")
         pytest.skip(f"PostgreSQL unreachable: {error}")
     conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")
-    conn.close()
+    return conn
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    """Create a database of this test session's own beside PG_URL's, and drop it at the end."""
+    if not PG_URL:
+        yield None
+        return
+    name = f"survey_test_{os.getpid()}"
+    admin = _pg_connect(PG_URL)
+    with admin.cursor() as cur:
+        cur.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        cur.execute(f'CREATE DATABASE "{name}"')
+    yield PG_URL.rsplit("/", 1)[0] + "/" + name
+    if database.obj is not None:
+        database.obj.close_all()
+    with admin.cursor() as cur:
+        cur.execute(f'DROP DATABASE IF EXISTS "{name}"')
+    admin.close()
 
 
 @pytest.fixture
-def database_url(tmp_path):
+def database_url(tmp_path, postgres_url):
     """Return the URL of an empty database: a SQLite file under tmp_path, or the test PostgreSQL."""
-    if PG_URL:
+    if postgres_url:
         if database.obj is not None:
             database.obj.close_all()
-        _reset_postgres(PG_URL)
-        return PG_URL
+        conn = _pg_connect(postgres_url)
+        with conn.cursor() as cur:
+            cur.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")
+        conn.close()
+        return postgres_url
     return "sqlite:///" + str(tmp_path / "test.sqlite3")
 
 

@@ -1,0 +1,41 @@
+"""The database lifecycle: migrations, a connection per request, SQLite settings."""
+from survey.db import database, is_sqlite, migrate
+from survey.models import TABLES, Organisation
+
+
+def test_migrate_creates_every_table_and_is_idempotent(app, db):
+    """init-db creates all tables once; running it again applies nothing."""
+    for model in TABLES:
+        assert model.table_exists(), model.__name__
+    assert migrate() == []
+
+
+def test_init_db_command(runner):
+    """`survey init-db` reports that the database is up to date."""
+    result = runner.invoke(args=["init-db"])
+    assert result.exit_code == 0
+    assert "Applied 0 migration(s)" in result.output
+
+
+def test_connection_per_request(client):
+    """A request opens a connection and hands it back when it ends."""
+    client.get("/login")
+    assert database.is_closed()
+
+
+def test_sqlite_pragmas(app, db):
+    """SQLite runs in WAL mode with foreign keys and a busy timeout."""
+    if not is_sqlite():
+        return
+    assert database.execute_sql("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert database.execute_sql("PRAGMA foreign_keys").fetchone()[0] == 1
+    assert database.execute_sql("PRAGMA busy_timeout").fetchone()[0] >= 1000
+
+
+def test_data_survives_reconnect(app):
+    """What is written in one connection is read in the next (a real file, not :memory:)."""
+    with database.connection_context():
+        Organisation.create(code="X", name="Tổ chức X")
+    database.obj.close_all()
+    with database.connection_context():
+        assert Organisation.get(Organisation.code == "X").name == "Tổ chức X"
