@@ -26,12 +26,13 @@ def create_app(test_config=None):
         app.config.update(test_config)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
 
-    from survey import (api, assets, auth, cli, db, errors, i18n, network, questionnaires,
-                        respond, security, tallies)
+    from survey import (api, assets, auth, cli, compression, db, errors, i18n, network,
+                        questionnaires, respond, security, tallies)
 
     db.init_app(app)
     i18n.init_app(app)
     assets.init_app(app)
+    compression.init_app(app)
     security.init_app(app)
     errors.init_app(app)
     cli.init_app(app)
