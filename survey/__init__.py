@@ -26,7 +26,7 @@ def create_app(test_config=None):
         app.config.update(test_config)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
 
-    from survey import (api, assets, auth, cli, compression, db, errors, i18n, network,
+    from survey import (api, assets, auth, cli, compression, db, errors, health, i18n, network,
                         questionnaires, respond, security, tallies)
 
     db.init_app(app)
@@ -36,6 +36,6 @@ def create_app(test_config=None):
     security.init_app(app)
     errors.init_app(app)
     cli.init_app(app)
-    for feature in (auth, network, questionnaires, respond, tallies, api):
+    for feature in (auth, network, questionnaires, respond, tallies, api, health):
         app.register_blueprint(feature.bp)
     return app

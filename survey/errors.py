@@ -1,6 +1,7 @@
 """Error pages: one handler per status, HTML for people and JSON for the API."""
 from flask import current_app, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
+from peewee import OperationalError
 from werkzeug.exceptions import HTTPException
 
 from survey.i18n import lazy_gettext as _l
@@ -16,6 +17,7 @@ MESSAGES = {
     422: _l("Some answers need correcting."),
     429: _l("Too many attempts. Please wait a minute and try again."),
     500: _l("Something went wrong on our side. Your data is safe; please try again."),
+    503: _l("The service is briefly unavailable. Please try again in a minute."),
 }
 
 
@@ -37,6 +39,12 @@ def handle_csrf_error(error):
     return render_error(400, _l("The form has expired. Please reload the page and send it again."))
 
 
+def handle_database_down(error):
+    """Answer 503 when the database cannot be reached, so monitors and phones can retry."""
+    current_app.logger.error("database unavailable: %s", error)
+    return render_error(503)
+
+
 def handle_unexpected(error):
     """Log an unexpected failure and show a calm page, never a traceback."""
     if isinstance(error, HTTPException):
@@ -48,5 +56,6 @@ def handle_unexpected(error):
 def init_app(app):
     """Register the error handlers."""
     app.register_error_handler(CSRFError, handle_csrf_error)
+    app.register_error_handler(OperationalError, handle_database_down)
     app.register_error_handler(HTTPException, handle_http_error)
     app.register_error_handler(Exception, handle_unexpected)

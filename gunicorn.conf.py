@@ -1,0 +1,30 @@
+"""gunicorn settings for survey: `gunicorn -c gunicorn.conf.py 'survey:create_app()'`.
+
+Every value can be overridden on the command line or with GUNICORN_CMD_ARGS.
+"""
+import multiprocessing
+import os
+
+bind = os.environ.get("SURVEY_BIND", "127.0.0.1:8000")
+# Sync workers: each request is short (a form, an insert, a GROUP BY). Two per core.
+workers = int(os.environ.get("SURVEY_WORKERS", multiprocessing.cpu_count() * 2))
+worker_class = "sync"
+# Load the app once in the master so workers fork it ready (start-up work is done once).
+preload_app = True
+timeout = 60
+graceful_timeout = 20
+keepalive = 5
+# Exports stream large bodies; don't let a slow client pin a worker forever.
+max_requests = 20000
+max_requests_jitter = 2000
+accesslog = "-"
+errorlog = "-"
+# Behind a load balancer that sets X-Forwarded-*, trust it for client addresses (rate limits).
+forwarded_allow_ips = os.environ.get("SURVEY_FORWARDED_ALLOW_IPS", "127.0.0.1")
+
+
+def post_fork(server, worker):
+    """Give each worker its own database connections (never share a socket across a fork)."""
+    from survey.db import database
+    if database.obj is not None and hasattr(database.obj, "close_all"):
+        database.obj.close_all()
