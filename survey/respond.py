@@ -1,4 +1,200 @@
-"""respond screens."""
-from flask import Blueprint
+"""The collaborator's phone pages: their own page, the form, the open and poster links, thanks."""
+import re
+import uuid
+
+from flask import Blueprint, abort, jsonify, redirect, render_template, request, url_for
+from flask_wtf.csrf import generate_csrf
+from werkzeug.datastructures import MultiDict
+
+from survey.i18n import gettext as _
+from survey.models import (Collaborator, Organisation, Questionnaire, Receipt, Response, Ward,
+                           utcnow)
+from survey.questionnaire_json import SLUG_PATTERN
+from survey.links import read_group
+from survey.rules import Schema, check_answers, refusal, scale_bounds, valid_client_uuid
+from survey.security import PHONE, access, limiter, public_limit
 
 bp = Blueprint("respond", __name__)
+# The questions partial needs it, and the authoring preview includes that partial too.
+bp.add_app_template_global(scale_bounds)
+
+# Personal tokens come from secrets.token_urlsafe; anything else is refused before any query
+# (a NUL byte in a query string would make PostgreSQL raise instead of finding nothing).
+TOKEN_PATTERN = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+
+
+def collaborator_or_404(token):
+    """Return the active collaborator holding this token, or answer a plain 404."""
+    collaborator = Collaborator.by_token(token) if TOKEN_PATTERN.match(token) else None
+    if collaborator is None:
+        abort(404)
+    return collaborator
+
+
+def questionnaire_or_404(slug):
+    """Return the questionnaire with this slug, or answer 404."""
+    questionnaire = (Questionnaire.get_or_none(Questionnaire.slug == slug)
+                     if SLUG_PATTERN.match(slug) else None)
+    if questionnaire is None:
+        abort(404)
+    return questionnaire
+
+
+def receipts_of(collaborator):
+    """Return how many responses the collaborator sent, by questionnaire id."""
+    query = Receipt.select(Receipt.questionnaire, Receipt.count).where(
+        Receipt.collaborator == collaborator)
+    return {r.questionnaire_id: r.count for r in query}
+
+
+def places(questionnaire):
+    """Return the active wards and organisations a respondent of the open link may pick."""
+    wards = list(questionnaire.target_wards().where(Ward.active)) or list(Ward.ordered())
+    orgs = (list(questionnaire.target_organisations().where(Organisation.active))
+            or list(Organisation.ordered()))
+    return wards, orgs
+
+
+def refusal_page(questionnaire, message):
+    """Answer a questionnaire that takes no answer: 410 once it is over, 403 otherwise."""
+    over = questionnaire.status == "closed" or (
+        questionnaire.closes_at is not None and utcnow() >= questionnaire.closes_at)
+    return render_template("respond/refused.html", questionnaire=questionnaire,
+                           message=message), 410 if over else 403
+
+
+@bp.route("/c/<token>")
+@access(PHONE)
+@limiter.limit(public_limit)
+def home(token):
+    """Show a collaborator's own page: what is open for them and what they answered."""
+    collaborator = collaborator_or_404(token)
+    receipts = receipts_of(collaborator)
+    offered = Questionnaire.offered_to(collaborator)
+    answered = list(Questionnaire.select().where(Questionnaire.id.in_(list(receipts)))
+                    .order_by(Questionnaire.created_at.desc())) if receipts else []
+    return render_template("respond/home.html", collaborator=collaborator, offered=offered,
+                           answered=answered, receipts=receipts)
+
+
+@bp.route("/c/<token>/<slug>", methods=["GET", "POST"])
+@access(PHONE)
+@limiter.limit(public_limit)
+def form(token, slug):
+    """Show and take a collaborator's form."""
+    collaborator = collaborator_or_404(token)
+    questionnaire = questionnaire_or_404(slug)
+    message = refusal(questionnaire, collaborator)
+    if message:
+        return refusal_page(questionnaire, message)
+    if request.method == "GET" and questionnaire.per_collaborator == "one" \
+            and Receipt.has_answered(questionnaire, collaborator):
+        return render_template("respond/answered.html", questionnaire=questionnaire,
+                               collaborator=collaborator)
+    return answer(questionnaire, collaborator=collaborator,
+                  place=(collaborator.ward_id, collaborator.organisation_id))
+
+
+@bp.route("/s/<slug>", methods=["GET", "POST"])
+@access(PHONE)
+@limiter.limit(public_limit)
+def open_form(slug):
+    """Show and take the open-link form, where the respondent picks ward and organisation."""
+    questionnaire = questionnaire_or_404(slug)
+    if not questionnaire.open_link:
+        abort(404)
+    message = refusal(questionnaire)
+    if message:
+        return refusal_page(questionnaire, message)
+    return answer(questionnaire, choose=places(questionnaire))
+
+
+@bp.route("/s/<slug>/<group>", methods=["GET", "POST"])
+@access(PHONE)
+@limiter.limit(public_limit)
+def group_form(slug, group):
+    """Show and take the poster-link form, whose ward and organisation are signed into the link."""
+    questionnaire = questionnaire_or_404(slug)
+    pair = read_group(group) if questionnaire.open_link else None
+    if pair is None:
+        abort(404)
+    wards, orgs = places(questionnaire)
+    ward, organisation = pair
+    if ward not in wards or organisation not in orgs:
+        abort(404)  # a poster for a ward or organisation this questionnaire is not sent to
+    message = refusal(questionnaire)
+    if message:
+        return refusal_page(questionnaire, message)
+    return answer(questionnaire, place=(ward.id, organisation.id), fixed=pair)
+
+
+def chosen_place(choose, form, errors):
+    """Return the (ward id, organisation id) picked on the open link, noting errors by field."""
+    wards, orgs = choose
+    ward = {w.code: w for w in wards}.get(form.get("ward", ""))
+    organisation = {o.code: o for o in orgs}.get(form.get("organisation", ""))
+    if ward is None:
+        errors["ward"] = _("Choose your ward.")
+    if organisation is None:
+        errors["organisation"] = _("Choose your organisation.")
+    return (ward.id if ward else None, organisation.id if organisation else None)
+
+
+def answer(questionnaire, collaborator=None, place=None, choose=None, fixed=None):
+    """Render the form (GET) or check and store a submission (POST)."""
+    schema = Schema.load(questionnaire)
+    page = dict(questionnaire=questionnaire, schema=schema, collaborator=collaborator,
+                choose=choose, fixed=fixed, thanks_url=thanks_url(questionnaire, collaborator))
+    if request.method == "GET":
+        return render_template("respond/form.html", form=MultiDict(), errors={},
+                               client_uuid=str(uuid.uuid4()), **page)
+    client_uuid = request.form.get("client_uuid", "")
+    if not valid_client_uuid(client_uuid):
+        return render_template("respond/refused.html", questionnaire=questionnaire, message=_(
+            "This form is incomplete. Please open it again and send your answers again.")), 400
+    place_errors = {}
+    if choose is not None:
+        place = chosen_place(choose, request.form, place_errors)
+    outcome = check_answers(schema, request.form)
+    if place_errors or not outcome.ok:
+        return render_template("respond/form.html", form=request.form, client_uuid=client_uuid,
+                               errors={**place_errors, **outcome.errors},
+                               **page), 400 if place_errors else 422
+    result = Response.store(questionnaire, place[0], place[1], collaborator, client_uuid,
+                            outcome.values)
+    if result == Response.ALREADY_ANSWERED:
+        return render_template("respond/answered.html", questionnaire=questionnaire,
+                               collaborator=collaborator), 409
+    return redirect(page["thanks_url"], code=303)
+
+
+def thanks_url(questionnaire, collaborator):
+    """Return the thank-you address of a form: personal when the collaborator is known."""
+    if collaborator is not None:
+        return url_for("respond.thanks", slug=questionnaire.slug, token=collaborator.token)
+    return url_for("respond.thanks", slug=questionnaire.slug)
+
+
+@bp.route("/c/<token>/<slug>/thanks")
+@bp.route("/s/<slug>/thanks")
+@access(PHONE)
+@limiter.limit(public_limit)
+def thanks(slug, token=None):
+    """Thank the respondent, with a way back to the collaborator's page."""
+    collaborator = collaborator_or_404(token) if token is not None else None
+    questionnaire = questionnaire_or_404(slug)
+    again = None
+    if collaborator is not None and questionnaire.per_collaborator == "many":
+        again = url_for("respond.form", token=token, slug=slug)
+    return render_template("respond/thanks.html", questionnaire=questionnaire,
+                           collaborator=collaborator, again=again)
+
+
+@bp.route("/csrf")
+@access(PHONE)
+@limiter.limit(public_limit)
+def csrf_token():
+    """Give the phone's script a fresh form token, to send answers kept offline for hours."""
+    response = jsonify(csrf_token=generate_csrf())
+    response.headers["Cache-Control"] = "no-store"
+    return response

@@ -1,0 +1,275 @@
+/* The phone pages: live show_if, progress, drafts, and an outbox that keeps answers on the
+   phone while there is no connection and sends them when it returns. The form also works
+   without this script; the server's client_uuid check makes a re-sent answer count once. */
+(function () {
+  "use strict";
+  var OUTBOX = "survey-outbox";
+  var DRAFT = "survey-draft:";
+  var flushing = false;
+
+  function $(selector, root) { return (root || document).querySelector(selector); }
+  function all(selector, root) { return Array.prototype.slice.call((root || document).querySelectorAll(selector)); }
+
+  function load(key, fallback) {
+    try { return JSON.parse(localStorage.getItem(key)) || fallback; } catch (e) { return fallback; }
+  }
+  function save(key, value) {
+    try { localStorage.setItem(key, JSON.stringify(value)); return true; } catch (e) { return false; }
+  }
+  function forget(key) { try { localStorage.removeItem(key); } catch (e) { /* private mode */ } }
+
+  function newUuid() {
+    var b = crypto.getRandomValues(new Uint8Array(16));
+    b[6] = (b[6] & 15) | 64;   // version 4
+    b[8] = (b[8] & 63) | 128;  // RFC 4122 variant
+    var h = Array.prototype.map.call(b, function (x) { return (x + 256).toString(16).slice(1); }).join("");
+    return [h.slice(0, 8), h.slice(8, 12), h.slice(12, 16), h.slice(16, 20), h.slice(20)].join("-");
+  }
+
+  /* ---- show_if and progress ---- */
+
+  function checkedValues(container) {
+    return all("input:checked", container).map(function (i) { return i.value; });
+  }
+
+  function applyShowIf(form) {
+    var shown = {}, chosen = {};
+    all("[data-key]", form).forEach(function (el) {
+      var parent = el.getAttribute("data-show-if-question");
+      var visible = !parent || (shown[parent] &&
+        (chosen[parent] || []).indexOf(el.getAttribute("data-show-if-choice")) >= 0);
+      el.hidden = !visible;
+      if (visible) {
+        shown[el.dataset.key] = true;
+        chosen[el.dataset.key] = checkedValues(el);
+      }
+    });
+  }
+
+  function isAnswered(q) {
+    return all("input, textarea", q).some(function (i) {
+      return (i.type === "radio" || i.type === "checkbox") ? i.checked : i.value.trim() !== "";
+    });
+  }
+
+  function updateProgress(form) {
+    var questions = all(".q[data-kind]", form).filter(function (q) {
+      return !q.hidden && q.dataset.kind !== "section";
+    });
+    var done = questions.filter(isAnswered).length;
+    questions.forEach(function (q, i) {
+      var n = $(".qn", q);
+      if (n) n.textContent = (i + 1) + "/" + questions.length;
+    });
+    var box = $("#progress");
+    if (!box || !questions.length) return;
+    var bar = $("progress", box), text = $(".progress-text", box);
+    bar.max = questions.length;
+    bar.value = done;
+    text.textContent = text.dataset.text.replace("{done}", done).replace("{total}", questions.length);
+    box.hidden = false;
+  }
+
+  /* ---- drafts ---- */
+
+  function fieldsOf(form) {
+    var params = new URLSearchParams(new FormData(form));
+    params.delete("csrf_token");
+    return params;
+  }
+
+  function draftKey(form) { return DRAFT + new URL(form.action).pathname; }
+
+  function saveDraft(form) {
+    var params = fieldsOf(form);
+    params.delete("client_uuid");
+    save(draftKey(form), { at: Date.now(), fields: params.toString() });
+  }
+
+  function restoreDraft(form) {
+    var draft = load(draftKey(form), null);
+    if (!draft || $("#error-summary")) return false;
+    var params = new URLSearchParams(draft.fields);
+    all("input, textarea, select", form).forEach(function (field) {
+      if (!field.name || field.type === "hidden") return;
+      var values = params.getAll(field.name);
+      if (field.type === "radio" || field.type === "checkbox") field.checked = values.indexOf(field.value) >= 0;
+      else if (values.length) field.value = values[0];
+    });
+    return true;
+  }
+
+  /* ---- sending and the outbox ---- */
+
+  function csrfUrl() { var box = $("#outbox"); return box && box.dataset.csrfUrl; }
+
+  function freshToken() {
+    return fetch(csrfUrl(), { cache: "no-store", credentials: "same-origin" }).then(function (r) {
+      if (!r.ok) throw new Error("no token");
+      return r.json();
+    }).then(function (data) { return data.csrf_token; });
+  }
+
+  function post(item, token) {
+    return fetch(item.url, {
+      method: "POST", credentials: "same-origin", redirect: "manual",
+      headers: { "Content-Type": "application/x-www-form-urlencoded" },
+      body: item.body + "&csrf_token=" + encodeURIComponent(token)
+    });
+  }
+
+  /* Send one answer; a 400 may be an expired form token, so try once more with a fresh one.
+     Rejects when the phone is offline. */
+  function deliver(item, token) {
+    return post(item, token).then(function (r) {
+      if (r.status !== 400) return r;
+      return freshToken().then(function (fresh) { return post(item, fresh); });
+    });
+  }
+
+  function isSent(r) { return r.type === "opaqueredirect" || (r.status >= 300 && r.status < 400); }
+  function isTransient(r) { return r.status === 0 || r.status === 408 || r.status === 429 || r.status >= 500; }
+
+  function outbox() { return load(OUTBOX, []); }
+  function keep(item) {
+    var items = outbox().filter(function (i) { return i.id !== item.id; });
+    items.push(item);
+    return save(OUTBOX, items);
+  }
+  function drop(id) { save(OUTBOX, outbox().filter(function (i) { return i.id !== id; })); }
+
+  function showOutbox(state) {
+    var box = $("#outbox");
+    if (!box) return;
+    var items = outbox();
+    all("[data-state]", box).forEach(function (p) {
+      p.hidden = p.dataset.state !== state && !(p.dataset.state === "waiting" && items.length);
+    });
+    $(".outbox-count", box).textContent = items.length;
+    var list = $(".outbox-items", box);
+    list.textContent = "";
+    items.forEach(function (item) {
+      var li = document.createElement("li");
+      li.textContent = item.title;
+      list.appendChild(li);
+    });
+    $("#send-now", box).hidden = !items.length;
+    box.hidden = !state && !items.length;
+  }
+
+  /* Send everything the phone keeps, one by one; stop at the first network failure. */
+  function flush() {
+    var items = outbox();
+    if (flushing || !items.length) return Promise.resolve();
+    flushing = true;
+    var sent = 0, rejected = 0;
+    return freshToken().then(function (token) {
+      return items.reduce(function (chain, item) {
+        return chain.then(function () {
+          return deliver(item, token).then(function (r) {
+            if (isSent(r)) { drop(item.id); sent++; }
+            else if (!isTransient(r)) {
+              // The server gave its verdict (closed, already answered, needs correcting):
+              // keep the answers as the form's draft so nothing typed is lost.
+              drop(item.id);
+              save(DRAFT + new URL(item.url, location.href).pathname, { at: Date.now(), fields: item.body });
+              rejected++;
+            } else throw new Error("try later");
+          });
+        });
+      }, Promise.resolve());
+    }).catch(function () { /* offline: try again on the next occasion */ }).then(function () {
+      flushing = false;
+      showOutbox(rejected ? "rejected" : (sent && !outbox().length ? "sent" : null));
+    });
+  }
+
+  /* Show a page the server answered (its messages) in place of this one. */
+  function showPage(html) {
+    var doc = new DOMParser().parseFromString(html, "text/html");
+    document.title = doc.title;
+    document.body.replaceWith(document.adoptNode(doc.body));
+    window.scrollTo(0, 0);
+    setUp();
+    var summary = $("#error-summary");
+    if (summary) summary.focus();
+  }
+
+  function queued(form) {
+    forget(draftKey(form));
+    showOutbox("queued");
+    if (form.dataset.per === "one") {
+      form.hidden = true;
+    } else {
+      form.reset();
+      form.elements.client_uuid.value = newUuid();
+      applyShowIf(form);
+      updateProgress(form);
+    }
+    $("#outbox").scrollIntoView();
+  }
+
+  function submit(form, event) {
+    var button = $("button[type=submit]", form);
+    var item = { id: form.elements.client_uuid.value, url: form.action, title: form.dataset.title,
+                 body: fieldsOf(form).toString() };
+    // Kept first, so even a page closed mid-send loses nothing; a phone that cannot keep it
+    // sends the form the plain way instead.
+    if (!window.fetch || !keep(item)) return;
+    event.preventDefault();
+    button.disabled = true;
+    deliver(item, form.elements.csrf_token.value).then(function (r) {
+      if (isSent(r)) {
+        drop(item.id);
+        forget(draftKey(form));
+        location.replace(form.dataset.thanks);
+      } else if (isTransient(r)) {
+        queued(form);
+      } else {
+        drop(item.id);
+        return r.text().then(showPage);
+      }
+    }, function () { queued(form); }).then(function () { button.disabled = false; });
+  }
+
+  function setUpForm(form) {
+    var restored = restoreDraft(form);
+    applyShowIf(form);
+    updateProgress(form);
+    var note = $("#draft-note");
+    if (restored && note) note.hidden = false;
+    function changed() { applyShowIf(form); updateProgress(form); saveDraft(form); }
+    form.addEventListener("input", changed);
+    form.addEventListener("change", changed);
+    form.addEventListener("submit", function (event) { submit(form, event); });
+    var discard = $("#discard-draft");
+    if (discard) discard.addEventListener("click", function () {
+      forget(draftKey(form));
+      form.reset();
+      applyShowIf(form);
+      updateProgress(form);
+      note.hidden = true;
+    });
+  }
+
+  function setUp() {
+    var form = $("#answer-form");
+    if (form) setUpForm(form);
+    var now = $("#send-now");
+    if (now) now.addEventListener("click", flush);
+    showOutbox(null);
+    flush();
+  }
+
+  window.addEventListener("online", flush);
+  document.addEventListener("visibilitychange", function () {
+    if (document.visibilityState === "visible") flush();
+  });
+  // Back to a page kept in memory after sending: a new answer needs a new id.
+  window.addEventListener("pageshow", function (event) {
+    var form = $("#answer-form");
+    if (event.persisted && form) form.elements.client_uuid.value = newUuid();
+  });
+  setInterval(function () { if (outbox().length) flush(); }, 30000);
+  setUp();
+}());

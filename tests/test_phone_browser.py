@@ -1,0 +1,306 @@
+"""The phone form in Debian's Chromium at 360×740: sending, JS off, drafts, the offline outbox, layout, axe."""
+import os
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import sync_playwright
+from werkzeug.serving import make_server
+
+from survey import create_app
+from survey.db import database, migrate
+from survey.models import Answer, Response
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parent.parent
+AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+PHONE = {"width": 360, "height": 740}
+# Set SURVEY_SCREENSHOTS=/some/dir to keep screenshots of the phone pages for a look.
+SHOTS = os.environ.get("SURVEY_SCREENSHOTS")
+
+
+@pytest.fixture
+def csrf_time_limit():
+    """Return how long a form token lives (overridden by the expiry test)."""
+    return 3600
+
+
+@pytest.fixture
+def app(database_url, tmp_path, csrf_time_limit):
+    """Create an app with CSRF on, as in production, on a fresh database."""
+    app = create_app({
+        "TESTING": True, "DATABASE_URL": database_url, "SECRET_KEY": "test-secret",
+        "WTF_CSRF_ENABLED": True, "WTF_CSRF_TIME_LIMIT": csrf_time_limit,
+        "RATELIMIT_ENABLED": False, "BASE_URL": "http://survey.test",
+    })
+    app.instance_path = str(tmp_path / "instance")
+    migrate()
+    yield app
+    database.obj.close_all()
+
+
+@pytest.fixture
+def server(app):
+    """Serve the app on a free loopback port in a thread; return its base URL."""
+    httpd = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_port}"
+    httpd.shutdown()
+    thread.join(5)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Launch Debian's Chromium once for the module."""
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path="/usr/bin/chromium",
+                                              args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def phone(browser):
+    """Return a function opening a fresh 360×740 browser context (JS on unless told)."""
+    contexts = []
+
+    def open_context(**options):
+        context = browser.new_context(viewport=PHONE, locale="vi-VN", **options)
+        contexts.append(context)
+        return context
+    yield open_context
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
+def form_url(server, sample, network):
+    """Return the personal form address of collaborator P1/MTTQ."""
+    return f"{server}/c/{network['collaborators'][('P1', 'MTTQ')].token}/sample"
+
+
+def responses():
+    """Return how many responses are stored."""
+    return Response.select().count()
+
+
+def wait_until(condition, timeout=10.0):
+    """Poll a condition until it holds or the timeout passes; return its last value."""
+    deadline = time.monotonic() + timeout
+    while not (result := condition()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return result
+
+
+def shot(page, name):
+    """Keep a screenshot when SURVEY_SCREENSHOTS is set."""
+    if SHOTS:
+        Path(SHOTS).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(SHOTS) / f"{name}.png"), full_page=True)
+
+
+def fill_valid(page):
+    """Answer the sample questionnaire validly (agree: yes, so `why` stays hidden)."""
+    page.get_by_text("Đồng ý", exact=True).click()
+    page.get_by_text("Công viên").click()
+    page.get_by_text("An ninh").click()
+    page.locator("label.opt", has_text="4").click()
+    page.fill("#f-age", "42")
+    page.fill("#f-note", "Cần thêm cây xanh.")
+    page.fill("#f-day", "2025-07-01")
+
+
+def test_fill_and_send(phone, form_url, db):
+    """A filled form is sent, stored once with its answers, and thanked."""
+    page = phone().new_page()
+    page.goto(form_url)
+    shot(page, "form")
+    assert page.locator("#progress").is_visible()
+    fill_valid(page)
+    assert "6" in page.locator(".progress-text").inner_text()
+    page.click("button.send")
+    page.wait_for_url("**/sample/thanks")
+    shot(page, "thanks")
+    assert responses() == 1
+    assert Answer.select().count() == 7  # agree, 2 topics, score, age, note, day
+    assert page.locator("a.btn[href$='" + form_url.rsplit("/", 2)[1] + "']").count() == 1
+
+
+def test_works_with_javascript_off(phone, form_url, db):
+    """With JS off every question shows and the plain form post stores the answer."""
+    page = phone(java_script_enabled=False).new_page()
+    page.goto(form_url)
+    assert page.locator("#q-why").is_visible()  # show_if needs JS; the server discards it
+    fill_valid(page)
+    page.fill("#f-why", "discarded, since agree is yes")
+    page.click("button.send")
+    page.wait_for_url("**/sample/thanks")
+    assert responses() == 1
+    assert Answer.select().where(Answer.text.contains("discarded")).count() == 0
+
+
+def test_invalid_answers_show_messages(phone, form_url, db):
+    """A wrong answer brings back the form with a focused summary and a message at each field."""
+    page = phone().new_page()
+    page.goto(form_url)
+    assert not page.locator("#q-why").is_visible()
+    page.get_by_text("Không đồng ý").click()
+    assert page.locator("#q-why").is_visible()  # shown live by show_if
+    page.fill("#f-age", "two hundred")
+    page.click("button.send")
+    summary = page.locator("#error-summary")
+    summary.wait_for()
+    shot(page, "form-errors")
+    assert summary.get_attribute("role") == "alert"
+    assert page.evaluate("document.activeElement.id") == "error-summary"
+    assert page.locator("#e-why").is_visible() and page.locator("#e-age").is_visible()
+    assert page.get_attribute("#f-age", "aria-invalid") == "true"
+    assert "e-age" in page.get_attribute("#f-age", "aria-describedby")
+    assert responses() == 0
+    page.fill("#f-why", "Ồn ào")  # the page put back by the script still works
+    page.fill("#f-age", "70")
+    page.click("button.send")
+    page.wait_for_url("**/sample/thanks")
+    assert responses() == 1
+
+
+def test_draft_restored_after_reload(phone, form_url, db):
+    """What was typed comes back after a reload, until the draft is discarded."""
+    page = phone().new_page()
+    page.goto(form_url)
+    page.get_by_text("Không đồng ý").click()
+    page.fill("#f-why", "Đường hẹp")
+    page.fill("#f-note", "Ghi chú nháp")
+    page.reload()
+    assert page.locator("#draft-note").is_visible()
+    assert page.input_value("#f-why") == "Đường hẹp"
+    assert page.input_value("#f-note") == "Ghi chú nháp"
+    assert page.is_checked("#f-agree-no")
+    page.click("#discard-draft")
+    assert page.input_value("#f-note") == ""
+    page.reload()
+    assert not page.locator("#draft-note").is_visible()
+    assert page.input_value("#f-note") == ""
+
+
+def test_offline_answer_is_kept_and_sent_once(phone, form_url, db):
+    """Offline, the answer waits on the phone with a notice; back online it is stored exactly once."""
+    context = phone()
+    page = context.new_page()
+    page.goto(form_url)
+    fill_valid(page)
+    context.set_offline(True)
+    page.click("button.send")
+    page.locator("#outbox [data-state=queued]").wait_for()
+    shot(page, "outbox")
+    assert page.locator(".outbox-count").inner_text() == "1"
+    assert responses() == 0
+    context.set_offline(False)  # the `online` event sends it
+    assert wait_until(lambda: responses() == 1)
+    page.locator("#outbox [data-state=sent]").wait_for()
+    page.reload()
+    page.goto(form_url.rsplit("/", 1)[0])  # the home page finds nothing left to send
+    page.wait_for_timeout(500)
+    assert responses() == 1
+    assert page.evaluate("JSON.parse(localStorage.getItem('survey-outbox'))") == []
+
+
+def test_home_page_sends_what_the_phone_kept(phone, form_url, db):
+    """An answer kept offline is sent when the collaborator next opens their own page."""
+    context = phone()
+    page = context.new_page()
+    page.goto(form_url)
+    fill_valid(page)
+    context.set_offline(True)
+    page.click("button.send")
+    page.locator("#outbox [data-state=queued]").wait_for()
+    page.close()
+    context.set_offline(False)
+    home = context.new_page()
+    home.goto(form_url.rsplit("/", 1)[0])
+    assert wait_until(lambda: responses() == 1)
+    home.locator("#outbox [data-state=sent]").wait_for()
+    assert responses() == 1
+
+
+@pytest.mark.parametrize("csrf_time_limit", [1])
+def test_replay_after_form_token_expired(phone, form_url, db, csrf_time_limit):
+    """Answers sent after the page's form token expired still arrive, once each."""
+    context = phone()
+    page = context.new_page()
+    page.goto(form_url)
+    fill_valid(page)
+    context.set_offline(True)
+    page.click("button.send")
+    page.locator("#outbox [data-state=queued]").wait_for()
+    time.sleep(2)
+    context.set_offline(False)
+    assert wait_until(lambda: responses() == 1)
+    page.locator("#outbox [data-state=sent]").wait_for()
+    assert page.evaluate("JSON.parse(localStorage.getItem('survey-outbox'))") == []
+    assert responses() == 1
+
+
+@pytest.mark.parametrize("csrf_time_limit", [1])
+def test_direct_send_after_form_token_expired(phone, server, sample, network, db,
+                                              csrf_time_limit):
+    """A form left open past its token's life is still sent on the first tap."""
+    token = network["collaborators"][("P2", "DOAN")].token
+    page = phone().new_page()
+    page.goto(f"{server}/c/{token}/sample")
+    fill_valid(page)
+    time.sleep(2)
+    page.click("button.send")
+    page.wait_for_url("**/sample/thanks")
+    assert responses() == 1
+
+
+def test_no_sideways_scroll_and_big_tap_targets(phone, form_url, server, sample, db):
+    """At 360 px nothing scrolls sideways and every choice is at least 44 px each way."""
+    page = phone().new_page()
+    for url in (form_url, form_url.rsplit("/", 1)[0], f"{server}/s/sample"):
+        page.goto(url)
+        assert page.evaluate("document.documentElement.scrollWidth") <= 360, url
+    page.goto(form_url)
+    page.get_by_text("Không đồng ý").click()
+    page.click("button.send")
+    page.locator("#error-summary").wait_for()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360
+    targets = page.locator("label.opt, button.send, #answer-form input[type=text], "
+                           "#answer-form input[type=date], #answer-form textarea")
+    assert targets.count() > 10
+    for box in (targets.nth(i).bounding_box() for i in range(targets.count())):
+        assert box["height"] >= 44 and box["width"] >= 44, box
+    font = page.evaluate("[getComputedStyle(document.querySelector('textarea')).fontFamily,"
+                         " getComputedStyle(document.body).fontFamily]")
+    assert font[0] == font[1]
+
+
+def axe_problems(page):
+    """Run axe-core on the page; return its serious and critical violations."""
+    if not AXE.exists():
+        pytest.fail("axe-core is missing: run `npm ci` at the repository root")
+    page.add_script_tag(path=str(AXE))
+    found = page.evaluate("axe.run().then(r => r.violations.map(v => [v.id, v.impact, v.help]))")
+    return [v for v in found if v[1] in ("serious", "critical")]
+
+
+def test_axe_finds_no_serious_problem(phone, form_url, server, db):
+    """axe-core finds no serious or critical accessibility problem on the phone pages."""
+    # Only this context lifts the CSP, to let the test inject axe; the app keeps its policy.
+    page = phone(bypass_csp=True).new_page()
+    page.goto(form_url)
+    assert axe_problems(page) == []
+    page.get_by_text("Không đồng ý").click()
+    page.click("button.send")
+    page.locator("#error-summary").wait_for()
+    assert axe_problems(page) == []
+    page.goto(form_url.rsplit("/", 1)[0])
+    assert axe_problems(page) == []
+    page.goto(f"{server}/s/sample")
+    assert axe_problems(page) == []
