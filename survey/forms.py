@@ -256,3 +256,48 @@ class ImportForm(FlaskForm):
     """A questionnaire file (JSON) to import."""
     file = FileField(_l("Questionnaire file (JSON)"), validators=[
         FileRequired(message=_l("Choose a file to import."))])
+
+
+# ---- tallies: the tally page's filters and the API token screen
+from wtforms import DateField as _TallyDateField
+from wtforms.validators import Optional as _TallyOptional
+
+
+class TallyFilterForm(FlaskForm):
+    """The tally page's filters (GET); survey.tally.parse_filters checks the values."""
+    ward = SelectField(_l("Ward"), choices=[], validate_choice=False)
+    organisation = SelectField(_l("Organisation"), choices=[], validate_choice=False)
+    start = _TallyDateField(_l("From"), name="from", validators=[_TallyOptional()])
+    end = _TallyDateField(_l("To"), name="to", validators=[_TallyOptional()])
+    by = SelectField(_l("Breakdown"), validate_choice=False, choices=[
+        SelectChoice("", _l("No breakdown")), SelectChoice("ward", _l("By ward")),
+        SelectChoice("organisation", _l("By organisation"))])
+
+    class Meta:
+        csrf = False  # a GET form: filters change nothing
+
+    def __init__(self, *args, wards=(), organisations=(), **kwargs):
+        """Offer the wards and the organisations in scope by code ('' = all)."""
+        super().__init__(*args, **kwargs)
+        self.ward.choices = [SelectChoice("", _l("All wards"))] + [
+            SelectChoice(w.code, w.name) for w in wards]
+        self.organisation.choices = [SelectChoice("", _l("All organisations"))] + [
+            SelectChoice(o.code, o.name) for o in organisations]
+
+
+class ApiTokenForm(FlaskForm):
+    """A new API token: whose role and scope it acts with, and a name to recognise it by."""
+    user = SelectField(_l("Account"), coerce=int, choices=[],
+                       invalid_choice_message=_l("Choose one of the accounts offered."))
+
+    def __init__(self, *args, users=(), **kwargs):
+        """Offer the given accounts."""
+        super().__init__(*args, **kwargs)
+        self.user.choices = [SelectChoice(u.id, f"{u.username} ({u.role})") for u in users]
+    name = StringField(_l("Name"), validators=[
+        DataRequired(message=_l("Give the token a name.")),
+        Length(max=100, message=_l("At most 100 characters."))])
+
+
+class ApiTokenRevokeForm(FlaskForm):
+    """The confirmation (CSRF token only) of revoking an API token."""

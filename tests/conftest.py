@@ -159,3 +159,52 @@ def csrf_token_of(html):
     """Return the CSRF token embedded in a rendered form."""
     match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html)
     return match.group(1) if match else None
+
+
+# ---- tallies: responses stored through the domain functions, with hand-counted totals
+TALLY_ROWS = [  # ward, organisation, local time, answers (see tests/test_tally.py for the counts)
+    ("P1", "MTTQ", "2025-07-01 10:00", {"agree": "yes", "topics": ["roads", "parks"], "score": "5",
+                                         "age": "30", "note": "Tốt lắm, cảm ơn", "day": "2025-07-01"}),
+    ("P1", "MTTQ", "2025-07-01 10:05", {"agree": "no", "why": "Ồn ào quá", "topics": ["roads"],
+                                         "score": "4", "age": "45"}),
+    ("P1", "DOAN", "2025-07-02 09:00", {"agree": "yes", "topics": ["safety"], "score": "5",
+                                         "age": "22", "note": "=HYPERLINK(\"http://x\")"}),
+    ("P2", "MTTQ", "2025-07-02 12:00", {"agree": "yes", "score": "3"}),
+    ("P2", "DOAN", "2025-07-02 23:30", {"agree": "no", "why": "<script>alert(1)</script>",
+                                         "topics": ["roads", "parks", "safety"], "score": "1",
+                                         "age": "60"}),
+    ("P2", "DOAN", "2025-07-03 00:30", {"agree": "yes", "topics": ["parks"], "age": "19"}),
+]
+
+
+def store_answers(questionnaire, ward, organisation, answers, local=None, collaborator=None):
+    """Check and store one response as the phone form would; optionally date it (local time)."""
+    import datetime
+    import uuid
+
+    from werkzeug.datastructures import MultiDict
+
+    from survey.i18n import to_utc
+    from survey.models import Answer, Response
+    from survey.rules import Schema, check_answers
+    form = MultiDict([(k, v) for k, vs in answers.items()
+                      for v in (vs if isinstance(vs, list) else [vs])])
+    outcome = check_answers(Schema.load(questionnaire), form)
+    assert outcome.ok, outcome.errors
+    client_uuid = str(uuid.uuid4())
+    assert Response.store(questionnaire, ward.id, organisation.id, collaborator, client_uuid,
+                          outcome.values) == Response.STORED
+    if local:
+        when = to_utc(datetime.datetime.fromisoformat(local))
+        response = Response.get(Response.client_uuid == client_uuid)
+        Response.update(submitted_at=when).where(Response.id == response.id).execute()
+        Answer.update(submitted_at=when).where(Answer.response == response.id).execute()
+
+
+@pytest.fixture
+def tally_sample(app, sample):
+    """Store the six hand-counted responses of TALLY_ROWS in the sample questionnaire."""
+    with app.app_context():
+        for ward, org, local, answers in TALLY_ROWS:
+            store_answers(sample, Ward.get(code=ward), Organisation.get(code=org), answers, local)
+    return sample
