@@ -7,10 +7,9 @@ from flask_wtf.csrf import generate_csrf
 from werkzeug.datastructures import MultiDict
 
 from survey.i18n import gettext as _
-from survey.models import (Collaborator, Organisation, Questionnaire, Receipt, Response, Ward,
-                           utcnow)
-from survey.questionnaire_json import SLUG_PATTERN
 from survey.links import read_group
+from survey.models import Collaborator, Organisation, Questionnaire, Receipt, Response, Ward, utcnow
+from survey.questionnaire_json import SLUG_PATTERN
 from survey.rules import Schema, check_answers, refusal, scale_bounds, valid_client_uuid
 from survey.security import PHONE, access, limiter, public_limit
 
@@ -128,11 +127,17 @@ def group_form(slug, group):
     return answer(questionnaire, place=(ward.id, organisation.id), fixed=pair)
 
 
+def single(form, name):
+    """Return a field sent exactly once, else None (a repeated field is not guessed at)."""
+    values = form.getlist(name)
+    return values[0] if len(values) == 1 else None
+
+
 def chosen_place(choose, form, errors):
     """Return the (ward id, organisation id) picked on the open link, noting errors by field."""
     wards, orgs = choose
-    ward = {w.code: w for w in wards}.get(form.get("ward", ""))
-    organisation = {o.code: o for o in orgs}.get(form.get("organisation", ""))
+    ward = {w.code: w for w in wards}.get(single(form, "ward"))
+    organisation = {o.code: o for o in orgs}.get(single(form, "organisation"))
     if ward is None:
         errors["ward"] = _("Choose your ward.")
     if organisation is None:
@@ -143,8 +148,8 @@ def chosen_place(choose, form, errors):
 def answer(questionnaire, collaborator=None, place=None, choose=None, fixed=None):
     """Render the form (GET) or check and store a submission (POST)."""
     schema = Schema.load(questionnaire)
-    page = dict(questionnaire=questionnaire, schema=schema, collaborator=collaborator,
-                choose=choose, fixed=fixed, thanks_url=thanks_url(questionnaire, collaborator))
+    page = {"questionnaire": questionnaire, "schema": schema, "collaborator": collaborator,
+            "choose": choose, "fixed": fixed, "thanks_url": thanks_url(questionnaire, collaborator)}
     if request.method == "GET":
         return render_template("respond/form.html", form=MultiDict(), errors={},
                                client_uuid=str(uuid.uuid4()), **page)
