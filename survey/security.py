@@ -84,6 +84,22 @@ def enforce_access():
     abort(403)
 
 
+def _has_nul(pairs):
+    """Tell whether any key or value holds a NUL byte."""
+    return any("\x00" in str(key) or "\x00" in str(value) for key, value in pairs)
+
+
+def refuse_nul_bytes():
+    """Refuse NUL bytes (no database stores one): 404 in the path, as no such page exists; 400 elsewhere."""
+    if _has_nul((request.view_args or {}).items()):
+        abort(404)
+    fields = list(request.args.items(multi=True))
+    if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        fields += list(request.form.items(multi=True))
+    if _has_nul(fields):
+        abort(400)
+
+
 def organisation_scope():
     """Return the organisation id the current user is limited to, or None for all."""
     if current_user.is_authenticated and current_user.role != "admin":
@@ -171,6 +187,7 @@ def init_app(app):
     login_manager.login_view = "auth.login"
     login_manager.login_message = _l("Please log in to see this page.")
     limiter.init_app(app)
+    app.before_request(refuse_nul_bytes)
     app.before_request(enforce_access)
     app.after_request(set_security_headers)
 
