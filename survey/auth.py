@@ -1,5 +1,5 @@
 """Accounts: login and logout, each user's own password, and the admin's account and audit screens."""
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 from peewee import JOIN
 from playhouse.flask_utils import get_object_or_404, object_list
@@ -45,6 +45,7 @@ def login():
     if form.validate_on_submit():
         user = authenticate(form.username.data, form.password.data)
         if user is not None:
+            session.permanent = True  # expires after PERMANENT_SESSION_LIFETIME, not never
             login_user(user)
             AuditEvent.record(user, "login", user.username)
             return redirect(safe_next(request.args.get("next")) or url_for("questionnaires.index"))

@@ -96,3 +96,30 @@ def test_request_too_large_is_refused(app, client):
     response = client.post("/login", data={"username": "x" * (app.config["MAX_CONTENT_LENGTH"] + 10),
                                            "password": "y"})
     assert response.status_code == 413
+
+
+def test_rate_limit_is_shared_through_redis(database_url, tmp_path):
+    """With Redis storage, two app processes (here two app objects) share one login budget."""
+    import redis
+    try:
+        redis.Redis(host="127.0.0.1", port=6379, socket_connect_timeout=2).ping()
+    except redis.exceptions.ConnectionError as error:
+        import os
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"Redis unreachable under CI: {error}")
+        pytest.skip(f"Redis unreachable: {error}")
+    prefix = f"survey-test-{tmp_path.name}"
+    config = {"TESTING": True, "DATABASE_URL": database_url, "SECRET_KEY": "s",
+              "WTF_CSRF_ENABLED": False, "RATELIMIT_ENABLED": True,
+              "RATELIMIT_STORAGE_URI": "redis://127.0.0.1:6379", "RATELIMIT_KEY_PREFIX": prefix,
+              "LOGIN_RATE_LIMIT": "2 per minute"}
+    first = create_app(config)
+    migrate()
+    codes = [first.test_client().post("/login", data={"username": "x", "password": "y"}).status_code
+             for _ in range(2)]
+    second = create_app(config)
+    third = second.test_client().post("/login", data={"username": "x", "password": "y"})
+    assert codes == [401, 401] and third.status_code == 429
+    keys = redis.Redis(host="127.0.0.1", port=6379).keys(prefix + "*")
+    assert keys, "the counts live in Redis"
+    redis.Redis(host="127.0.0.1", port=6379).delete(*keys)
