@@ -135,8 +135,9 @@ class QuestionnaireForm(FlaskForm):
     description = TextAreaField(_l("Description"), validators=[
         Length(max=5000, message=_l("At most 5000 characters."))])
     slug = StringField(_l("Address (slug)"), validators=SLUG_RULES)
-    status = SelectField(_l("Status"), choices=[("draft", _l("Draft")), ("open", _l("Open")),
-                                                ("closed", _l("Closed"))],
+    status = SelectField(_l("Status"), choices=[SelectChoice("draft", _l("Draft")),
+                                                SelectChoice("open", _l("Open")),
+                                                SelectChoice("closed", _l("Closed"))],
                          invalid_choice_message=NOT_OFFERED)
     opens_at = StringField(_l("Opens at"), validators=[local_datetime],
                            render_kw={"type": "datetime-local"})
@@ -144,8 +145,8 @@ class QuestionnaireForm(FlaskForm):
                             render_kw={"type": "datetime-local"})
     anonymous = BooleanField(_l("Anonymous: responses are not linked to the collaborator"))
     per_collaborator = RadioField(_l("Responses per collaborator"), default="one",
-                                  choices=[("one", _l("One (they answer themselves)")),
-                                           ("many", _l("Many (they interview residents)"))],
+                                  choices=[SelectChoice("one", _l("One (they answer themselves)")),
+                                           SelectChoice("many", _l("Many (they interview residents)"))],
                                   invalid_choice_message=NOT_OFFERED)
     open_link = BooleanField(_l("Open link: anyone with the link or poster QR may answer"))
     suppress_below = StringField(_l("Hide counts below"), validators=[
@@ -156,8 +157,9 @@ class QuestionnaireForm(FlaskForm):
     def __init__(self, *args, organisations=(), wards=(), questionnaire=None, **kwargs):
         """Offer the organisations and wards; remember the questionnaire being edited."""
         super().__init__(*args, **kwargs)
-        self.organisations.choices = [(o.code, f"{o.code} · {o.name}") for o in organisations]
-        self.wards.choices = [(w.code, f"{w.code} · {w.name}") for w in wards]
+        self.organisations.choices = [SelectChoice(o.code, f"{o.code} · {o.name}")
+                                      for o in organisations]
+        self.wards.choices = [SelectChoice(w.code, f"{w.code} · {w.name}") for w in wards]
         self.questionnaire = questionnaire
 
     def validate_slug(self, field):
@@ -206,17 +208,17 @@ class QuestionForm(FlaskForm):
     required = BooleanField(_l("An answer is required"))
     minimum = StringField(_l("Minimum"), validators=[a_number])
     maximum = StringField(_l("Maximum"), validators=[a_number])
-    show_if = SelectField(_l("Show only if"), invalid_choice_message=NOT_OFFERED)
+    show_if = SelectField(_l("Show only if"), default="", invalid_choice_message=NOT_OFFERED)
     choices = TextAreaField(_l("Choices, one per line (optionally “key = label”)"), validators=[
         Length(max=10000, message=_l("At most 10000 characters."))])
 
-    def __init__(self, *args, kind_labels=(), show_if_options=(), **kwargs):
+    def __init__(self, *args, kind_labels=None, show_if_options=(), **kwargs):
         """Offer the kinds and the earlier choices a show-if may name."""
         super().__init__(*args, **kwargs)
-        self.kind.choices = [(k, kind_labels.get(k, k)) for k in KINDS] if kind_labels else [
-            (k, k) for k in KINDS]
-        self.show_if.choices = [("", _l("Always"))] + [
-            (f"{q.key}:{c.key}", f"{q.key} = {c.label}") for q, c in show_if_options]
+        kind_labels = kind_labels or {}
+        self.kind.choices = [SelectChoice(k, kind_labels.get(k, k)) for k in KINDS]
+        self.show_if.choices = [SelectChoice("", _l("Always"))] + [
+            SelectChoice(f"{q.key}:{c.key}", f"{q.key} = {c.label}") for q, c in show_if_options]
 
     def validate_prompt(self, field):
         """Require the question's wording (a section heading may stay empty)."""
@@ -256,51 +258,6 @@ class ImportForm(FlaskForm):
     """A questionnaire file (JSON) to import."""
     file = FileField(_l("Questionnaire file (JSON)"), validators=[
         FileRequired(message=_l("Choose a file to import."))])
-
-
-# ---- tallies: the tally page's filters and the API token screen
-from wtforms import DateField as _TallyDateField
-from wtforms.validators import Optional as _TallyOptional
-
-
-class TallyFilterForm(FlaskForm):
-    """The tally page's filters (GET); survey.tally.parse_filters checks the values."""
-    ward = SelectField(_l("Ward"), choices=[], validate_choice=False)
-    organisation = SelectField(_l("Organisation"), choices=[], validate_choice=False)
-    start = _TallyDateField(_l("From"), name="from", validators=[_TallyOptional()])
-    end = _TallyDateField(_l("To"), name="to", validators=[_TallyOptional()])
-    by = SelectField(_l("Breakdown"), validate_choice=False, choices=[
-        SelectChoice("", _l("No breakdown")), SelectChoice("ward", _l("By ward")),
-        SelectChoice("organisation", _l("By organisation"))])
-
-    class Meta:
-        csrf = False  # a GET form: filters change nothing
-
-    def __init__(self, *args, wards=(), organisations=(), **kwargs):
-        """Offer the wards and the organisations in scope by code ('' = all)."""
-        super().__init__(*args, **kwargs)
-        self.ward.choices = [SelectChoice("", _l("All wards"))] + [
-            SelectChoice(w.code, w.name) for w in wards]
-        self.organisation.choices = [SelectChoice("", _l("All organisations"))] + [
-            SelectChoice(o.code, o.name) for o in organisations]
-
-
-class ApiTokenForm(FlaskForm):
-    """A new API token: whose role and scope it acts with, and a name to recognise it by."""
-    user = SelectField(_l("Account"), coerce=int, choices=[],
-                       invalid_choice_message=_l("Choose one of the accounts offered."))
-
-    def __init__(self, *args, users=(), **kwargs):
-        """Offer the given accounts."""
-        super().__init__(*args, **kwargs)
-        self.user.choices = [SelectChoice(u.id, f"{u.username} ({u.role})") for u in users]
-    name = StringField(_l("Name"), validators=[
-        DataRequired(message=_l("Give the token a name.")),
-        Length(max=100, message=_l("At most 100 characters."))])
-
-
-class ApiTokenRevokeForm(FlaskForm):
-    """The confirmation (CSRF token only) of revoking an API token."""
 
 
 # --- Collaborator network (network blueprint; roster CSV in survey/roster.py) ---
@@ -381,3 +338,48 @@ class RosterConfirmForm(FlaskForm):
     upload = _NetworkHiddenField(validators=[
         DataRequired(message=REQUIRED),
         Regexp(r"^[A-Za-z0-9_-]{16,64}$", message=_l("This upload is unknown or has expired."))])
+
+
+# ---- tallies: the tally page's filters and the API token screen
+from wtforms import DateField as _TallyDateField
+from wtforms.validators import Optional as _TallyOptional
+
+
+class TallyFilterForm(FlaskForm):
+    """The tally page's filters (GET); survey.tally.parse_filters checks the values."""
+    ward = SelectField(_l("Ward"), choices=[], validate_choice=False)
+    organisation = SelectField(_l("Organisation"), choices=[], validate_choice=False)
+    start = _TallyDateField(_l("From"), name="from", validators=[_TallyOptional()])
+    end = _TallyDateField(_l("To"), name="to", validators=[_TallyOptional()])
+    by = SelectField(_l("Breakdown"), validate_choice=False, choices=[
+        SelectChoice("", _l("No breakdown")), SelectChoice("ward", _l("By ward")),
+        SelectChoice("organisation", _l("By organisation"))])
+
+    class Meta:
+        csrf = False  # a GET form: filters change nothing
+
+    def __init__(self, *args, wards=(), organisations=(), **kwargs):
+        """Offer the wards and the organisations in scope by code ('' = all)."""
+        super().__init__(*args, **kwargs)
+        self.ward.choices = [SelectChoice("", _l("All wards"))] + [
+            SelectChoice(w.code, w.name) for w in wards]
+        self.organisation.choices = [SelectChoice("", _l("All organisations"))] + [
+            SelectChoice(o.code, o.name) for o in organisations]
+
+
+class ApiTokenForm(FlaskForm):
+    """A new API token: whose role and scope it acts with, and a name to recognise it by."""
+    user = SelectField(_l("Account"), coerce=int, choices=[],
+                       invalid_choice_message=_l("Choose one of the accounts offered."))
+
+    def __init__(self, *args, users=(), **kwargs):
+        """Offer the given accounts."""
+        super().__init__(*args, **kwargs)
+        self.user.choices = [SelectChoice(u.id, f"{u.username} ({u.role})") for u in users]
+    name = StringField(_l("Name"), validators=[
+        DataRequired(message=_l("Give the token a name.")),
+        Length(max=100, message=_l("At most 100 characters."))])
+
+
+class ApiTokenRevokeForm(FlaskForm):
+    """The confirmation (CSRF token only) of revoking an API token."""
