@@ -120,6 +120,6 @@ def test_rate_limit_is_shared_through_redis(database_url, tmp_path):
     second = create_app(config)
     third = second.test_client().post("/login", data={"username": "x", "password": "y"})
     assert codes == [401, 401] and third.status_code == 429
-    keys = redis.Redis(host="127.0.0.1", port=6379).keys(prefix + "*")
+    keys = redis.Redis(host="127.0.0.1", port=6379).keys(f"*{prefix}*")
     assert keys, "the counts live in Redis"
     redis.Redis(host="127.0.0.1", port=6379).delete(*keys)
