@@ -24,7 +24,9 @@ MAX_CONTENT_LENGTH = 1024 * 1024
 RATELIMIT_STORAGE_URI = "memory://"
 RATELIMIT_ENABLED = True
 LOGIN_RATE_LIMIT = "10 per minute"
-PUBLIC_RATE_LIMIT = "120 per minute"
+# Generous: a meeting hall's phones, or a mobile carrier's NAT, may share one address.
+# Guessing a 192-bit personal token is hopeless anyway; this only stops floods.
+PUBLIC_RATE_LIMIT = "600 per minute"
 
 # Static files get versioned names, so browsers may keep them for a year.
 SEND_FILE_MAX_AGE_DEFAULT = 365 * 24 * 3600
