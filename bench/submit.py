@@ -82,7 +82,7 @@ def seed(url, collaborators):
 
 
 def stored(url):
-    """Return (client_uuids of stored responses, response rows, answer rows, receipt count sum)."""
+    """Return (stored client_uuids, response rows, answer rows, sum of receipt counts)."""
     from peewee import fn
 
     from survey import create_app
@@ -155,10 +155,11 @@ def stop(proc):
         proc.wait()
 
 
-@contextlib.contextmanager
-def gunicorn(app_spec, workers, log_path, env=None, pythonpath=None):
-    """Run `app_spec` under gunicorn with the project's settings on a free loopback port; yield it."""
-    port = free_port()
+def spawn(app_spec, workers, log_path, port, env=None, pythonpath=None):
+    """Start `app_spec` under gunicorn with the project's settings on a loopback port.
+
+    It runs in a process group of its own, so stop() (or a test's SIGKILL) reaches every worker.
+    """
     cmd = [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"),
            "--bind", f"127.0.0.1:{port}", "--workers", str(workers)]
     if pythonpath:
@@ -168,6 +169,18 @@ def gunicorn(app_spec, workers, log_path, env=None, pythonpath=None):
                                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         wait_ready(port, proc, log_path)
+    except BaseException:
+        stop(proc)
+        raise
+    return proc
+
+
+@contextlib.contextmanager
+def gunicorn(app_spec, workers, log_path, env=None, pythonpath=None):
+    """Serve `app_spec` under gunicorn on a free loopback port; yield (port, process group)."""
+    port = free_port()
+    proc = spawn(app_spec, workers, log_path, port, env, pythonpath)
+    try:
         yield port, proc.pid
     finally:
         stop(proc)
@@ -247,7 +260,8 @@ def phone(port, path, with_form, gate, shared, out):
     mine = []
     while time.perf_counter() < shared["deadline"]:
         client_uuid = str(uuid.uuid4())
-        body = urlencode(answers() + [("csrf_token", csrf), ("client_uuid", client_uuid)]).encode()
+        fields = answers() + [("csrf_token", csrf), ("client_uuid", client_uuid)]
+        body = urlencode(fields).encode()
         start = time.perf_counter()
         try:
             conn.request("POST", path, body, headers)
