@@ -43,7 +43,7 @@ EXPECTED = {
     "auth.reset_password": ADMIN, "auth.audit": ADMIN,
     "network.groups": ADMIN, "network.group_create": ADMIN, "network.group_rename": ADMIN,
     "network.group_set_active": ADMIN,
-    "api.tokens": ADMIN, "api.token_create": ADMIN, "api.token_revoke": ADMIN,
+    "api.tokens": ADMIN, "api.revoke": ADMIN,
 }
 
 PERSONAS = ("anonymous", "viewer", "coordinator_a", "coordinator_b", "admin")
