@@ -7,12 +7,20 @@ import sqlite3
 import subprocess
 
 import pytest
+from conftest import SAMPLE
 from werkzeug.security import check_password_hash
 
-from conftest import SAMPLE
 from survey import demo
-from survey.models import (AuditEvent, Collaborator, Organisation, Question, Questionnaire,
-                           Response, User, Ward)
+from survey.models import (
+    AuditEvent,
+    Collaborator,
+    Organisation,
+    Question,
+    Questionnaire,
+    Response,
+    User,
+    Ward,
+)
 from survey.questionnaire_json import export_questionnaire
 
 HEADER = "name,phone,organisation,ward\n"
