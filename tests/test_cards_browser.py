@@ -1,0 +1,157 @@
+"""The QR card sheet in Debian's Chromium: the codes on screen and on printed A4 pages decode to the links."""
+import io
+import os
+import subprocess
+import threading
+from pathlib import Path
+
+import pytest
+import zxingcpp
+from conftest import make_user
+from PIL import Image
+from playwright.sync_api import sync_playwright
+from werkzeug.serving import make_server
+
+from survey import create_app, links
+from survey.db import database, migrate
+from survey.models import Collaborator
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+# Set SURVEY_SCREENSHOTS=/some/dir to keep the screenshots and printed pages for a look.
+SHOTS = os.environ.get("SURVEY_SCREENSHOTS")
+CARDS_PER_PAGE = 8  # 2 columns × 4 rows of 94 × 66 mm on A4 with 10 mm margins
+
+
+@pytest.fixture
+def app(database_url, tmp_path):
+    """Create an app with CSRF on, as in production, on a fresh database."""
+    app = create_app({
+        "TESTING": True, "DATABASE_URL": database_url, "SECRET_KEY": "test-secret",
+        "WTF_CSRF_ENABLED": True, "RATELIMIT_ENABLED": False,
+        "BASE_URL": "http://survey.test",
+    })
+    app.instance_path = str(tmp_path / "instance")
+    migrate()
+    yield app
+    database.obj.close_all()
+
+
+@pytest.fixture
+def server(app):
+    """Serve the app on a free loopback port in a thread; return its base URL."""
+    httpd = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_port}"
+    httpd.shutdown()
+    thread.join(5)
+
+
+@pytest.fixture
+def people(network):
+    """Fourteen collaborators (two printed pages), some with long Vietnamese names; return their links."""
+    ward, org = network["wards"][1], network["organisations"][0]
+    for i in range(10):
+        Collaborator.create(name=f"Nguyễn Thị Phương Thảo Hoàng {i}", phone=f"09770000{i:02d}",
+                            ward=ward, organisation=org)
+    make_user("coord", "coordinator")
+    return {f"http://survey.test/c/{c.token}" for c in Collaborator.select()}
+
+
+@pytest.fixture
+def page(server, people):
+    """Open Chromium at desktop width, logged in through the login page as the coordinator."""
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium",
+                                             args=CHROMIUM_ARGS)
+        context = browser.new_context(viewport={"width": 1280, "height": 900},
+                                      device_scale_factor=2, locale="vi-VN")
+        page = context.new_page()
+        page.goto(server + "/login")
+        page.fill("input[name=username]", "coord")
+        page.fill("input[name=password]", "secret-pass")
+        page.click("form button[type=submit]")
+        page.wait_for_url(lambda url: "/login" not in url)
+        yield page
+        browser.close()
+
+
+def decode(image):
+    """Return the texts of the QR codes found in a PIL image."""
+    return [r.text for r in zxingcpp.read_barcodes(image)
+            if r.format == zxingcpp.BarcodeFormat.QRCode]
+
+
+def keep(name, data):
+    """Save a screenshot or page under SURVEY_SCREENSHOTS, when set."""
+    if SHOTS:
+        Path(SHOTS).mkdir(parents=True, exist_ok=True)
+        (Path(SHOTS) / name).write_bytes(data)
+
+
+def test_screen_codes_decode_to_personal_links(page, server, people):
+    """Every card on the screen decodes to exactly its collaborator's personal link."""
+    errors = []
+    page.on("console", lambda message: errors.append(message.text)
+            if message.type == "error" else None)
+    page.goto(server + "/network/cards")
+    assert page.locator(".qr-card").count() == len(people)
+    shot = page.screenshot(full_page=True)
+    keep("cards-desktop.png", shot)
+    found = decode(Image.open(io.BytesIO(shot)))
+    assert sorted(found) == sorted(people)
+    assert errors == []  # no CSP violation or failed resource
+
+
+def test_printed_a4_pages_keep_cards_whole(page, server, people, tmp_path):
+    """Printed to A4, each page holds whole cards whose codes all decode; none is cut in two."""
+    page.goto(server + "/network/cards")
+    pdf = tmp_path / "cards.pdf"
+    pdf.write_bytes(page.pdf(format="A4", print_background=True))
+    subprocess.run(["pdftoppm", "-r", "150", "-png", str(pdf), str(tmp_path / "page")],
+                   check=True, timeout=60)
+    pages = sorted(tmp_path.glob("page-*.png"))
+    assert len(pages) == -(-len(people) // CARDS_PER_PAGE)
+    found = []
+    for number, path in enumerate(pages, 1):
+        keep(f"cards-print-{number}.png", path.read_bytes())
+        image = Image.open(path)
+        assert abs(image.size[1] / image.size[0] - 297 / 210) < 0.01  # A4 portrait
+        codes = decode(image)
+        expected = min(CARDS_PER_PAGE, len(people) - CARDS_PER_PAGE * (number - 1))
+        assert len(codes) == expected
+        found += codes
+    assert sorted(found) == sorted(people)
+
+
+def test_phone_width_has_no_sideways_scroll(page, server, people):
+    """At 360 px wide the sheet and the roster list fit without scrolling sideways."""
+    page.set_viewport_size({"width": 360, "height": 740})
+    for path, name in (("/network/cards", "cards-phone.png"),
+                       ("/network/collaborators", "collaborators-phone.png")):
+        page.goto(server + path)
+        keep(name, page.screenshot(full_page=True))
+        assert page.evaluate("document.documentElement.scrollWidth") <= 360
+
+
+def test_printed_posters_carry_signed_groups(page, server, sample, app, tmp_path):
+    """Each poster prints on its own A4 page with a code for its signed ward × organisation link."""
+    page.goto(server + "/network/posters/sample")
+    pdf = tmp_path / "posters.pdf"
+    pdf.write_bytes(page.pdf(format="A4", print_background=True))
+    subprocess.run(["pdftoppm", "-r", "100", "-png", str(pdf), str(tmp_path / "poster")],
+                   check=True, timeout=60)
+    pages = sorted(tmp_path.glob("poster-*.png"))
+    assert len(pages) == 4  # 2 wards × 2 organisations, the sample targets everyone
+    groups = set()
+    for number, path in enumerate(pages, 1):
+        keep(f"poster-print-{number}.png", path.read_bytes())
+        (link,) = decode(Image.open(path))
+        assert link.startswith("http://survey.test/s/sample/")
+        with app.app_context():
+            ward, organisation = links.read_group(link.rsplit("/", 1)[1])
+        groups.add((ward.code, organisation.code))
+    assert groups == {("P1", "MTTQ"), ("P1", "DOAN"), ("P2", "MTTQ"), ("P2", "DOAN")}
