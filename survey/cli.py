@@ -64,7 +64,7 @@ def read_password():
 @click.option("--organisation", metavar="CODE", help="Limit the account to one organisation.")
 @in_session
 def create_user_command(name, role, organisation):
-    """Create a login account; the password is asked twice (or read from two stdin lines)."""
+    """Create an account (password asked twice)."""
     if User.select().where(User.username == name).exists():
         fail(_("An account named “%(name)s” already exists.", name=name))
     org = None
@@ -109,7 +109,7 @@ collaborators_group = AppGroup("collaborators", help="Import and export the coll
 @click.argument("name")
 @in_session
 def add_ward_command(code, name):
-    """Add a ward with a new code and its name."""
+    """Add a ward: its new CODE and its NAME."""
     add_coded(Ward, "ward.add", code, name)
 
 
@@ -118,7 +118,7 @@ def add_ward_command(code, name):
 @click.argument("name")
 @in_session
 def add_organisation_command(code, name):
-    """Add an organisation with a new code and its name."""
+    """Add an organisation: its new CODE and NAME."""
     add_coded(Organisation, "organisation.add", code, name)
 
 
@@ -145,7 +145,7 @@ def load_json(path):
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
 @in_session
 def import_questionnaire_command(path):
-    """Create a questionnaire from a JSON file (nothing is written if it has a problem)."""
+    """Create a questionnaire from a JSON file."""
     try:
         questionnaire = import_questionnaire(load_json(path))
     except FileError as error:
@@ -160,7 +160,7 @@ def import_questionnaire_command(path):
 @click.argument("slug")
 @in_session
 def export_questionnaire_command(slug):
-    """Print a questionnaire as a JSON file (UTF-8) on stdout."""
+    """Print a questionnaire as JSON (UTF-8)."""
     data = export_questionnaire(find_questionnaire(slug))
     write_stdout((json.dumps(data, ensure_ascii=False, indent=2) + "\n").encode("utf-8"))
 
@@ -169,7 +169,7 @@ def export_questionnaire_command(slug):
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
 @in_session
 def import_collaborators_command(path):
-    """Add collaborators from a CSV roster (name,phone,organisation,ward): all rows or none."""
+    """Add collaborators from a CSV: all or none."""
     preview = roster.read(Path(path).read_bytes())
     if not preview.ok:
         fail(_("%(path)s: nothing imported, %(count)s problem(s):", path=path,
@@ -185,14 +185,14 @@ def import_collaborators_command(path):
 @collaborators_group.command("export")
 @in_session
 def export_collaborators_command():
-    """Print the roster as CSV (UTF-8 with BOM) with each collaborator's personal link."""
+    """Print the roster CSV with personal links."""
     write_stdout(roster.export_bytes(Collaborator.select().where(Collaborator.active)))
 
 
 @click.command("demo")
 @in_session
 def demo_command():
-    """Seed demo wards, organisations, collaborators, a questionnaire and an admin (repeatable)."""
+    """Seed demo data (safe to run again)."""
     seeded = demo.seed()
     click.echo(_("Added %(orgs)s organisation(s), %(wards)s ward(s), %(people)s collaborator(s), "
                  "%(questionnaires)s questionnaire(s).", orgs=len(seeded.organisations),
@@ -213,7 +213,7 @@ def demo_command():
 @click.option("--seed", type=int, help="Seed for the random choices.")
 @in_session
 def fake_responses_command(slug, count, seed):
-    """Store COUNT random valid responses to a questionnaire, for demos and benchmarks."""
+    """Store COUNT random valid responses."""
     questionnaire = find_questionnaire(slug)
     try:
         stored = fake.generate(questionnaire, count, seed=seed)
@@ -227,7 +227,7 @@ def fake_responses_command(slug, count, seed):
 @click.argument("path", type=click.Path(dir_okay=False))
 @in_session
 def backup_command(path):
-    """Write a consistent backup of the database to PATH (SQLite copy or pg_dump SQL)."""
+    """Write a consistent backup of the database."""
     try:
         written = backups.backup(path)
     except backups.BackupError as error:

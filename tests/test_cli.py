@@ -239,3 +239,13 @@ def test_console_script(tmp_path):
         assert conn.execute("SELECT username, role FROM user ORDER BY username").fetchall() == [
             ("admin", "admin"), ("hoa", "viewer")]
     conn.close()
+
+
+def test_every_command_has_its_one_line_help(runner):
+    listing = runner.invoke(args=["--help"]).output
+    for name in ("backup", "collaborators", "create-user", "demo", "fake-responses",
+                 "organisations", "questionnaire", "wards"):
+        line = next(line for line in listing.splitlines() if line.strip().startswith(name + " "))
+        assert len(line.split(None, 1)[1]) > 10 and not line.endswith("...")
+    assert "Print a questionnaire as JSON" in runner.invoke(
+        args=["questionnaire", "--help"]).output
