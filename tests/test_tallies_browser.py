@@ -1,0 +1,132 @@
+"""The tally page and report in Debian's Chromium: phone and desktop layout, live refresh, PDF print."""
+import os
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import sync_playwright
+from werkzeug.serving import make_server
+
+from survey.models import Organisation, Ward
+from tests.conftest import make_user, store_answers
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+# Set SURVEY_SCREENSHOTS=/some/dir to keep the screenshots for a look.
+SHOTS = os.environ.get("SURVEY_SCREENSHOTS")
+
+
+@pytest.fixture
+def server(app):
+    """Serve the app (refreshing tallies every second) on a free loopback port in a thread."""
+    app.config["TALLY_REFRESH_SECONDS"] = 1
+    httpd = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_port}"
+    httpd.shutdown()
+    thread.join(5)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Launch Debian's Chromium once for the module."""
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path="/usr/bin/chromium",
+                                              args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def open_page(browser, server, db):
+    """Return a function giving a logged-in page of a viewport size, collecting console errors."""
+    make_user("watcher", "viewer")
+    contexts = []
+
+    def opened(width, height):
+        """Log in in a fresh context of this size and return (page, console errors)."""
+        context = browser.new_context(viewport={"width": width, "height": height})
+        contexts.append(context)
+        page = context.new_page()
+        errors = []
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.goto(server + "/login")
+        page.fill("input[name=username]", "watcher")
+        page.fill("input[name=password]", "secret-pass")
+        page.click("button[type=submit]")
+        page.wait_for_load_state()
+        errors.clear()  # the login page's favicon request is no concern of these tests
+        return page, errors
+    yield opened
+    for context in contexts:
+        context.close()
+
+
+def shoot(page, name, tmp_path):
+    """Save a full-page screenshot (to SURVEY_SCREENSHOTS when set) and return its path."""
+    folder = Path(SHOTS) if SHOTS else tmp_path
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    page.screenshot(path=str(path), full_page=True)
+    assert path.stat().st_size > 5000
+    return path
+
+
+def test_tally_page_on_a_phone_and_a_desktop(open_page, server, tally_sample, tmp_path):
+    """At 360 px nothing but the tables scrolls sideways; at desktop width the breakdown fits."""
+    page, errors = open_page(360, 740)
+    page.goto(server + "/questionnaires/sample/tallies?by=ward")
+    shoot(page, "tallies-360.png", tmp_path)
+    assert page.inner_text("[data-k='c|agree|yes']") == "4"
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360
+    widths = page.eval_on_selector_all("svg.bar rect.bar-fg", "els => els.map(e => e.getAttribute('width'))")
+    assert "66.7" in widths
+    assert not errors, errors  # no CSP refusals, no script errors
+
+    page, errors = open_page(1280, 900)
+    page.goto(server + "/questionnaires/sample/tallies?by=organisation")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1280
+    assert page.locator("table.breakdown").count() == 4  # agree, topics, score, age
+    shoot(page, "tallies-1280.png", tmp_path)
+    assert not errors, errors
+
+
+def test_page_updates_numbers_in_place(open_page, server, tally_sample, app):
+    """A new response shows up within the refresh interval, in the same elements (no reload)."""
+    page, errors = open_page(1280, 900)
+    page.goto(server + "/questionnaires/sample/tallies")
+    page.evaluate("document.querySelector(\"[data-k='responses']\").dataset.mark = 'same'")
+    page.evaluate("window.notReloaded = true")
+    with app.test_request_context():
+        store_answers(tally_sample, Ward.get(code="P2"), Organisation.get(code="MTTQ"),
+                      {"agree": "no", "why": "Mới", "score": "2"})
+    deadline = time.monotonic() + 10
+    while page.inner_text("[data-k='responses']") != "7" and time.monotonic() < deadline:
+        page.wait_for_timeout(200)  # polled from here: the page's CSP forbids eval'd predicates
+    assert page.inner_text("[data-k='c|agree|no']") == "3"
+    assert page.inner_text("[data-k='c|score|2']") == "1"
+    assert page.evaluate("document.querySelector(\"[data-k='responses']\").dataset.mark") == "same"
+    assert page.evaluate("window.notReloaded") is True
+    time.sleep(1.5)  # a refresh with nothing new changes nothing either
+    assert page.inner_text("[data-k='responses']") == "7"
+    assert not errors, errors
+
+
+def test_report_prints_to_pdf(open_page, server, tally_sample, tmp_path):
+    """The report prints to A4 PDF pages with the title and every question."""
+    page, errors = open_page(1280, 900)
+    page.goto(server + "/questionnaires/sample/report?by=organisation")
+    assert page.locator("section.tally-q").count() == 7
+    page.emulate_media(media="print")
+    assert page.locator(".topbar").is_hidden()
+    pdf = page.pdf(format="A4", print_background=True)
+    assert pdf.startswith(b"%PDF")
+    pages = pdf.count(b"/Type /Page") - pdf.count(b"/Type /Pages")
+    assert pages >= 2, pages
+    shoot(page, "report-print.png", tmp_path)
+    (Path(SHOTS) if SHOTS else tmp_path).joinpath("report.pdf").write_bytes(pdf)
+    assert not errors, errors
