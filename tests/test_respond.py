@@ -117,7 +117,7 @@ BAD = [
     ("score", "0"), ("score", "6"), ("score", "2.5"), ("score", "x"), ("score", ["1", "2"]),
     ("age", "abc"), ("age", "121"), ("age", "-1"), ("age", "inf"), ("age", "nan"),
     ("age", "1e400"), ("day", "2025-13-01"), ("day", "hôm qua"), ("note", "x" * 5001),
-    ("note", "a\x00b"), ("note", "bell\x07"),
+    ("note", "bell\x07"), ("day", "2025-02-30"),
 ]
 
 
@@ -290,7 +290,7 @@ def test_open_link_stores_the_chosen_place(client, sample, network):
 
 
 @pytest.mark.parametrize("place", [{}, {"ward": "P1"}, {"ward": "P7", "organisation": "MTTQ"},
-                                   {"ward": "P1", "organisation": "X\x00"},
+                                   {"ward": "P1", "organisation": "X" * 5000},
                                    {"ward": ["P1", "P2"], "organisation": "MTTQ"}])
 def test_open_link_needs_a_valid_place(client, sample, network, place):
     """A missing or unknown ward or organisation is a 400 with a message; nothing stored."""
@@ -357,7 +357,7 @@ def test_bad_client_uuid_is_400(client, sample, alice, client_uuid):
 
 
 @pytest.mark.parametrize("data", [
-    {"agree": "yes\x00"}, {"agree": "no", "why": "\x00" * 10},
+    {"agree": "yes\x00"}, {"agree": "no", "why": "\x00" * 10}, {"agree": "yes", "note": "a\x00b"},
     {"agree": "yes", "note": "ý" * 100_000}, {"agree": "yes", "age": "9" * 200_000},
     {"agree": ["yes", "no"] * 250}, {"agree": "yes", "day": ["2025-01-01", "2025-01-02"]},
     {"agree": "yes", "note": ["a", "b"]}, {"agree": "yes", "topics": ["roads"] * 300 + ["x"]},
