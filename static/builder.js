@@ -33,4 +33,22 @@
     anonymous.addEventListener("change", hint);
     hint();
   }
+
+  /* In the preview, show a question only after its trigger is picked, as form.js does on the phone. */
+  var preview = document.getElementById("preview");
+  if (preview) {
+    var follow = function () {
+      var picked = {}, n = 0;
+      preview.querySelectorAll("[data-key]").forEach(function (el) {
+        var parent = el.getAttribute("data-show-if-question");
+        el.hidden = !!parent && !(picked[parent] || []).includes(el.getAttribute("data-show-if-choice"));
+        picked[el.getAttribute("data-key")] = el.hidden ? [] : Array.prototype.map.call(
+          el.querySelectorAll("input:checked"), function (i) { return i.value; });
+      });
+      var shown = preview.querySelectorAll(".q:not([hidden]) .qn");
+      shown.forEach(function (qn) { qn.textContent = (n += 1) + "/" + shown.length; });
+    };
+    preview.addEventListener("change", follow);
+    follow();
+  }
 })();

@@ -1,0 +1,225 @@
+"""The questionnaire builder in Debian's Chromium: desktop builder, phone-width preview, skip logic."""
+import os
+import threading
+from pathlib import Path
+
+import pytest
+from conftest import make_user
+from playwright.sync_api import sync_playwright
+from werkzeug.serving import make_server
+
+from survey import create_app
+from survey.db import database, migrate
+from survey.models import Answer, Question, Questionnaire, Response
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+DESKTOP = {"width": 1280, "height": 900}
+PHONE = {"width": 360, "height": 740}
+# Set SURVEY_SCREENSHOTS=/some/dir to keep the screenshots for a look.
+SHOTS = os.environ.get("SURVEY_SCREENSHOTS")
+
+
+@pytest.fixture
+def app(database_url, tmp_path):
+    """Create an app with CSRF on, as in production, on a fresh database."""
+    app = create_app({
+        "TESTING": True, "DATABASE_URL": database_url, "SECRET_KEY": "test-secret",
+        "WTF_CSRF_ENABLED": True, "RATELIMIT_ENABLED": False, "BASE_URL": "http://survey.test",
+    })
+    app.instance_path = str(tmp_path / "instance")
+    migrate()
+    yield app
+    database.obj.close_all()
+
+
+@pytest.fixture
+def server(app):
+    """Serve the app on a free loopback port in a thread; return its base URL."""
+    httpd = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_port}"
+    httpd.shutdown()
+    thread.join(5)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Launch Debian's Chromium once for the module."""
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path="/usr/bin/chromium",
+                                              args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def open_page(browser):
+    """Return a function opening a page in a fresh context; console errors are collected."""
+    contexts = []
+
+    def new_page(viewport, **options):
+        context = browser.new_context(viewport=viewport, locale="vi-VN", **options)
+        contexts.append(context)
+        page = context.new_page()
+        page.errors = []
+        # CSP violations and script errors; failed loads are checked by status, favicon aside.
+        page.on("console", lambda m: m.type == "error" and not m.text.startswith(
+            "Failed to load resource") and page.errors.append(m.text))
+        page.on("response", lambda r: r.status >= 400 and not r.url.endswith("/favicon.ico")
+                and page.errors.append(f"{r.status} {r.url}"))
+        page.on("pageerror", lambda e: page.errors.append(str(e)))
+        return page
+    yield new_page
+    for context in contexts:
+        context.close()
+
+
+def shot(page, tmp_path, name):
+    """Take a full-page screenshot (kept under SURVEY_SCREENSHOTS when set); return its path."""
+    folder = Path(SHOTS) if SHOTS else tmp_path
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"authoring-{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def log_in(page, server):
+    """Log in as the coordinator through the login page."""
+    page.goto(f"{server}/login?lang=en")
+    page.fill("input[name=username]", "coord")
+    page.fill("input[name=password]", "secret-pass")
+    page.click("form.card button[type=submit]")
+    page.wait_for_url(f"{server}/")
+
+
+@pytest.fixture
+def coordinator(db, network):
+    """Create the coordinator account used by the browser."""
+    return make_user("coord", "coordinator")
+
+
+def add_question(page, key, kind, prompt, choices=None, show_if=None):
+    """Fill and send the add-question form of the builder."""
+    form = page.locator("form.question-form")
+    form.locator("input[name=key]").fill(key)
+    form.locator("select[name=kind]").select_option(kind)
+    form.locator("textarea[name=prompt]").fill(prompt)
+    if choices:
+        form.locator("textarea[name=choices]").fill(choices)
+    if show_if:
+        form.locator("select[name=show_if]").select_option(show_if)
+    form.locator("button[type=submit]").click()
+    page.wait_for_selector(f"#q-{key}")
+
+
+def build(page, server, slug="skip"):
+    """Create, fill and open a questionnaire with a show_if through the builder screens."""
+    log_in(page, server)
+    page.click("a[href='/questionnaires/new']")
+    page.fill("input[name=title]", "Skip logic")
+    page.fill("input[name=slug]", slug)
+    page.click("form.card button[type=submit]")
+    page.wait_for_url(f"**/questionnaires/{slug}/edit")
+    add_question(page, "agree", "single", "Do you agree?", choices="yes = Yes\nno = No")
+    add_question(page, "why", "text", "Why not?", show_if="agree:no")
+    add_question(page, "age", "number", "Age")
+    page.click("button[name=status][value=open]")
+    page.wait_for_selector(".badge.status-open")
+
+
+def test_builder_at_desktop_width(open_page, server, coordinator, sample, tmp_path):
+    """The builder works and lays out in two columns at 1280×900, with the JS enhancements."""
+    page = open_page(DESKTOP)
+    build(page, server)
+    assert Questionnaire.get(Questionnaire.slug == "skip").status == "open"
+    assert [q.key for q in Questionnaire.get(Questionnaire.slug == "skip").ordered_questions()
+            ] == ["agree", "why", "age"]
+    page.goto(f"{server}/questionnaires/sample/edit")
+    main, side = page.locator(".builder-main").bounding_box(), page.locator(
+        ".builder-side").bounding_box()
+    assert side["x"] > main["x"] + main["width"] - 1  # side by side at desktop width
+    assert page.evaluate("document.documentElement.scrollWidth") <= DESKTOP["width"]
+    # builder.js: bounds only for scale/number, the choice list only for choice questions.
+    form = page.locator("form.question-form")
+    form.locator("select[name=kind]").select_option("text")
+    assert not form.locator(".bounds").is_visible()
+    assert not form.locator("textarea[name=choices]").is_visible()
+    form.locator("select[name=kind]").select_option("scale")
+    assert form.locator(".bounds").is_visible()
+    shot(page, tmp_path, "builder-desktop")
+    page.goto(f"{server}/questionnaires/sample/questions/topics")
+    shot(page, tmp_path, "question-desktop")
+    assert page.locator(".crow").count() == 3
+    assert page.errors == []
+
+
+def test_builder_works_without_javascript(open_page, server, coordinator, db, tmp_path):
+    """Every builder form is a plain form: with JS off a questionnaire is still built."""
+    page = open_page(DESKTOP, java_script_enabled=False)
+    build(page, server, slug="no-js")
+    page.goto(f"{server}/questionnaires/no-js/questions/agree")
+    page.fill("#c-no input[name=label]", "No, not at all")
+    with page.expect_navigation():
+        page.click("#c-no button[type=submit]")
+    assert page.locator("#c-no input[name=label]").input_value() == "No, not at all"
+    assert Question.get(Question.key == "agree").ordered_choices()[1].label == "No, not at all"
+
+
+def test_preview_at_phone_width(open_page, server, coordinator, sample, tmp_path):
+    """The preview shows the phone form at 360 px, follows show_if live, and cannot send."""
+    page = open_page(PHONE)
+    log_in(page, server)
+    page.goto(f"{server}/questionnaires/sample/preview")
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    assert page.locator("#q-agree").is_visible()
+    assert not page.locator("#q-why").is_visible()
+    assert page.locator("#q-topics .qn").inner_text() == "2/6"  # numbered as the phone does
+    shot(page, tmp_path, "preview-phone")
+    page.locator("#q-agree label.opt", has_text="Không đồng ý").click()
+    assert page.locator("#q-why").is_visible()
+    assert page.locator("#q-topics .qn").inner_text() == "3/7"
+    assert page.locator("#preview button.send").is_disabled()
+    assert page.locator("#preview form").count() == 0
+    assert page.errors == []
+
+
+def answers_to(key):
+    """Count the stored Answer rows of a question."""
+    return Answer.select().join(Question).where(Question.key == key).count()
+
+
+def test_skip_logic_with_javascript_on_and_off(open_page, server, coordinator, network,
+                                               tmp_path):
+    """With JS the dependent question waits for its trigger; without, the server discards it."""
+    builder = open_page(DESKTOP)
+    build(builder, server)
+    token = network["collaborators"][("P1", "MTTQ")].token
+    page = open_page(PHONE)
+    page.goto(f"{server}/c/{token}/skip")
+    assert not page.locator("#q-why").is_visible()
+    page.locator("#q-agree label.opt", has_text="No").click()
+    assert page.locator("#q-why").is_visible()
+    page.locator("#q-agree label.opt", has_text="Yes").click()
+    assert not page.locator("#q-why").is_visible()
+    page.fill("#f-age", "40")
+    shot(page, tmp_path, "phone-js-on")
+    page.click("button.send")
+    page.wait_for_url("**/skip/thanks")
+    assert Response.select().count() == 1
+    assert (answers_to("agree"), answers_to("why"), answers_to("age")) == (1, 0, 1)
+
+    token = network["collaborators"][("P2", "DOAN")].token
+    plain = open_page(PHONE, java_script_enabled=False)
+    plain.goto(f"{server}/c/{token}/skip")
+    assert plain.locator("#q-why").is_visible()  # shown: without JS nothing hides it
+    plain.locator("#q-agree label.opt", has_text="Yes").click()
+    plain.fill("#f-why", "answered although agree is yes")
+    shot(plain, tmp_path, "phone-js-off")
+    plain.click("button.send")
+    plain.wait_for_url("**/skip/thanks")
+    assert Response.select().count() == 2
+    assert (answers_to("agree"), answers_to("why")) == (2, 0)  # the why answer was discarded
