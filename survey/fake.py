@@ -28,11 +28,16 @@ class FakeError(ValueError):
     """The questionnaire cannot get fake responses (no ward or organisation to send them from)."""
 
 
+def _active(targets, model):
+    """Return the active rows among a questionnaire's targets, or every active row if untargeted."""
+    targets = list(targets)
+    return [t for t in targets if t.active] if targets else list(model.ordered())
+
+
 def _groups(questionnaire):
     """Return the (ward id, organisation id) pairs the questionnaire is sent to (untargeted: all)."""
-    wards = list(questionnaire.target_wards().where(Ward.active)) or list(Ward.ordered())
-    orgs = (list(questionnaire.target_organisations().where(Organisation.active))
-            or list(Organisation.ordered()))
+    wards = _active(questionnaire.target_wards(), Ward)
+    orgs = _active(questionnaire.target_organisations(), Organisation)
     if not wards or not orgs:
         raise FakeError("there is no active ward or organisation to answer from")
     return [(w.id, o.id) for w in wards for o in orgs]

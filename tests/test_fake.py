@@ -61,3 +61,15 @@ def test_refuses_without_a_ward(sample):
     else:
         raise AssertionError("generated responses with no active ward")
     assert Response.select().count() == 0
+
+
+def test_inactive_targets_are_not_replaced_by_everyone(sample):
+    set_targets(sample, [], ["P2"])
+    Ward.update(active=False).where(Ward.code == "P2").execute()
+    try:
+        fake.generate(sample, 5)
+    except fake.FakeError:
+        pass
+    else:
+        raise AssertionError("answered from wards the questionnaire was not sent to")
+    assert Response.select().count() == 0
