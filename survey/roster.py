@@ -63,11 +63,11 @@ def _fold(text):
 
 def _lookup(model):
     """Map the folded code and name of every active row of a model to the row."""
+    rows = list(model.select().where(model.active).order_by(model.id))
     found = {}
-    for row in model.select().where(model.active):
+    for row in rows:
         found.setdefault(_fold(row.name), row)
-    for row in model.select().where(model.active):
-        found[_fold(row.code)] = row  # a code wins over another row's equal name
+    found.update({_fold(row.code): row for row in rows})  # a code wins over an equal name
     return found
 
 
