@@ -3,11 +3,9 @@ import datetime
 import io
 import json
 import re
-import uuid
 
 import pytest
-from conftest import SAMPLE
-from werkzeug.datastructures import MultiDict
+from conftest import SAMPLE, store_answers
 
 from survey.models import (
     Answer,
@@ -15,10 +13,9 @@ from survey.models import (
     Choice,
     Question,
     Questionnaire,
-    Response,
     response_count,
 )
-from survey.rules import Schema, check_answers
+from survey.rules import Schema
 
 SETTINGS = {"title": "Khảo sát mới", "description": "Mô tả", "slug": "khao-sat-moi",
             "per_collaborator": "one", "opens_at": "", "closes_at": "", "suppress_below": ""}
@@ -30,20 +27,16 @@ def message_of(response):
                                response.get_data(as_text=True)))
 
 
-def answer(questionnaire, network, form):
-    """Store one response (as the phone form would) so the questionnaire has answers."""
-    collaborator = network["collaborators"][("P1", "MTTQ")]
-    outcome = check_answers(Schema.load(questionnaire), MultiDict(form))
-    assert outcome.ok, outcome.errors
-    return Response.store(questionnaire, collaborator.ward_id, collaborator.organisation_id,
-                          collaborator, str(uuid.uuid4()), outcome.values)
+def answer(questionnaire, network, answers):
+    """Store one response of collaborator P1/MTTQ (as the phone form would)."""
+    person = network["collaborators"][("P1", "MTTQ")]
+    store_answers(questionnaire, person.ward, person.organisation, answers, collaborator=person)
 
 
 @pytest.fixture
 def answered(sample, network):
     """Return the sample questionnaire with one stored response."""
-    assert answer(sample, network, [("agree", "no"), ("why", "xa"), ("topics", "roads"),
-                                     ("score", "4")]) == Response.STORED
+    answer(sample, network, {"agree": "no", "why": "xa", "topics": ["roads"], "score": "4"})
     return sample
 
 
@@ -362,6 +355,25 @@ def test_wording_may_be_corrected_after_answers(coordinator, answered):
                                 data=settings_of(fresh("sample"), title="Tên đã sửa",
                                                  description="Đã sửa"))
     assert response.status_code == 302 and fresh("sample").title == "Tên đã sửa"
+
+
+def test_locked_anonymous_box_is_kept_when_not_sent(coordinator, sample, network):
+    sample.anonymous = True
+    sample.save()
+    answer(sample, network, {"agree": "yes"})
+    # The page shows the box disabled, so the browser sends no `anonymous` field at all.
+    response = coordinator.post("/questionnaires/sample/edit",
+                                data=settings_of(fresh("sample"), title="Ẩn danh"))
+    assert response.status_code == 302
+    assert fresh("sample").anonymous and fresh("sample").title == "Ẩn danh"
+
+
+def test_anonymous_cannot_change_after_answers(coordinator, answered, app):
+    app.config["BABEL_DEFAULT_LOCALE"] = "en"
+    response = coordinator.post("/questionnaires/sample/edit",
+                                data=settings_of(fresh("sample"), anonymous="y"))
+    assert response.status_code == 422 and "told whether" in message_of(response)
+    assert not fresh("sample").anonymous
 
 
 def test_hide_instead_of_delete_after_answers(coordinator, answered, app):

@@ -143,6 +143,8 @@ def edit(slug):
         return render_edit(questionnaire)
     # A field the page shows locked (disabled) is not sent: it keeps its stored value.
     form = settings_form(questionnaire, data=settings_data(questionnaire))
+    if "anonymous" in authoring.locks(questionnaire) and "anonymous" not in request.form:
+        form.anonymous.data = questionnaire.anonymous  # a disabled checkbox is never sent
     if not form.validate():
         return render_edit(questionnaire, form=form, status=422)
     try:
