@@ -1,6 +1,9 @@
 """The network screens: wards and organisations, the roster, import, export, scoping, posters."""
+import os
 import re
+import time
 from io import BytesIO
+from pathlib import Path
 
 import pytest
 from conftest import csrf_token_of, make_user
@@ -308,6 +311,22 @@ def test_import_of_nothing_or_not_a_file_is_a_clear_refusal(network, login):
                        data={"file": (BytesIO(b"\xff\xfe\x00junk"), "roster.csv")})
     assert junk.status_code == 422 and "UTF-8" in html_of(junk)
     assert Collaborator.select().count() == 4
+
+
+def test_unconfirmed_uploads_expire(network, login, app):
+    """A checked file left unconfirmed past its lifetime is removed by the next upload."""
+    client = login("coordinator")
+    stale = upload_id_of(html_of(upload(client, GOOD)))
+    folder = Path(app.instance_path) / "roster-uploads"
+    (path,) = folder.glob(f"*-{stale}.csv")
+    os.utime(path, (time.time() - 7200, time.time() - 7200))
+    fresh = upload_id_of(html_of(upload(client, GOOD)))
+    assert not path.exists() and len(list(folder.iterdir())) == 1
+    assert client.post("/network/collaborators/import/confirm", data={"upload": stale}
+                       ).status_code == 400
+    assert client.post("/network/collaborators/import/confirm", data={"upload": fresh}
+                       ).status_code == 302
+    assert list(folder.iterdir()) == []
 
 
 @pytest.fixture

@@ -30,9 +30,12 @@ def upload_path(upload_id):
 def forget_stale_uploads():
     """Remove checked files nobody confirmed within the allowed time."""
     limit = time.time() - UPLOAD_LIFETIME
-    for path in upload_folder().glob("*.csv"):
-        if path.stat().st_mtime < limit:
-            path.unlink(missing_ok=True)
+    for path in upload_folder().iterdir():  # .csv waiting, or .claimed left by a crash
+        try:
+            if path.stat().st_mtime < limit:
+                path.unlink()
+        except FileNotFoundError:
+            pass  # another request removed it first
 
 
 def check_roster(data):
