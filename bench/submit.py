@@ -64,7 +64,7 @@ def answers():
 # ---- databases -----------------------------------------------------------------------------
 
 def seed(url, collaborators):
-    """Migrate a fresh database and add wards, organisations, collaborators and the form; return tokens."""
+    """Migrate a fresh database; add wards, organisations, collaborators, the form; return tokens."""
     from survey import create_app
     from survey.db import database, migrate
     from survey.models import Collaborator, Organisation, Ward
@@ -336,8 +336,8 @@ def run_survey(name, url, args, logs, bare):
     """Seed a database, serve survey on it, load it and check what was stored."""
     tokens = seed(url, args.collaborators)
     paths = [f"/c/{t}/{SLUG}" for t in tokens]
-    with gunicorn("survey:create_app()", args.workers, logs / f"{name}.log",
-                  env=survey_env(url)) as server:
+    with gunicorn(args.app, args.workers, logs / f"{name}.log", env=survey_env(url),
+                  pythonpath=args.pythonpath) as server:
         load = drive(server, paths, True, args.connections, args.duration)
     line(name, load, bare)
     return verify(load, url)
@@ -351,6 +351,9 @@ def main(argv=None):
     parser.add_argument("--duration", type=float, default=10.0)
     parser.add_argument("--collaborators", type=int, default=8)
     parser.add_argument("--postgres", metavar="URL", help="also measure on PostgreSQL")
+    parser.add_argument("--app", default="survey:create_app()",
+                        help="the gunicorn app to measure (a variant of survey, say)")
+    parser.add_argument("--pythonpath", help="where --app's module lives")
     args = parser.parse_args(argv)
     print(f"gunicorn {args.workers} sync workers, {args.connections} connections x "
           f"{args.duration:g} s, loopback, CPUs {os.cpu_count()}", flush=True)

@@ -39,7 +39,7 @@ def server(app):
 
 
 def post_all_at_once(port, path, uuids):
-    """POST the form once per client_uuid, each from its own thread and connection, released together."""
+    """POST the form once per client_uuid, each from its own thread and connection, all at once."""
     gate = threading.Barrier(len(uuids))
     statuses = [None] * len(uuids)
 

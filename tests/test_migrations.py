@@ -73,7 +73,8 @@ def fill(db):
             marks = ", ".join([db.param] * len(row))
             db.execute_sql(f'INSERT INTO "{table}" ({names}) VALUES ({marks})', list(row.values()))
         if auto:
-            ids[table] = [r[0] for r in db.execute_sql(f'SELECT "{auto}" FROM "{table}" ORDER BY 1')]
+            query = f'SELECT "{auto}" FROM "{table}" ORDER BY 1'
+            ids[table] = [r[0] for r in db.execute_sql(query)]
 
 
 def snapshot(db):
