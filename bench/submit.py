@@ -64,7 +64,7 @@ def answers():
 # ---- databases -----------------------------------------------------------------------------
 
 def seed(url, collaborators):
-    """Migrate a fresh database; add wards, organisations, collaborators, the form; return tokens."""
+    """Migrate a fresh database; add wards, organisations, collaborators, a form; return tokens."""
     from survey import create_app
     from survey.db import database, migrate
     from survey.models import Collaborator, Organisation, Ward
