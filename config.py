@@ -19,6 +19,8 @@ REMEMBER_COOKIE_HTTPONLY = True
 REMEMBER_COOKIE_SAMESITE = "Lax"
 PERMANENT_SESSION_LIFETIME = 8 * 3600
 MAX_CONTENT_LENGTH = 1024 * 1024
+# Werkzeug's password hashing; scrypt is the strong default (tests use a cheap one).
+PASSWORD_HASH_METHOD = "scrypt"
 
 # Rate limits (Flask-Limiter); memory:// for one process, redis://host:6379 for several.
 RATELIMIT_STORAGE_URI = "memory://"

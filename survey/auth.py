@@ -3,33 +3,29 @@ from flask import Blueprint, flash, redirect, render_template, request, session,
 from flask_login import current_user, login_user, logout_user
 from peewee import JOIN
 from playhouse.flask_utils import get_object_or_404, object_list
-from werkzeug.security import check_password_hash, generate_password_hash
 
 from survey.db import database
-from survey.forms import (LoginForm, NewUserForm, PasswordChangeForm, PasswordResetForm,
-                          UserForm)
+from survey.forms import LoginForm, NewUserForm, PasswordChangeForm, PasswordResetForm, UserForm
 from survey.i18n import gettext as _
 from survey.models import AuditEvent, Organisation, User
-from survey.security import ADMIN, PUBLIC, VIEWER, access, limiter, login_limit, safe_next
+from survey.security import (
+    ADMIN,
+    PUBLIC,
+    VIEWER,
+    access,
+    check_password,
+    hash_password,
+    limiter,
+    login_limit,
+    safe_next,
+)
 
 bp = Blueprint("auth", __name__)
-
-# Checked against when the username is unknown, so a wrong name costs as long as a wrong password.
-_DUMMY_HASH = generate_password_hash("not-a-real-password")
-
-
-def hash_password(password):
-    """Return the Werkzeug (scrypt) hash of a password."""
-    return generate_password_hash(password)
-
 
 def authenticate(username, password):
     """Return the active user with these credentials, or None."""
     user = User.get_or_none(User.username == username)
-    if user is None:
-        check_password_hash(_DUMMY_HASH, password)
-        return None
-    if not check_password_hash(user.password_hash, password) or not user.active:
+    if not check_password(user, password) or not user.active:
         return None
     return user
 

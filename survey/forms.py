@@ -1,11 +1,11 @@
 """FlaskForm classes of the coordinator screens; every validator message is given explicitly."""
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from werkzeug.security import check_password_hash
 from wtforms import BooleanField, PasswordField, SelectChoice, SelectField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length, Regexp, ValidationError
 
 from survey.i18n import lazy_gettext as _l
+from survey.security import check_password
 
 REQUIRED = _l("This field is required.")
 CHOICE = _l("Choose one of the options offered.")
@@ -63,7 +63,7 @@ class PasswordChangeForm(FlaskForm):
 
     def validate_current(self, field):
         """Check the current password of the logged-in user."""
-        if not check_password_hash(current_user.password_hash, field.data or ""):
+        if not check_password(current_user, field.data or ""):
             raise ValidationError(_l("The current password is wrong."))
 
 

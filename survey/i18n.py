@@ -2,7 +2,7 @@
 import datetime
 from zoneinfo import ZoneInfo
 
-from flask import current_app, request, session
+from flask import current_app, has_request_context, request, session
 from flask_babel import Babel, format_datetime, get_locale, gettext, lazy_gettext, ngettext
 
 __all__ = ["gettext", "lazy_gettext", "ngettext", "init_app", "local_time", "to_utc"]
@@ -10,6 +10,8 @@ __all__ = ["gettext", "lazy_gettext", "ngettext", "init_app", "local_time", "to_
 
 def select_locale():
     """Pick the language: ?lang= (remembered in the session), then the session, then Vietnamese."""
+    if not has_request_context():
+        return current_app.config["BABEL_DEFAULT_LOCALE"]  # commands and scripts
     languages = current_app.config["LANGUAGES"]
     asked = request.args.get("lang")
     if asked in languages:

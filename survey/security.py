@@ -7,6 +7,7 @@ from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager, current_user
 from flask_wtf.csrf import CSRFProtect
+from werkzeug.security import check_password_hash, generate_password_hash
 
 from survey.i18n import lazy_gettext as _l
 from survey.models import ApiToken, User
@@ -129,6 +130,20 @@ def safe_next(target):
     if "\\" in target or any(ord(c) < 32 for c in target):
         return None
     return target
+
+
+def hash_password(password):
+    """Return the hash of a password with the configured method (Werkzeug's scrypt by default)."""
+    return generate_password_hash(password, method=current_app.config["PASSWORD_HASH_METHOD"])
+
+
+def check_password(user, password):
+    """Tell whether the password is the user's; with no user, spend the same time and say no."""
+    if user is None:
+        # An unknown name costs as long as a wrong password, so names cannot be probed by timing.
+        check_password_hash(hash_password("not-a-real-password"), password)
+        return False
+    return check_password_hash(user.password_hash, password)
 
 
 def hash_api_token(secret):

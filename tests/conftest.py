@@ -7,14 +7,16 @@ import os
 import re
 
 import pytest
+from werkzeug.security import generate_password_hash
 
 from survey import create_app
 from survey.db import database, migrate
 from survey.models import Collaborator, Organisation, User, Ward
 from survey.questionnaire_json import import_questionnaire
-from werkzeug.security import generate_password_hash
 
 PG_URL = os.environ.get("SURVEY_TEST_DATABASE_URL", "")
+# scrypt costs ~0.5 s a hash on this machine; tests need no protection against cracking.
+FAST_HASH = "pbkdf2:sha256:1000"
 
 SAMPLE = {
     "slug": "sample", "title": "Ý kiến về chỉnh trang đô thị", "description": "Mẫu thử",
@@ -89,7 +91,7 @@ def app(database_url, tmp_path):
     app = create_app({
         "TESTING": True, "DATABASE_URL": database_url, "SECRET_KEY": "test-secret",
         "WTF_CSRF_ENABLED": False, "RATELIMIT_ENABLED": False,
-        "BASE_URL": "http://survey.test",
+        "BASE_URL": "http://survey.test", "PASSWORD_HASH_METHOD": FAST_HASH,
     })
     app.instance_path = str(tmp_path / "instance")
     migrate()
@@ -139,7 +141,8 @@ def sample(network):
 
 def make_user(username, role, organisation=None, password="secret-pass"):
     """Create an account with a known password."""
-    return User.create(username=username, password_hash=generate_password_hash(password),
+    return User.create(username=username,
+                       password_hash=generate_password_hash(password, method=FAST_HASH),
                        role=role, organisation=organisation)
 
 
