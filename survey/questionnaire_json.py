@@ -3,10 +3,20 @@ import datetime
 import re
 
 from survey.db import database
+from survey.i18n import gettext as _
 from survey.i18n import local_time, to_utc
-from survey.models import (CHOICE_KINDS, KINDS, STATUSES, Choice, Organisation, Question,
-                           Questionnaire, QuestionnaireOrganisation, QuestionnaireWard, Ward,
-                           utcnow)
+from survey.models import (
+    CHOICE_KINDS,
+    KINDS,
+    STATUSES,
+    Choice,
+    Organisation,
+    Question,
+    Questionnaire,
+    QuestionnaireOrganisation,
+    QuestionnaireWard,
+    Ward,
+)
 
 KEY_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
 SLUG_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,79}$")
@@ -29,7 +39,7 @@ def _parse_time(value, where, problems):
     try:
         return to_utc(datetime.datetime.fromisoformat(str(value)))
     except ValueError:
-        problems.append(f"{where}: not an ISO 8601 time: {value!r}")
+        problems.append(_("%(where)s: not an ISO 8601 time: %(value)r", where=where, value=value))
         return None
 
 
@@ -37,43 +47,46 @@ def _check_question(index, item, seen_keys, problems):
     """Check one question entry of the file, appending problems with their place."""
     where = f"questions[{index}]"
     if not isinstance(item, dict):
-        problems.append(f"{where}: must be an object")
+        problems.append(_("%(where)s: must be an object", where=where))
         return
     key, kind = item.get("key"), item.get("kind")
     if not isinstance(key, str) or not KEY_PATTERN.match(key) or key in RESERVED_KEYS:
-        problems.append(f"{where}.key: must be letters, digits and _ (starting with a letter), "
-                        f"not one of {sorted(RESERVED_KEYS)}: {key!r}")
+        problems.append(_("%(where)s.key: must be letters, digits and _ (starting with a letter), "
+                          "not one of %(reserved)s: %(key)r", where=where,
+                          reserved=", ".join(sorted(RESERVED_KEYS)), key=key))
     elif key in seen_keys:
-        problems.append(f"{where}.key: used twice: {key!r}")
+        problems.append(_("%(where)s.key: used twice: %(key)r", where=where, key=key))
     if kind not in KINDS:
-        problems.append(f"{where}.kind: must be one of {', '.join(KINDS)}: {kind!r}")
+        problems.append(_("%(where)s.kind: must be one of %(kinds)s: %(kind)r", where=where,
+                          kinds=", ".join(KINDS), kind=kind))
     if kind != "section" and not str(item.get("prompt") or "").strip():
-        problems.append(f"{where}.prompt: must not be empty")
+        problems.append(_("%(where)s.prompt: must not be empty", where=where))
     for bound in ("min", "max"):
         if item.get(bound) is not None and not isinstance(item.get(bound), (int, float)):
-            problems.append(f"{where}.{bound}: must be a number")
+            problems.append(_("%(where)s.%(bound)s: must be a number", where=where, bound=bound))
     choices = item.get("choices") or []
     if kind in CHOICE_KINDS and not choices:
-        problems.append(f"{where}.choices: a {kind} question needs choices")
+        problems.append(_("%(where)s.choices: a %(kind)s question needs choices", where=where, kind=kind))
     choice_keys = set()
     for c_index, choice in enumerate(choices if isinstance(choices, list) else []):
         c_where = f"{where}.choices[{c_index}]"
         if not isinstance(choice, dict) or not isinstance(choice.get("key"), str) \
                 or not KEY_PATTERN.match(choice.get("key", "")):
-            problems.append(f"{c_where}.key: must be letters, digits and _")
+            problems.append(_("%(where)s.key: must be letters, digits and _", where=c_where))
             continue
         if choice["key"] in choice_keys:
-            problems.append(f"{c_where}.key: used twice: {choice['key']!r}")
+            problems.append(_("%(where)s.key: used twice: %(key)r", where=c_where, key=choice["key"]))
         choice_keys.add(choice["key"])
         if not str(choice.get("label") or "").strip():
-            problems.append(f"{c_where}.label: must not be empty")
+            problems.append(_("%(where)s.label: must not be empty", where=c_where))
     show_if = item.get("show_if")
     if show_if is not None:
         parent = seen_keys.get(show_if.get("question")) if isinstance(show_if, dict) else None
         if parent is None or parent[0] not in CHOICE_KINDS:
-            problems.append(f"{where}.show_if: must name an earlier single or multi question")
+            problems.append(_("%(where)s.show_if: must name an earlier single or multi question", where=where))
         elif show_if.get("choice") not in parent[1]:
-            problems.append(f"{where}.show_if.choice: not a choice of {show_if.get('question')!r}")
+            problems.append(_("%(where)s.show_if.choice: not a choice of %(question)r", where=where,
+                              question=show_if.get("question")))
     if isinstance(key, str):
         seen_keys[key] = (kind, choice_keys)
 
@@ -82,35 +95,37 @@ def check(data):
     """Return the list of problems of a questionnaire file (empty when it can be imported)."""
     problems = []
     if not isinstance(data, dict):
-        return ["the file must hold one JSON object"]
+        return [_("the file must hold one JSON object")]
     if not isinstance(data.get("slug"), str) or not SLUG_PATTERN.match(data.get("slug", "")):
-        problems.append(f"slug: lower-case letters, digits and -: {data.get('slug')!r}")
+        problems.append(_("slug: lower-case letters, digits and -: %(slug)r", slug=data.get("slug")))
     if not str(data.get("title") or "").strip():
-        problems.append("title: must not be empty")
+        problems.append(_("title: must not be empty"))
+    elif len(str(data["title"])) > 300:
+        problems.append(_("title: at most 300 characters"))
     if data.get("status", "draft") not in STATUSES:
-        problems.append(f"status: must be one of {', '.join(STATUSES)}")
+        problems.append(_("status: must be one of %(statuses)s", statuses=", ".join(STATUSES)))
     if data.get("per_collaborator", "one") not in ("one", "many"):
-        problems.append("per_collaborator: must be \"one\" or \"many\"")
+        problems.append(_("per_collaborator: must be \"one\" or \"many\""))
     suppress = data.get("suppress_below", 0)
     if not isinstance(suppress, int) or isinstance(suppress, bool) or suppress < 0:
-        problems.append("suppress_below: must be a whole number, 0 or more")
+        problems.append(_("suppress_below: must be a whole number, 0 or more"))
     opens = _parse_time(data.get("opens_at"), "opens_at", problems)
     closes = _parse_time(data.get("closes_at"), "closes_at", problems)
     if opens and closes and closes <= opens:
-        problems.append("closes_at: must be after opens_at")
+        problems.append(_("closes_at: must be after opens_at"))
     targets = data.get("targets") or {}
     for kind, model in (("organisations", Organisation), ("wards", Ward)):
         codes = (targets.get(kind) or []) if isinstance(targets, dict) else []
         if not isinstance(codes, list) or not all(isinstance(c, str) for c in codes):
-            problems.append(f"targets.{kind}: must be a list of codes")
+            problems.append(_("targets.%(kind)s: must be a list of codes", kind=kind))
             continue
         known = {row.code for row in model.select(model.code).where(model.code.in_(codes))}
         for code in codes:
             if code not in known:
-                problems.append(f"targets.{kind}: unknown code {code!r}")
+                problems.append(_("targets.%(kind)s: unknown code %(code)r", kind=kind, code=code))
     questions = data.get("questions")
     if not isinstance(questions, list):
-        problems.append("questions: must be a list")
+        problems.append(_("questions: must be a list"))
         return problems
     seen_keys = {}
     for index, item in enumerate(questions):
@@ -122,7 +137,7 @@ def import_questionnaire(data):
     """Create a questionnaire from a file's data, all or nothing; raise FileError on any problem."""
     problems = check(data)
     if not problems and Questionnaire.select().where(Questionnaire.slug == data["slug"]).exists():
-        problems.append(f"slug: a questionnaire {data['slug']!r} already exists")
+        problems.append(_("slug: a questionnaire %(slug)r already exists", slug=data["slug"]))
     if problems:
         raise FileError(problems)
     with database.atomic():
