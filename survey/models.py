@@ -187,7 +187,8 @@ class QuestionnaireWard(BaseModel):
 
 class Question(BaseModel):
     """A question (or a section heading) of a questionnaire."""
-    questionnaire = ForeignKeyField(Questionnaire, backref="questions", on_delete="CASCADE")
+    questionnaire = ForeignKeyField(Questionnaire, backref="questions", on_delete="CASCADE",
+                                    index=False)
     key = CharField(max_length=64)
     position = IntegerField(default=0)
     kind = CharField(max_length=10)
@@ -213,7 +214,7 @@ class Question(BaseModel):
 
 class Choice(BaseModel):
     """One choice of a single- or multi-choice question."""
-    question = ForeignKeyField(Question, backref="choices", on_delete="CASCADE")
+    question = ForeignKeyField(Question, backref="choices", on_delete="CASCADE", index=False)
     key = CharField(max_length=64)
     position = IntegerField(default=0)
     label = TextField()
@@ -225,9 +226,9 @@ class Choice(BaseModel):
 
 class Response(BaseModel):
     """One submitted form, recorded by ward and organisation."""
-    questionnaire = ForeignKeyField(Questionnaire, backref="responses")
-    ward = ForeignKeyField(Ward)
-    organisation = ForeignKeyField(Organisation)
+    questionnaire = ForeignKeyField(Questionnaire, backref="responses", index=False)
+    ward = ForeignKeyField(Ward, index=False)
+    organisation = ForeignKeyField(Organisation, index=False)
     collaborator = ForeignKeyField(Collaborator, null=True, backref="responses")
     submitted_at = DateTimeField(default=utcnow)
     client_uuid = CharField(max_length=36, unique=True)
@@ -277,13 +278,13 @@ class Answer(BaseModel):
     tally or breakdown is one GROUP BY over an index, with no join.
     """
     response = ForeignKeyField(Response, backref="answers", on_delete="CASCADE")
-    question = ForeignKeyField(Question)
+    question = ForeignKeyField(Question, index=False)
     choice = ForeignKeyField(Choice, null=True)
     text = TextField(null=True)
     number = FloatField(null=True)
-    questionnaire = ForeignKeyField(Questionnaire)
-    ward = ForeignKeyField(Ward)
-    organisation = ForeignKeyField(Organisation)
+    questionnaire = ForeignKeyField(Questionnaire, index=False)
+    ward = ForeignKeyField(Ward, index=False)
+    organisation = ForeignKeyField(Organisation, index=False)
     submitted_at = DateTimeField()
 
     class Meta:
@@ -301,7 +302,7 @@ class Receipt(BaseModel):
     No id or timestamp: nothing here orders or dates a receipt, so for an anonymous
     questionnaire no receipt can be matched to its response.
     """
-    questionnaire = ForeignKeyField(Questionnaire, backref="receipts")
+    questionnaire = ForeignKeyField(Questionnaire, backref="receipts", index=False)
     collaborator = ForeignKeyField(Collaborator, backref="receipts")
     count = IntegerField(default=1)
 

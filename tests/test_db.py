@@ -39,3 +39,17 @@ def test_data_survives_reconnect(app):
     database.obj.close_all()
     with database.connection_context():
         assert Organisation.get(Organisation.code == "X").name == "Tổ chức X"
+
+
+def test_migrated_schema_matches_the_models(app, db):
+    """After all migrations the tables, columns and indexes are exactly what models.py declares."""
+    from playhouse.schema_diff import diff_models
+    diff = diff_models(database.obj, TABLES)
+    assert not diff, str(diff)
+
+
+def test_redundant_indexes_are_gone(app, db):
+    """The answer table keeps only the indexes a query uses (each one costs every submission)."""
+    names = {index.name for index in database.get_indexes("answer")}
+    assert "answer_question_id" not in names and "answer_ward_id" not in names
+    assert "answer_question_id_choice_id_ward_id_organisation_id" in names
