@@ -7,7 +7,8 @@ Starts gunicorn (the project's gunicorn.conf.py, loopback, a free port) on: the 
 bench/bare_app.py (POST -> 204); survey on a fresh SQLite file; and, with --postgres, survey on
 a scratch database `survey_bench_<pid>` created beside that URL's and dropped at the end. Each
 load is N threads, each one phone: it GETs the form once (session cookie + CSRF token, as
-production runs with CSRF on), then POSTs answers with a fresh client_uuid for T seconds.
+production runs with CSRF on), then POSTs answers with a fresh client_uuid for T seconds, each
+on a new connection (gunicorn's sync workers close every connection after one answer).
 Prints requests/s, p50/p99 latency, the ratio to the bare endpoint (budget >= 0.4) and checks
 that the stored responses are exactly the acknowledged (303) ones: none lost, none doubled.
 Exit status 1 when a response was lost or doubled or a request failed.
@@ -248,31 +249,43 @@ def open_session(conn, form_path):
     return cookie, token.group(1) if token else ""
 
 
+def send(port, request):
+    """Send one prepared request on a fresh connection and read to the end; return its status.
+
+    gunicorn's sync workers close the connection after every answer (they keep no keep-alive),
+    so a new connection per request is what any client gets; both apps pay it alike.
+    """
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        sock.sendall(request)
+        data = bytearray()
+        while chunk := sock.recv(65536):
+            data += chunk
+    return int(data[9:12])
+
+
 def phone(port, path, with_form, gate, shared, out):
     """Act as one phone: (open the form,) then POST answers until the deadline."""
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    headers = {"Content-Type": "application/x-www-form-urlencoded"}
+    head = (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+            "Content-Type: application/x-www-form-urlencoded\r\nConnection: close\r\n")
     csrf = ""
     if with_form:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         cookie, csrf = open_session(conn, path)
-        headers["Cookie"] = cookie
+        conn.close()
+        head += f"Cookie: {cookie}\r\n"
     gate.wait()
     mine = []
     while time.perf_counter() < shared["deadline"]:
         client_uuid = str(uuid.uuid4())
         fields = answers() + [("csrf_token", csrf), ("client_uuid", client_uuid)]
         body = urlencode(fields).encode()
+        request = f"{head}Content-Length: {len(body)}\r\n\r\n".encode() + body
         start = time.perf_counter()
         try:
-            conn.request("POST", path, body, headers)
-            resp = conn.getresponse()
-            resp.read()
-            status = resp.status
-        except (OSError, http.client.HTTPException):
-            conn.close()
+            status = send(port, request)
+        except (OSError, ValueError):
             status = 0
         mine.append((status, time.perf_counter() - start, client_uuid))
-    conn.close()
     out.extend(mine)
 
 
