@@ -194,16 +194,17 @@ def main():
     parser.add_argument("--responses", type=int, default=100_000)
     parser.add_argument("--sqlite", help="SQLite file to create (default: a temporary file)")
     parser.add_argument("--postgres", help="PostgreSQL URL of a database to EMPTY and fill")
+    parser.add_argument("--no-sqlite", action="store_true", help="measure PostgreSQL only")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(args.sqlite or os.path.join(folder, "bench.sqlite3"))
-        for suffix in ("", "-wal", "-shm"):
-            Path(str(path) + suffix).unlink(missing_ok=True)
-        measure("sqlite", f"sqlite:///{path}", args.responses)
+    if not args.no_sqlite:
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(args.sqlite or os.path.join(folder, "bench.sqlite3"))
+            for suffix in ("", "-wal", "-shm"):
+                Path(str(path) + suffix).unlink(missing_ok=True)
+            measure("sqlite", f"sqlite:///{path}", args.responses)
     if args.postgres:
         reset_postgres(args.postgres)
         measure("postgresql", args.postgres, args.responses)
-
 
 if __name__ == "__main__":
     main()
