@@ -369,7 +369,8 @@ def main(argv=None):
     parser.add_argument("--pythonpath", help="where --app's module lives")
     args = parser.parse_args(argv)
     print(f"gunicorn {args.workers} sync workers, {args.connections} connections x "
-          f"{args.duration:g} s, loopback, CPUs {os.cpu_count()}", flush=True)
+          f"{args.duration:g} s, loopback, CPUs {os.cpu_count()}, load average "
+          f"{os.getloadavg()[0]:.1f}", flush=True)
     problems = []
     with tempfile.TemporaryDirectory(prefix="survey-bench-") as tmp:
         logs = Path(tmp)
@@ -381,7 +382,9 @@ def main(argv=None):
         if args.postgres:
             with postgres_scratch(args.postgres) as url:
                 problems += run_survey("postgresql", url, args, logs, bare)
-    print(f"budget: submit >= {BUDGET:.0%} of the bare endpoint's requests/s")
+    print(f"budget: submit >= {BUDGET:.0%} of the bare endpoint's requests/s; load average now "
+          f"{os.getloadavg()[0]:.1f} (other work on the machine lowers and scatters req/s; "
+          "server CPU ms/req scatters less)")
     return 1 if problems else 0
 
 
