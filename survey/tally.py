@@ -400,10 +400,19 @@ class _Counter:
     def count_multi_answered(self):
         """Count the responses that answered each multi-choice question."""
         ids = [q.id for q in self.counted if q.kind == "multi"]
-        if ids:
-            for row in self._grouped(ids, fn.COUNT(fn.DISTINCT(Answer.response))):
-                qid, gid, (n,) = self._split(row)
-                self._add_answered(qid, gid, n)
+        if not ids:
+            return
+        # DISTINCT in a subquery, then COUNT: PostgreSQL hashes it, where COUNT(DISTINCT) sorts.
+        group = self.group_field()
+        keys = [Answer.question] + ([group] if group is not None else [])
+        distinct = (Answer.select(*keys, Answer.response).distinct()
+                    .where(Answer.question.in_(ids), *self.filters.conditions(Answer)))
+        names = [SQL(f'"{k.column_name}"') for k in keys]
+        query = (Answer.select(*names, fn.COUNT(SQL("*"))).from_(distinct.alias("d"))
+                 .group_by(*names).tuples())
+        for row in query:
+            qid, gid, (n,) = self._split(row)
+            self._add_answered(qid, gid, n)
 
     def count_scales(self):
         """Count each value of the scale questions."""
