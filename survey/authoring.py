@@ -363,6 +363,7 @@ def create_question(user, questionnaire, values, choices=()):
         item["show_if"] = {"question": show_if[0], "choice": show_if[1]}
     with database.atomic():
         question = add_question(questionnaire, item, position)
+        _touch(questionnaire)
         _record(user, "question.create", f"{questionnaire.slug}/{question.key}", **item)
     return question
 
@@ -426,6 +427,7 @@ def delete_question(user, question):
     with database.atomic():
         question.delete_instance(recursive=True)
         _renumber(questionnaire)
+        _touch(questionnaire)
         _record(user, "question.delete", f"{questionnaire.slug}/{question.key}")
 
 

@@ -10,10 +10,13 @@ from survey.i18n import gettext as _
 from survey.links import read_group
 from survey.models import Collaborator, Organisation, Questionnaire, Receipt, Response, Ward, utcnow
 from survey.questionnaire_json import SLUG_PATTERN
-from survey.rules import Schema, check_answers, refusal, scale_bounds, valid_client_uuid
+from survey.rules import check_answers, refusal, scale_bounds, schema_of, valid_client_uuid
 from survey.security import PHONE, access, limiter, public_limit
 
 bp = Blueprint("respond", __name__)
+# One limit for the whole blueprint: checked once per request by the limiter's own hook
+# (a limit on each view is checked a second time, and the submit path feels every check).
+limiter.limit(public_limit)(bp)
 # The questions partial needs it, and the authoring preview includes that partial too.
 bp.add_app_template_global(scale_bounds)
 
@@ -32,8 +35,7 @@ def collaborator_or_404(token):
 
 def questionnaire_or_404(slug):
     """Return the questionnaire with this slug, or answer 404."""
-    questionnaire = (Questionnaire.get_or_none(Questionnaire.slug == slug)
-                     if SLUG_PATTERN.match(slug) else None)
+    questionnaire = Questionnaire.by_slug(slug) if SLUG_PATTERN.match(slug) else None
     if questionnaire is None:
         abort(404)
     return questionnaire
@@ -64,7 +66,6 @@ def refusal_page(questionnaire, message):
 
 @bp.route("/c/<token>")
 @access(PHONE)
-@limiter.limit(public_limit)
 def home(token):
     """Show a collaborator's own page: what is open for them and what they answered."""
     collaborator = collaborator_or_404(token)
@@ -78,7 +79,6 @@ def home(token):
 
 @bp.route("/c/<token>/<slug>", methods=["GET", "POST"])
 @access(PHONE)
-@limiter.limit(public_limit)
 def form(token, slug):
     """Show and take a collaborator's form."""
     collaborator = collaborator_or_404(token)
@@ -96,7 +96,6 @@ def form(token, slug):
 
 @bp.route("/s/<slug>", methods=["GET", "POST"])
 @access(PHONE)
-@limiter.limit(public_limit)
 def open_form(slug):
     """Show and take the open-link form, where the respondent picks ward and organisation."""
     questionnaire = questionnaire_or_404(slug)
@@ -110,7 +109,6 @@ def open_form(slug):
 
 @bp.route("/s/<slug>/<group>", methods=["GET", "POST"])
 @access(PHONE)
-@limiter.limit(public_limit)
 def group_form(slug, group):
     """Show and take the poster-link form, whose ward and organisation are signed into the link."""
     questionnaire = questionnaire_or_404(slug)
@@ -147,7 +145,7 @@ def chosen_place(choose, form, errors):
 
 def answer(questionnaire, collaborator=None, place=None, choose=None, fixed=None):
     """Render the form (GET) or check and store a submission (POST)."""
-    schema = Schema.load(questionnaire)
+    schema = schema_of(questionnaire)
     page = {"questionnaire": questionnaire, "schema": schema, "collaborator": collaborator,
             "choose": choose, "fixed": fixed, "thanks_url": thanks_url(questionnaire, collaborator)}
     if request.method == "GET":
@@ -183,7 +181,6 @@ def thanks_url(questionnaire, collaborator):
 @bp.route("/c/<token>/<slug>/thanks")
 @bp.route("/s/<slug>/thanks")
 @access(PHONE)
-@limiter.limit(public_limit)
 def thanks(slug, token=None):
     """Thank the respondent, with a way back to the collaborator's page."""
     collaborator = collaborator_or_404(token) if token is not None else None
@@ -197,7 +194,6 @@ def thanks(slug, token=None):
 
 @bp.route("/csrf")
 @access(PHONE)
-@limiter.limit(public_limit)
 def csrf_token():
     """Give the phone's script a fresh form token, to send answers kept offline for hours."""
     response = jsonify(csrf_token=generate_csrf())

@@ -7,6 +7,7 @@ import math
 import uuid
 from dataclasses import dataclass, field
 
+from survey.db import database
 from survey.i18n import gettext as _
 from survey.models import Choice, utcnow
 
@@ -38,13 +39,16 @@ class Outcome:
 
 @dataclass
 class Schema:
-    """A questionnaire's visible questions with their choices, loaded in two queries."""
+    """A questionnaire's visible questions with their choices and its targets, loaded in four queries."""
     questions: list
     choices: dict  # question id -> list of Choice
+    organisation_ids: frozenset = frozenset()  # targeted organisations (empty: all)
+    ward_ids: frozenset = frozenset()  # targeted wards (empty: all)
+    by_key: dict = field(default_factory=dict)  # question id -> {choice key: Choice}
 
     @classmethod
     def load(cls, questionnaire):
-        """Load the visible questions and choices of a questionnaire."""
+        """Load the visible questions, choices and targets of a questionnaire."""
         questions = list(questionnaire.ordered_questions())
         choices = {q.id: [] for q in questions}
         if questions:
@@ -53,11 +57,36 @@ class Schema:
                      .order_by(Choice.position, Choice.id))
             for choice in query:
                 choices[choice.question_id].append(choice)
-        return cls(questions, choices)
+        return cls(questions, choices,
+                   frozenset(o.id for o in questionnaire.target_organisations()),
+                   frozenset(w.id for w in questionnaire.target_wards()),
+                   {qid: {c.key: c for c in items} for qid, items in choices.items()})
 
     def choice_by_key(self, question):
         """Return a question's choices by key."""
-        return {c.key: c for c in self.choices.get(question.id, [])}
+        return self.by_key.get(question.id, {})
+
+    def targets(self, collaborator):
+        """Tell whether the questionnaire is sent to this collaborator's organisation and ward."""
+        return ((not self.organisation_ids or collaborator.organisation_id in self.organisation_ids)
+                and (not self.ward_ids or collaborator.ward_id in self.ward_ids))
+
+
+# Schemas by (database, questionnaire id), each with the updated_at it was loaded at: a form
+# is checked against the same schema until the questionnaire changes, without four queries
+# per submission. Every authoring change stamps updated_at, in every worker's view.
+_SCHEMAS = {}
+
+
+def schema_of(questionnaire):
+    """Return the questionnaire's Schema, loaded again only when its updated_at has moved."""
+    key = (database.obj, questionnaire.id)
+    cached = _SCHEMAS.get(key)
+    if cached is not None and cached[0] == questionnaire.updated_at:
+        return cached[1]
+    schema = Schema.load(questionnaire)
+    _SCHEMAS[key] = (questionnaire.updated_at, schema)
+    return schema
 
 
 def scale_bounds(question):
@@ -186,7 +215,7 @@ def refusal(questionnaire, collaborator=None, now=None):
                 (now or utcnow()) < questionnaire.opens_at):
             return _("This questionnaire is not open yet.")
         return _("This questionnaire is closed and no longer takes answers.")
-    if collaborator is not None and not questionnaire.targets(collaborator):
+    if collaborator is not None and not schema_of(questionnaire).targets(collaborator):
         return _("This questionnaire was not sent to you.")
     return None
 
