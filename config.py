@@ -22,8 +22,10 @@ MAX_CONTENT_LENGTH = 1024 * 1024
 # Werkzeug's password hashing; scrypt is the strong default (tests use a cheap one).
 PASSWORD_HASH_METHOD = "scrypt"
 
-# Rate limits (Flask-Limiter); memory:// for one process, redis://host:6379 for several.
-RATELIMIT_STORAGE_URI = "memory://"
+# Rate limits (Flask-Limiter). memory+sweeping:// keeps counts in each process (limits' own
+# memory storage without its timer thread per hit); redis://host:6379 shares them between
+# processes and machines.
+RATELIMIT_STORAGE_URI = "memory+sweeping://"
 RATELIMIT_ENABLED = True
 LOGIN_RATE_LIMIT = "10 per minute"
 # Generous: a meeting hall's phones, or a mobile carrier's NAT, may share one address.

@@ -1,5 +1,6 @@
 """Who may do what: the one place that decides access, plus login, limits and security headers."""
 import hashlib
+import time
 from urllib.parse import urlsplit
 
 from flask import abort, current_app, g, jsonify, redirect, request, url_for
@@ -7,6 +8,7 @@ from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager, current_user
 from flask_wtf.csrf import CSRFProtect
+from limits.storage import MemoryStorage
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from survey.i18n import lazy_gettext as _l
@@ -24,6 +26,28 @@ ROLE_RULES = {
     "coordinator": {VIEWER, COORDINATOR},
     "admin": {VIEWER, COORDINATOR, ADMIN},
 }
+
+class SweepingMemoryStorage(MemoryStorage):
+    """limits' in-process storage, sweeping expired counters inline at most once a second.
+
+    The stock memory storage starts a timer thread on nearly every hit to sweep them; on
+    the phone pages that cost about 1 ms of CPU a request, a quarter of the whole submit.
+    Each counter is still expired when it is read, so limits hold exactly as before.
+    """
+    STORAGE_SCHEME = ["memory+sweeping"]
+
+    def __init__(self, uri=None, wrap_exceptions=False, **options):
+        """Start with nothing to sweep."""
+        super().__init__(uri, wrap_exceptions=wrap_exceptions, **options)
+        self._swept_at = time.monotonic()
+
+    def _MemoryStorage__schedule_expiry(self):
+        """Sweep expired counters now if the last sweep is over a second old (no thread)."""
+        now = time.monotonic()
+        if now - self._swept_at >= 1.0:
+            self._swept_at = now
+            self._MemoryStorage__expire_events()
+
 
 csrf = CSRFProtect()
 login_manager = LoginManager()
