@@ -2,52 +2,27 @@
 import io
 import os
 import subprocess
-import threading
 from pathlib import Path
 
 import pytest
 import zxingcpp
 from conftest import make_user
 from PIL import Image
-from playwright.sync_api import sync_playwright
-from werkzeug.serving import make_server
 
-from survey import create_app, links
-from survey.db import database, migrate
+from survey import links
 from survey.models import Collaborator
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
 # Set SURVEY_SCREENSHOTS=/some/dir to keep the screenshots and printed pages for a look.
 SHOTS = os.environ.get("SURVEY_SCREENSHOTS")
 CARDS_PER_PAGE = 8  # 2 columns × 4 rows of 94 × 66 mm on A4 with 10 mm margins
 
 
 @pytest.fixture
-def app(database_url, tmp_path):
-    """Create an app with CSRF on, as in production, on a fresh database."""
-    app = create_app({
-        "TESTING": True, "DATABASE_URL": database_url, "SECRET_KEY": "test-secret",
-        "WTF_CSRF_ENABLED": True, "RATELIMIT_ENABLED": False,
-        "BASE_URL": "http://survey.test",
-    })
-    app.instance_path = str(tmp_path / "instance")
-    migrate()
-    yield app
-    database.obj.close_all()
-
-
-@pytest.fixture
-def server(app):
-    """Serve the app on a free loopback port in a thread; return its base URL."""
-    httpd = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_port}"
-    httpd.shutdown()
-    thread.join(5)
+def app(csrf_app):
+    """Print the cards with CSRF on, as in production."""
+    return csrf_app
 
 
 @pytest.fixture
@@ -62,21 +37,18 @@ def people(network):
 
 
 @pytest.fixture
-def page(server, people):
+def page(browser, server, people):
     """Open Chromium at desktop width, logged in through the login page as the coordinator."""
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium",
-                                             args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport={"width": 1280, "height": 900},
-                                      device_scale_factor=2, locale="vi-VN")
-        page = context.new_page()
-        page.goto(server + "/login")
-        page.fill("input[name=username]", "coord")
-        page.fill("input[name=password]", "secret-pass")
-        page.click("form button[type=submit]")
-        page.wait_for_url(lambda url: "/login" not in url)
-        yield page
-        browser.close()
+    context = browser.new_context(viewport={"width": 1280, "height": 900},
+                                  device_scale_factor=2, locale="vi-VN")
+    page = context.new_page()
+    page.goto(server + "/login")
+    page.fill("input[name=username]", "coord")
+    page.fill("input[name=password]", "secret-pass")
+    page.click("form button[type=submit]")
+    page.wait_for_url(lambda url: "/login" not in url)
+    yield page
+    context.close()
 
 
 def decode(image):

@@ -1,67 +1,25 @@
 """The phone form in Debian's Chromium at 360×740: sending, JS off, drafts, the offline outbox, layout, axe."""
 import os
-import threading
 import time
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import sync_playwright
-from werkzeug.serving import make_server
 
-from survey import create_app
-from survey.db import database, migrate
 from survey.models import Answer, Response
 
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parent.parent
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
 PHONE = {"width": 360, "height": 740}
 # Set SURVEY_SCREENSHOTS=/some/dir to keep screenshots of the phone pages for a look.
 SHOTS = os.environ.get("SURVEY_SCREENSHOTS")
 
 
 @pytest.fixture
-def csrf_time_limit():
-    """Return how long a form token lives (overridden by the expiry test)."""
-    return 3600
-
-
-@pytest.fixture
-def app(database_url, tmp_path, csrf_time_limit):
-    """Create an app with CSRF on, as in production, on a fresh database."""
-    app = create_app({
-        "TESTING": True, "DATABASE_URL": database_url, "SECRET_KEY": "test-secret",
-        "WTF_CSRF_ENABLED": True, "WTF_CSRF_TIME_LIMIT": csrf_time_limit,
-        "RATELIMIT_ENABLED": False, "BASE_URL": "http://survey.test",
-    })
-    app.instance_path = str(tmp_path / "instance")
-    migrate()
-    yield app
-    database.obj.close_all()
-
-
-@pytest.fixture
-def server(app):
-    """Serve the app on a free loopback port in a thread; return its base URL."""
-    httpd = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_port}"
-    httpd.shutdown()
-    thread.join(5)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    """Launch Debian's Chromium once for the module."""
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path="/usr/bin/chromium",
-                                              args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+def app(csrf_app):
+    """Run the phone pages with CSRF on, as in production."""
+    return csrf_app
 
 
 @pytest.fixture

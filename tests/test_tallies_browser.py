@@ -1,44 +1,24 @@
 """The tally page and report in Debian's Chromium: phone and desktop layout, live refresh, PDF print."""
 import os
-import threading
 import time
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import sync_playwright
-from werkzeug.serving import make_server
 
 from survey.models import Organisation, Ward
 from tests.conftest import make_user, store_answers
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
 # Set SURVEY_SCREENSHOTS=/some/dir to keep the screenshots for a look.
 SHOTS = os.environ.get("SURVEY_SCREENSHOTS")
 
 
 @pytest.fixture
-def server(app):
-    """Serve the app (refreshing tallies every second) on a free loopback port in a thread."""
+def app(app):
+    """Refresh the tallies every second, so the live test need not wait 15."""
     app.config["TALLY_REFRESH_SECONDS"] = 1
-    httpd = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_port}"
-    httpd.shutdown()
-    thread.join(5)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    """Launch Debian's Chromium once for the module."""
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path="/usr/bin/chromium",
-                                              args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+    return app
 
 
 @pytest.fixture
