@@ -333,6 +333,9 @@ class Answer(BaseModel):
             (("question", "ward", "choice"), False),
             (("question", "organisation", "choice"), False),
             (("questionnaire", "submitted_at"), False),
+            # Who answered a multi-choice question, and the scale and number values: covered.
+            (("question", "response", "ward", "organisation"), False),
+            (("question", "number", "ward", "organisation"), False),
         )
 
 
