@@ -403,9 +403,14 @@ class _Counter:
         if not ids:
             return
         # DISTINCT in a subquery, then COUNT: PostgreSQL hashes it, where COUNT(DISTINCT) sorts.
+        # A response has one ward and one organisation, so DISTINCT over a prefix of the
+        # (question, response, ward, organisation) index counts the same responses and lets
+        # SQLite read that index in order, with no temporary B-tree, for any breakdown.
         group = self.group_field()
         keys = [Answer.question] + ([group] if group is not None else [])
-        distinct = (Answer.select(*keys, Answer.response).distinct()
+        prefix = [Answer.question, Answer.response] + (
+            [Answer.ward, Answer.organisation] if group is not None else [])
+        distinct = (Answer.select(*prefix).distinct()
                     .where(Answer.question.in_(ids), *self.filters.conditions(Answer)))
         names = [SQL(f'"{k.column_name}"') for k in keys]
         query = (Answer.select(*names, fn.COUNT(SQL("*"))).from_(distinct.alias("d"))
@@ -419,16 +424,24 @@ class _Counter:
         scales = [q for q in self.counted if q.kind == "scale"]
         if not scales:
             return
-        rows = list(self._grouped([q.id for q in scales], fn.COUNT(SQL("*")), value=Answer.number))
+        # Grouped by a prefix of the (question, number, ward, organisation) index, so the
+        # database reads it in order; with a breakdown the few hundred groups are then folded.
+        keys = [Answer.question, Answer.number]
+        if self.filters.by:
+            keys += [Answer.ward, Answer.organisation]
+        query = (Answer.select(*keys, fn.COUNT(SQL("*")))
+                 .where(Answer.question.in_([q.id for q in scales]),
+                        *self.filters.conditions(Answer))
+                 .group_by(*keys).tuples())
+        rows = [(qid, {"ward": rest[0], "organisation": rest[1]}.get(self.filters.by)
+                 if rest else None, value, n) for qid, value, *rest, n in query]
         observed = {}
-        for row in rows:
-            qid, gid, (value, n) = self._split(row)
+        for qid, _gid, value, _n in rows:
             observed.setdefault(qid, set()).add(value)
         for q in scales:
             self.columns[q.id] = _scale_columns(q, observed.get(q.id, ()))
         self._zero_columns([q.id for q in scales])
-        for row in rows:
-            qid, gid, (value, n) = self._split(row)
+        for qid, gid, value, n in rows:
             self._add_count(qid, int(value), gid, n)
             self._add_answered(qid, gid, n)
             self._add_sum(qid, gid, n, n * value)
