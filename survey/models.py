@@ -15,7 +15,7 @@ from peewee import (
     fn,
 )
 
-from survey.db import BaseModel, database
+from survey.db import BaseModel, database, is_sqlite
 
 KINDS = ("single", "multi", "scale", "number", "text", "longtext", "date", "section")
 CHOICE_KINDS = ("single", "multi")
@@ -275,7 +275,7 @@ class Response(BaseModel):
         check-then-insert: whichever insert loses rolls the whole response back.
         """
         now = utcnow()
-        stamp = now.isoformat(" ") if database.obj.param == "?" else now  # SQLite stores text
+        stamp = now.isoformat(" ") if is_sqlite() else now  # SQLite stores times as text
         collaborator_id = None if questionnaire.anonymous or collaborator is None else collaborator.id
         try:
             with database.atomic():
