@@ -146,9 +146,7 @@ class Questionnaire(BaseModel):
             return False
         if self.opens_at and now < self.opens_at:
             return False
-        if self.closes_at and now >= self.closes_at:
-            return False
-        return True
+        return not (self.closes_at and now >= self.closes_at)
 
     def ordered_questions(self, include_hidden=False):
         """Return the questions in position order (hidden ones only on request)."""
