@@ -26,8 +26,22 @@ def create_app(test_config=None):
         app.config.update(test_config)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
 
-    from survey import (api, assets, auth, cli, compression, db, errors, health, i18n, network,
-                        questionnaires, respond, security, tallies)
+    from survey import (
+        api,
+        assets,
+        auth,
+        cli,
+        compression,
+        db,
+        errors,
+        health,
+        i18n,
+        network,
+        questionnaires,
+        respond,
+        security,
+        tallies,
+    )
 
     db.init_app(app)
     i18n.init_app(app)

@@ -1,10 +1,29 @@
 """FlaskForm classes of the coordinator screens; every validator message is given explicitly."""
+import datetime
+import math
+
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, PasswordField, SelectChoice, SelectField, StringField
-from wtforms.validators import DataRequired, EqualTo, Length, Regexp, ValidationError
+from flask_wtf.file import FileField, FileRequired
+from wtforms import (
+    BooleanField,
+    DateField,
+    HiddenField,
+    PasswordField,
+    RadioField,
+    SelectChoice,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+    widgets,
+)
+from wtforms.validators import DataRequired, EqualTo, Length, Optional, Regexp, ValidationError
 
 from survey.i18n import lazy_gettext as _l
+from survey.i18n import to_utc
+from survey.models import KINDS, Questionnaire
+from survey.questionnaire_json import KEY_PATTERN, SLUG_PATTERN
 from survey.security import check_password
 
 REQUIRED = _l("This field is required.")
@@ -69,16 +88,8 @@ class PasswordChangeForm(FlaskForm):
 
 
 # --- Questionnaire authoring (questionnaires blueprint, rules in survey/authoring.py) ---
-import datetime
-import math
 
-from flask_wtf.file import FileField, FileRequired
-from wtforms import RadioField, SelectMultipleField, TextAreaField, widgets
-from wtforms.validators import Optional
 
-from survey.i18n import to_utc
-from survey.models import KINDS, Questionnaire
-from survey.questionnaire_json import KEY_PATTERN, SLUG_PATTERN
 
 NOT_OFFERED = _l("Choose one of the options offered.")
 SLUG_RULES = [DataRequired(message=REQUIRED),
@@ -261,10 +272,6 @@ class ImportForm(FlaskForm):
 
 
 # --- Collaborator network (network blueprint; roster CSV in survey/roster.py) ---
-from flask_wtf.file import FileField as _NetworkFileField  # noqa: E402
-from flask_wtf.file import FileRequired as _NetworkFileRequired  # noqa: E402
-from wtforms import HiddenField as _NetworkHiddenField  # noqa: E402
-from wtforms.validators import Optional as _NetworkOptional  # noqa: E402
 
 GROUP_CODE_RULES = [
     DataRequired(message=REQUIRED), Length(max=20, message=_l("At most 20 characters.")),
@@ -295,7 +302,7 @@ class CollaboratorForm(FlaskForm):
     name = StringField(_l("Full name"), validators=[
         DataRequired(message=REQUIRED), Length(max=200, message=_l("At most 200 characters."))])
     phone = StringField(_l("Phone"), validators=[
-        _NetworkOptional(), Length(max=30, message=_l("At most 30 characters."))])
+        Optional(), Length(max=30, message=_l("At most 30 characters."))])
     organisation = SelectField(_l("Organisation"), choices=[], invalid_choice_message=CHOICE)
     ward = SelectField(_l("Ward"), choices=[], invalid_choice_message=CHOICE)
 
@@ -309,7 +316,7 @@ class CollaboratorForm(FlaskForm):
 class NetworkFilterForm(FlaskForm):
     """Filters of the collaborator list and the card sheet (read from the query string)."""
     q = StringField(_l("Name or phone"), validators=[
-        _NetworkOptional(), Length(max=100, message=_l("At most 100 characters."))])
+        Optional(), Length(max=100, message=_l("At most 100 characters."))])
     ward = SelectField(_l("Ward"), choices=[], default="", invalid_choice_message=CHOICE)
     organisation = SelectField(_l("Organisation"), choices=[], default="",
                                invalid_choice_message=CHOICE)
@@ -329,28 +336,26 @@ class NetworkFilterForm(FlaskForm):
 
 class RosterUploadForm(FlaskForm):
     """A roster CSV file to check before importing."""
-    file = _NetworkFileField(_l("Roster file (CSV)"), validators=[
-        _NetworkFileRequired(message=_l("Choose a CSV file to check."))])
+    file = FileField(_l("Roster file (CSV)"), validators=[
+        FileRequired(message=_l("Choose a CSV file to check."))])
 
 
 class RosterConfirmForm(FlaskForm):
     """The confirmation of a checked roster upload, naming it by its random id."""
-    upload = _NetworkHiddenField(validators=[
+    upload = HiddenField(validators=[
         DataRequired(message=REQUIRED),
         Regexp(r"^[A-Za-z0-9_-]{16,64}$", message=_l("This upload is unknown or has expired."))])
 
 
 # ---- tallies: the tally page's filters and the API token screen
-from wtforms import DateField as _TallyDateField
-from wtforms.validators import Optional as _TallyOptional
 
 
 class TallyFilterForm(FlaskForm):
     """The tally page's filters (GET); survey.tally.parse_filters checks the values."""
     ward = SelectField(_l("Ward"), choices=[], validate_choice=False)
     organisation = SelectField(_l("Organisation"), choices=[], validate_choice=False)
-    start = _TallyDateField(_l("From"), name="from", validators=[_TallyOptional()])
-    end = _TallyDateField(_l("To"), name="to", validators=[_TallyOptional()])
+    start = DateField(_l("From"), name="from", validators=[Optional()])
+    end = DateField(_l("To"), name="to", validators=[Optional()])
     by = SelectField(_l("Breakdown"), validate_choice=False, choices=[
         SelectChoice("", _l("No breakdown")), SelectChoice("ward", _l("By ward")),
         SelectChoice("organisation", _l("By organisation"))])

@@ -5,7 +5,7 @@ from zoneinfo import ZoneInfo
 from flask import current_app, has_request_context, request, session
 from flask_babel import Babel, format_datetime, get_locale, gettext, lazy_gettext, ngettext
 
-__all__ = ["gettext", "lazy_gettext", "ngettext", "init_app", "local_time", "to_utc"]
+__all__ = ["gettext", "init_app", "lazy_gettext", "local_time", "ngettext", "to_utc"]
 
 
 def select_locale():

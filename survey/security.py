@@ -30,11 +30,11 @@ ROLE_RULES = {
 class SweepingMemoryStorage(MemoryStorage):
     """limits' in-process storage, sweeping expired counters inline at most once a second.
 
-    The stock memory storage starts a timer thread on nearly every hit to sweep them; on
-    the phone pages that cost about 1 ms of CPU a request, a quarter of the whole submit.
+    The stock memory storage starts a timer thread on nearly every hit to sweep them,
+    which every phone request then pays for (bench/submit.py: 5.5 -> 5.2 CPU ms a submit).
     Each counter is still expired when it is read, so limits hold exactly as before.
     """
-    STORAGE_SCHEME = ["memory+sweeping"]
+    STORAGE_SCHEME = "memory+sweeping"
 
     def __init__(self, uri=None, wrap_exceptions=False, **options):
         """Start with nothing to sweep."""
