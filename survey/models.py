@@ -178,16 +178,6 @@ class Questionnaire(BaseModel):
             query = query.where(Collaborator.ward.in_(wards))
         return query
 
-    def targets(self, collaborator):
-        """Tell whether this questionnaire is sent to the collaborator."""
-        return self.targeted_collaborators().where(Collaborator.id == collaborator.id).exists()
-
-    @classmethod
-    def offered_to(cls, collaborator, now=None):
-        """Return the questionnaires open now and sent to this collaborator."""
-        candidates = cls.select().where(cls.status == "open").order_by(cls.created_at.desc())
-        return [q for q in candidates if q.is_accepting(now) and q.targets(collaborator)]
-
     def has_responses(self):
         """Tell whether any response has been stored, which freezes kinds and keys."""
         return Response.select().where(Response.questionnaire == self).exists()

@@ -10,7 +10,14 @@ from survey.i18n import gettext as _
 from survey.links import read_group
 from survey.models import Collaborator, Organisation, Questionnaire, Receipt, Response, Ward, utcnow
 from survey.questionnaire_json import SLUG_PATTERN
-from survey.rules import check_answers, refusal, scale_bounds, schema_of, valid_client_uuid
+from survey.rules import (
+    check_answers,
+    offered_to,
+    refusal,
+    scale_bounds,
+    schema_of,
+    valid_client_uuid,
+)
 from survey.security import PHONE, access, limiter, public_limit
 
 bp = Blueprint("respond", __name__)
@@ -70,7 +77,7 @@ def home(token):
     """Show a collaborator's own page: what is open for them and what they answered."""
     collaborator = collaborator_or_404(token)
     receipts = receipts_of(collaborator)
-    offered = Questionnaire.offered_to(collaborator)
+    offered = offered_to(collaborator)
     answered = list(Questionnaire.select().where(Questionnaire.id.in_(list(receipts)))
                     .order_by(Questionnaire.created_at.desc())) if receipts else []
     return render_template("respond/home.html", collaborator=collaborator, offered=offered,

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from survey.db import database
 from survey.i18n import gettext as _
-from survey.models import Choice, utcnow
+from survey.models import Choice, Questionnaire, utcnow
 
 TEXT_LIMIT = 500
 LONGTEXT_LIMIT = 5000
@@ -218,6 +218,14 @@ def refusal(questionnaire, collaborator=None, now=None):
     if collaborator is not None and not schema_of(questionnaire).targets(collaborator):
         return _("This questionnaire was not sent to you.")
     return None
+
+
+def offered_to(collaborator, now=None):
+    """Return the questionnaires open now and sent to this collaborator, newest first."""
+    candidates = (Questionnaire.select().where(Questionnaire.status == "open")
+                  .order_by(Questionnaire.created_at.desc()))
+    return [q for q in candidates
+            if q.is_accepting(now) and schema_of(q).targets(collaborator)]
 
 
 def valid_client_uuid(value):
