@@ -18,12 +18,11 @@ from survey.rules import (
     schema_of,
     valid_client_uuid,
 )
-from survey.security import PHONE, access, limiter, public_limit
+from survey.security import PHONE, access, check_public_limit
 
 bp = Blueprint("respond", __name__)
-# One limit for the whole blueprint: checked once per request by the limiter's own hook
-# (a limit on each view is checked a second time, and the submit path feels every check).
-limiter.limit(public_limit)(bp)
+# Every phone page counts against the public limit, once per request.
+bp.before_request(check_public_limit)
 # The questions partial needs it, and the authoring preview includes that partial too.
 bp.add_app_template_global(scale_bounds)
 
