@@ -1,4 +1,8 @@
 """Database binding: one DatabaseProxy opened from SURVEY_DATABASE_URL, request hooks, migrations."""
+import contextlib
+import fcntl
+import os
+import threading
 from pathlib import Path
 
 import click
@@ -51,6 +55,47 @@ def connect_url(url):
 def is_sqlite():
     """Tell whether the bound database is SQLite."""
     return isinstance(database.obj, SqliteDatabase)
+
+
+# This process's writer lock for each SQLite database: a file lock for the other processes
+# and a thread lock for this one's threads (flock belongs to the open file, which threads
+# share, and which a forked worker would share with its parent: so opened again by pid).
+_writer_locks = {}
+_writer_locks_made = threading.Lock()
+
+
+def _writer_lock(path):
+    """Return this process's (open lock file, thread lock) for a SQLite database file."""
+    key = (os.getpid(), path)
+    with _writer_locks_made:  # threads arriving together must not open two
+        if key not in _writer_locks:
+            lock_file = open(path + "-writer.lock", "a+b")  # noqa: SIM115 (kept open: it is the lock)
+            _writer_locks[key] = (lock_file, threading.Lock())
+        return _writer_locks[key]
+
+
+@contextlib.contextmanager
+def write_transaction():
+    """Run one short write transaction; on SQLite, writers first queue on a file lock.
+
+    SQLite's busy handler retries after sleeps of 1, 2, 5, 10 ms and more, each longer than
+    a whole submission's transaction, so writers from several worker processes lost more
+    time waiting there than writing. flock wakes the next writer the moment the lock is
+    free; SQLite's own lock still guards the data, this only orders the queue.
+    """
+    path = database.obj.database if is_sqlite() else ":memory:"
+    if path == ":memory:" or path.startswith("file:"):
+        with database.atomic():
+            yield
+        return
+    lock_file, thread_lock = _writer_lock(path)
+    with thread_lock:
+        fcntl.flock(lock_file, fcntl.LOCK_EX)
+        try:
+            with database.atomic():
+                yield
+        finally:
+            fcntl.flock(lock_file, fcntl.LOCK_UN)
 
 
 def open_database(app):

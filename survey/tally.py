@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 
 from peewee import SQL, fn
 
+from survey.db import is_sqlite
 from survey.i18n import gettext as _
 from survey.i18n import to_utc
 from survey.models import (
@@ -301,10 +302,6 @@ class _Counter:
         """Return the WHERE terms of this tally's answers (or responses)."""
         return [model.questionnaire == self.questionnaire.id, *self.filters.conditions(model)]
 
-    def group_field(self, model=Answer):
-        """Return the breakdown column of a model, or None."""
-        return {"ward": model.ward, "organisation": model.organisation}.get(self.filters.by)
-
     def add(self, key, value):
         """Add to a cell."""
         self.cells[key] = self.cells.get(key, 0) + value
@@ -312,10 +309,7 @@ class _Counter:
     def run(self):
         """Run the queries and return self."""
         self.count_responses()
-        self.count_choices()
-        self.count_multi_answered()
-        self.count_scales()
-        self.count_numbers()
+        self.count_answers()
         self.link_lines()
         return self
 
@@ -338,41 +332,71 @@ class _Counter:
             self.add(("organisation", org_id), n)
             self.add(("responses",), n)
 
-    def _grouped(self, ids, *measures, value=None):
-        """Return rows (question, [group,] [value,] *measures) over the answers of some questions."""
-        group = self.group_field()
-        keys = [Answer.question] + ([group] if group is not None else []) + (
-            [value] if value is not None else [])
-        return (Answer.select(*keys, *measures)
-                .where(Answer.question.in_(ids), *self.filters.conditions(Answer))
-                .group_by(*keys).tuples())
+    def count_answers(self):
+        """Count every question's choices, values and respondents in one GROUP BY, then add up the groups.
 
-    def _split(self, row):
-        """Split a grouped row into (question id, group id or None, rest)."""
-        if self.filters.by:
-            return row[0], row[1], row[2:]
-        return row[0], None, row[1:]
-
-    def count_choices(self):
-        """Count single and multi choices, and answered text/date questions, in one GROUP BY."""
-        ids = [q.id for q in self.counted if q.kind in ("single", "multi", *LISTED_KINDS)]
-        choices = Choice.select().where(Choice.question.in_(ids)).order_by(
-            Choice.position, Choice.id) if ids else []
-        for q in self.counted:
-            if q.kind in ("single", "multi") or q.kind in LISTED_KINDS:
-                self.columns[q.id] = []
-        for c in choices:
-            self.columns[c.question_id].append((c.id, c.key, c.label, c.hidden))
-        self._zero_columns(ids)
-        if not ids:
-            return
+        The groups are few (one per choice or distinct value, in each group of the breakdown);
+        adding them into totals and breakdown cells is all the Python here does.
+        """
         kinds = {q.id: q.kind for q in self.counted}
-        for row in self._grouped(ids, fn.COUNT(SQL("*")), value=Answer.choice):
-            qid, gid, (choice_id, n) = self._split(row)
-            if choice_id is not None:
+        if not kinds:
+            return
+        rows = self.answer_groups(list(kinds))
+        observed = {}  # question id -> the scale and number values answered
+        for qid, _gid, _choice, value, _n, _answered in rows:
+            if value is not None:
+                observed.setdefault(qid, set()).add(value)
+        bins = self.make_columns(observed)
+        self._zero_columns(list(kinds))
+        for qid, gid, choice_id, value, n, answered in rows:
+            if kinds[qid] in ("scale", "number"):
+                start, width = bins.get(qid, (0, 1))
+                column = int(value) if kinds[qid] == "scale" else math.floor((value - start) / width)
+                self._add_count(qid, column, gid, n)
+                self._add_sum(qid, gid, n, n * value)
+            elif choice_id is not None:
                 self._add_count(qid, choice_id, gid, n)
-            if kinds[qid] != "multi":
-                self._add_answered(qid, gid, n)
+            self._add_answered(qid, gid, answered)
+
+    def answer_groups(self, question_ids):
+        """Return (question, group or None, choice, number, answers, respondents) rows of one GROUP BY.
+
+        COUNT(*) FILTER (WHERE first_row) counts respondents: a multi-choice answer has a row
+        per choice. SQLite groups at the finest grain (question, ward, organisation, choice,
+        number), the order of the answer table's tally index, so it reads that index once and
+        sorts nothing; PostgreSQL hashes, and the fewer the keys the faster, so it groups by
+        the breakdown's column only.
+        """
+        by = self.filters.by
+        places = ["ward", "organisation"] if is_sqlite() else [by] if by else []
+        keys = [Answer.question, *(getattr(Answer, name) for name in places), Answer.choice,
+                Answer.number]
+        query = (Answer.select(*keys, fn.COUNT(SQL("*")),
+                               fn.COUNT(SQL("*")).filter(Answer.first_row))
+                 .where(Answer.question.in_(question_ids), *self.filters.conditions(Answer))
+                 .group_by(*keys).tuples())
+        at = 1 + places.index(by) if by else None
+        return [(row[0], row[at] if at else None, *row[-4:]) for row in query]
+
+    def make_columns(self, observed):
+        """Set every question's columns: its choices, scale values or number ranges; return the ranges' (start, width)."""
+        choice_ids = [q.id for q in self.counted if q.kind in ("single", "multi")]
+        for q in self.counted:
+            if q.kind not in ("scale", "number"):
+                self.columns[q.id] = []
+        if choice_ids:
+            for c in Choice.select().where(Choice.question.in_(choice_ids)).order_by(
+                    Choice.position, Choice.id):
+                self.columns[c.question_id].append((c.id, c.key, c.label, c.hidden))
+        bins = {}
+        for q in self.counted:
+            values = observed.get(q.id, ())
+            if q.kind == "scale":
+                self.columns[q.id] = _scale_columns(q, values)
+            elif q.kind == "number":
+                seen = (min(values), max(values)) if values else None
+                bins[q.id] = self._number_columns(q, seen)
+        return bins
 
     def _zero_columns(self, ids):
         """Start every counted cell of these questions at 0, so zeros appear as zeros."""
@@ -397,78 +421,14 @@ class _Counter:
         if gid is not None:
             self.add(("answered", qid, gid), n)
 
-    def count_multi_answered(self):
-        """Count the responses that answered each multi-choice question."""
-        ids = [q.id for q in self.counted if q.kind == "multi"]
-        if not ids:
-            return
-        # DISTINCT in a subquery, then COUNT: PostgreSQL hashes it, where COUNT(DISTINCT) sorts.
-        # A response has one ward and one organisation, so DISTINCT over a prefix of the
-        # (question, response, ward, organisation) index counts the same responses and lets
-        # SQLite read that index in order, with no temporary B-tree, for any breakdown.
-        group = self.group_field()
-        keys = [Answer.question] + ([group] if group is not None else [])
-        prefix = [Answer.question, Answer.response] + (
-            [Answer.ward, Answer.organisation] if group is not None else [])
-        distinct = (Answer.select(*prefix).distinct()
-                    .where(Answer.question.in_(ids), *self.filters.conditions(Answer)))
-        names = [SQL(f'"{k.column_name}"') for k in keys]
-        query = (Answer.select(*names, fn.COUNT(SQL("*"))).from_(distinct.alias("d"))
-                 .group_by(*names).tuples())
-        for row in query:
-            qid, gid, (n,) = self._split(row)
-            self._add_answered(qid, gid, n)
-
-    def count_scales(self):
-        """Count each value of the scale questions."""
-        scales = [q for q in self.counted if q.kind == "scale"]
-        if not scales:
-            return
-        # Grouped by a prefix of the (question, number, ward, organisation) index, so the
-        # database reads it in order; with a breakdown the few hundred groups are then folded.
-        keys = [Answer.question, Answer.number]
-        if self.filters.by:
-            keys += [Answer.ward, Answer.organisation]
-        query = (Answer.select(*keys, fn.COUNT(SQL("*")))
-                 .where(Answer.question.in_([q.id for q in scales]),
-                        *self.filters.conditions(Answer))
-                 .group_by(*keys).tuples())
-        rows = [(qid, {"ward": rest[0], "organisation": rest[1]}.get(self.filters.by)
-                 if rest else None, value, n) for qid, value, *rest, n in query]
-        observed = {}
-        for qid, _gid, value, _n in rows:
-            observed.setdefault(qid, set()).add(value)
-        for q in scales:
-            self.columns[q.id] = _scale_columns(q, observed.get(q.id, ()))
-        self._zero_columns([q.id for q in scales])
-        for qid, gid, value, n in rows:
-            self._add_count(qid, int(value), gid, n)
-            self._add_answered(qid, gid, n)
-            self._add_sum(qid, gid, n, n * value)
-
     def _add_sum(self, qid, gid, n, amount):
         """Add n numbers adding up to amount, overall and in its group (for means)."""
         for key in {(qid, None), (qid, gid)}:
             count, total = self.sums.get(key, (0, 0.0))
             self.sums[key] = (count + n, total + amount)
 
-    def count_numbers(self):
-        """Count, sum and bin the number questions (bins from the bounds, else the answers seen)."""
-        numbers = [q for q in self.counted if q.kind == "number"]
-        if not numbers:
-            return
-        seen = {}
-        for row in self._grouped([q.id for q in numbers], fn.COUNT(SQL("*")), fn.SUM(Answer.number),
-                                 fn.MIN(Answer.number), fn.MAX(Answer.number)):
-            qid, gid, (n, amount, low, high) = self._split(row)
-            self._add_sum(qid, gid, n, amount)
-            old = seen.get(qid, (low, high))
-            seen[qid] = (min(old[0], low), max(old[1], high))
-        for q in numbers:
-            self._count_bins(q, seen.get(q.id))
-
-    def _count_bins(self, question, seen):
-        """Count one number question's answers in round ranges."""
+    def _number_columns(self, question, seen):
+        """Set a number question's round ranges (from its bounds, else the answers seen); return (start, width)."""
         low = question.minimum if question.minimum is not None else (seen or (0, 0))[0]
         high = question.maximum if question.maximum is not None else (seen or (0, 0))[1]
         width = _nice_width(high - low) if high > low else 1
@@ -480,14 +440,7 @@ class _Counter:
         self.columns[question.id] = [
             (i, _fmt(start + i * width), f"{_fmt(start + i * width)}–{_fmt(start + (i + 1) * width)}",
              False) for i in range(first, last + 1)]
-        self._zero_columns([question.id])
-        if seen is None:
-            return
-        index = fn.FLOOR((Answer.number - start) / width)
-        for row in self._grouped([question.id], fn.COUNT(SQL("*")), value=index):
-            qid, gid, (i, n) = self._split(row)
-            self._add_count(qid, int(i), gid, n)
-            self._add_answered(qid, gid, n)
+        return start, width
 
     def link_lines(self):
         """Declare which cells add up to which, for the suppression rule."""

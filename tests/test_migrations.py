@@ -133,3 +133,24 @@ def test_head_schema_has_every_column_the_models_use(empty):
             columns = {c.name for c in empty.get_columns(table)}
             fields = {f.column_name for f in model._meta.sorted_fields}
             assert fields <= columns, f"{table} lacks {fields - columns}: add a migration"
+
+
+def test_first_row_marks_one_row_per_answer_after_upgrade(empty):
+    """Migration 0004 marks the first row of each answer; a multi-choice answer's others are not."""
+    with database.connection_context():
+        Runner(empty, str(MIGRATIONS_DIR)).up(target="0003_tally_covering_indexes")
+        fill(empty)
+        first = empty.execute_sql('SELECT "response_id", "question_id", "choice_id", '
+                                  '"questionnaire_id", "ward_id", "organisation_id", '
+                                  '"submitted_at" FROM "answer" ORDER BY "id"').fetchone()
+        for _ in range(2):  # two more choices of that same multi-choice answer
+            empty.execute_sql(
+                'INSERT INTO "answer" ("response_id", "question_id", "choice_id", '
+                '"questionnaire_id", "ward_id", "organisation_id", "submitted_at") VALUES '
+                f'({", ".join([empty.param] * 7)})', first)
+    migrate()
+    with database.connection_context():
+        rows = empty.execute_sql('SELECT "response_id", "question_id", "first_row" FROM "answer" '
+                                 'ORDER BY "id"').fetchall()
+    assert [bool(r[2]) for r in rows] == [True] * ROWS + [False, False]
+    assert rows[-1][:2] == rows[0][:2]
