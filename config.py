@@ -22,6 +22,10 @@ MAX_CONTENT_LENGTH = 1024 * 1024
 # Werkzeug's password hashing; scrypt is the strong default (tests use a cheap one).
 PASSWORD_HASH_METHOD = "scrypt"
 
+# Seconds between the SQLite WAL checkpoints each worker runs in a thread of its own
+# (0: none; SQLite then checkpoints inside a commit once the WAL passes 40 MB).
+SQLITE_CHECKPOINT_SECONDS = 1.0
+
 # Rate limits (Flask-Limiter). memory+sweeping:// keeps counts in each process (limits' own
 # memory storage without its timer thread per hit); redis://host:6379 shares them between
 # processes and machines.

@@ -324,7 +324,7 @@ class Answer(BaseModel):
     """
     response = ForeignKeyField(Response, backref="answers", on_delete="CASCADE")
     question = ForeignKeyField(Question, index=False)
-    choice = ForeignKeyField(Choice, null=True)
+    choice = ForeignKeyField(Choice, null=True, index=False)  # migration 0004 says why
     text = TextField(null=True)
     number = FloatField(null=True)
     questionnaire = ForeignKeyField(Questionnaire, index=False)

@@ -1,6 +1,14 @@
 """The database lifecycle: migrations, a connection per request, SQLite settings."""
+import contextlib
+import shutil
+import sqlite3
+import time
+
+import pytest
+
 from survey.db import database, is_sqlite, migrate
-from survey.models import TABLES, Organisation
+from survey.models import TABLES, Organisation, Ward
+from tests.conftest import store_answers
 
 
 def test_migrate_creates_every_table_and_is_idempotent(app, db):
@@ -51,6 +59,32 @@ def test_migrated_schema_matches_the_models(app, db):
 def test_redundant_indexes_are_gone(app, db):
     """The answer table keeps only the indexes a query uses (each one costs every submission)."""
     indexes = {tuple(index.columns) for index in database.get_indexes("answer")} - {("id",)}
-    assert indexes == {("response_id",), ("choice_id",), (
+    assert indexes == {("response_id",), (
         "question_id", "ward_id", "organisation_id", "choice_id", "number", "first_row",
         "submitted_at")}
+
+
+@pytest.mark.parametrize("seconds", [0, 0.05])
+def test_checkpointer_moves_committed_answers_into_the_database_file(app, sample, tmp_path,
+                                                                     monkeypatch, seconds):
+    """With SQLITE_CHECKPOINT_SECONDS a thread copies the WAL into the file; with 0 it stays out."""
+    if not is_sqlite():
+        pytest.skip("the WAL and its checkpoints are SQLite's")
+    monkeypatch.setattr(database.obj, "checkpoint_seconds", seconds)
+    path = database.obj.database
+    with app.app_context(), database.connection_context():
+        database.execute_sql("PRAGMA wal_checkpoint(TRUNCATE)")  # start with an empty WAL
+        store_answers(sample, Ward.get(code="P1"), Organisation.get(code="MTTQ"),
+                      {"agree": "yes"})
+
+    def responses_in_the_file_alone():
+        """Count the responses in a copy of the database file without its WAL."""
+        copy = tmp_path / "file-alone.sqlite3"
+        shutil.copyfile(path, copy)
+        with contextlib.closing(sqlite3.connect(copy)) as conn:
+            return conn.execute("SELECT COUNT(*) FROM response").fetchone()[0]
+
+    deadline = time.monotonic() + 1.0
+    while responses_in_the_file_alone() == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert responses_in_the_file_alone() == (1 if seconds else 0)
