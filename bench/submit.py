@@ -5,8 +5,9 @@
 
 Starts gunicorn (the project's gunicorn.conf.py, loopback, a free port) on: the bare app of
 bench/bare_app.py (POST -> 204); survey on a fresh SQLite file; and, with --postgres, survey on
-a scratch database `survey_bench_<pid>` created beside that URL's and dropped at the end. Each
-load is N threads, each one phone: it GETs the form once (session cookie + CSRF token, as
+a scratch database `survey_bench_<pid>` created beside that URL's and dropped at the end. They
+are loaded in turns (bare, SQLite, PostgreSQL, and again, --rounds times), so a drift of the
+machine's speed touches them all alike. Each load is N threads, each one phone: it GETs the form once (session cookie + CSRF token, as
 production runs with CSRF on), then POSTs answers with a fresh client_uuid for T seconds, each
 on a new connection (gunicorn's sync workers close every connection after one answer).
 Prints requests/s, p50/p99 latency, the ratio to the bare endpoint (budget >= 0.4) and checks
@@ -313,6 +314,18 @@ def drive(server, paths, with_form, connections, duration):
 
 # ---- report --------------------------------------------------------------------------------
 
+def merged(loads):
+    """Return one Load holding several runs: their results, time and CPU added up."""
+    total = Load()
+    for load in loads:
+        total.results += load.results
+        total.elapsed += load.elapsed
+        total.server_cpu += load.server_cpu
+        total.client_cpu += load.client_cpu * load.elapsed
+    total.client_cpu /= max(total.elapsed, 1e-9)
+    return total
+
+
 def line(name, load, bare=None):
     """Print one result line."""
     ratio = (f"  ratio {load.rate() / bare.rate():.2f} (by server CPU "
@@ -345,43 +358,52 @@ def verify(load, url):
     return problems
 
 
-def run_survey(name, url, args, logs, bare):
-    """Seed a database, serve survey on it, load it and check what was stored."""
-    tokens = seed(url, args.collaborators)
-    paths = [f"/c/{t}/{SLUG}" for t in tokens]
-    with gunicorn(args.app, args.workers, logs / f"{name}.log", env=survey_env(url),
-                  pythonpath=args.pythonpath) as server:
-        load = drive(server, paths, True, args.connections, args.duration)
-    line(name, load, bare)
-    return verify(load, url)
-
-
 def main(argv=None):
-    """Measure the bare endpoint, then survey on SQLite (and PostgreSQL); print the comparison."""
+    """Serve the bare endpoint and survey on each database; load them in turns; print the comparison.
+
+    Turns (bare, SQLite, PostgreSQL, then again) spread the machine's drifts over all of them;
+    each figure is over all its turns together.
+    """
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--connections", type=int, default=16)
-    parser.add_argument("--duration", type=float, default=10.0)
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds of each turn")
+    parser.add_argument("--rounds", type=int, default=3, help="turns of each server")
     parser.add_argument("--collaborators", type=int, default=8)
     parser.add_argument("--postgres", metavar="URL", help="also measure on PostgreSQL")
     parser.add_argument("--app", default="survey:create_app()",
                         help="the gunicorn app to measure (a variant of survey, say)")
     parser.add_argument("--pythonpath", help="where --app's module lives")
     args = parser.parse_args(argv)
-    print(f"gunicorn {args.workers} sync workers, {args.connections} connections x "
-          f"{args.duration:g} s, loopback, CPUs {os.cpu_count()}, load average "
-          f"{os.getloadavg()[0]:.1f}", flush=True)
-    problems = []
-    with tempfile.TemporaryDirectory(prefix="survey-bench-") as tmp:
+    print(f"gunicorn {args.workers} sync workers, {args.connections} connections, "
+          f"{args.rounds} turns x {args.duration:g} s each, loopback, CPUs {os.cpu_count()}, "
+          f"load average {os.getloadavg()[0]:.1f}", flush=True)
+    with tempfile.TemporaryDirectory(prefix="survey-bench-") as tmp, \
+            contextlib.ExitStack() as stack:
         logs = Path(tmp)
-        with gunicorn("bare_app:create_app()", args.workers, logs / "bare.log",
-                      pythonpath=ROOT / "bench") as server:
-            bare = drive(server, ["/c/token/bench"], False, args.connections, args.duration)
-        line("bare flask", bare)
-        problems += run_survey("sqlite", f"sqlite:///{logs / 'bench.sqlite3'}", args, logs, bare)
+        urls = {"sqlite": f"sqlite:///{logs / 'bench.sqlite3'}"}
         if args.postgres:
-            with postgres_scratch(args.postgres) as url:
-                problems += run_survey("postgresql", url, args, logs, bare)
+            urls["postgresql"] = stack.enter_context(postgres_scratch(args.postgres))
+        targets = {"bare flask": (stack.enter_context(gunicorn(
+            "bare_app:create_app()", args.workers, logs / "bare.log",
+            pythonpath=ROOT / "bench")), ["/c/token/bench"], False)}
+        for name, url in urls.items():
+            paths = [f"/c/{t}/{SLUG}" for t in seed(url, args.collaborators)]
+            targets[name] = (stack.enter_context(gunicorn(
+                args.app, args.workers, logs / f"{name}.log", env=survey_env(url),
+                pythonpath=args.pythonpath)), paths, True)
+        loads = {name: [] for name in targets}
+        for _ in range(args.rounds):
+            for name, (server, paths, with_form) in targets.items():
+                loads[name].append(drive(server, paths, with_form, args.connections,
+                                         args.duration))
+        bare = merged(loads["bare flask"])
+        line("bare flask", bare)
+        problems = []
+        for name, url in urls.items():
+            load = merged(loads[name])
+            line(name, load, bare)
+            problems += verify(load, url)
     print(f"budget: submit >= {BUDGET:.0%} of the bare endpoint's requests/s; load average now "
           f"{os.getloadavg()[0]:.1f} (other work on the machine lowers and scatters req/s; "
           "server CPU ms/req scatters less)")

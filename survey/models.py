@@ -43,8 +43,10 @@ def first_raw(model, text, *params):
     if row is None:
         return None
     columns = model._meta.columns
-    instance = model(**{columns[d[0]].name: columns[d[0]].python_value(value)
-                        for d, value in zip(cursor.description, row)})
+    # __no_default__, as peewee's own row reader: defaults (a new token, the time) are not
+    # computed for fields the row fills anyway.
+    instance = model(__no_default__=True, **{columns[d[0]].name: columns[d[0]].python_value(value)
+                                             for d, value in zip(cursor.description, row)})
     instance._dirty.clear()  # as loaded from the database: nothing to save
     return instance
 
@@ -291,8 +293,9 @@ class Response(BaseModel):
                                  v.question_id not in seen, questionnaire.id, ward_id,
                                  organisation_id, stamp))
                     seen.add(v.question_id)
-                if rows:
-                    database.cursor().executemany(sql(ANSWER_INSERT), rows)
+                if rows:  # one statement for all: PostgreSQL's executemany sends one per row
+                    database.execute_sql(sql(ANSWER_INSERT + ", ".join([ANSWER_ROW] * len(rows))),
+                                         [value for row in rows for value in row])
         except IntegrityError:
             if cls.select().where(cls.client_uuid == client_uuid).exists():
                 return cls.DUPLICATE
@@ -312,8 +315,8 @@ RECEIPT_MANY = (RECEIPT_ONE + ' ON CONFLICT ("questionnaire_id", "collaborator_i
                 'DO UPDATE SET "count" = "receipt"."count" + 1')
 ANSWER_INSERT = (
     'INSERT INTO "answer" ("response_id", "question_id", "choice_id", "text", "number", '
-    '"first_row", "questionnaire_id", "ward_id", "organisation_id", "submitted_at") '
-    'VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
+    '"first_row", "questionnaire_id", "ward_id", "organisation_id", "submitted_at") VALUES ')
+ANSWER_ROW = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 
 
 class Answer(BaseModel):
