@@ -6,8 +6,8 @@ Fills a fresh SQLite file (and the PostgreSQL database given, which it empties) 
 responses by bulk insert, then prints, on the same database in the same run: three bare
 GROUP BYs over the answers (BARE_QUERIES, the first the plain
 `SELECT question_id, choice_id, COUNT(*) FROM answer WHERE questionnaire_id=? GROUP BY 1,2`),
-survey.tally.tally() without and with a breakdown (median of several warm runs, and the
-ratio to the fastest bare query), and the streamed CSV export's time and peak Python memory.
+survey.tally.tally() without and with a breakdown (medians of several warm runs, all of them
+in turns, and the ratio to the fastest bare query), and the streamed CSV export's time and peak Python memory.
 Budget (DESIGN.md): a tally within 2× the bare query and under a second.
 """
 import argparse
@@ -35,7 +35,7 @@ from survey.tally import Filters, tally
 WARDS = ["P1", "P2"] + [f"P{n}" for n in range(4, 16)]
 ORGANISATIONS = ["MTTQ", "DOAN", "LDLD", "HLHPN", "HCCB", "BTG"]
 BATCH = 2000
-RUNS = 5
+RUNS = 7
 
 
 def questionnaire_spec():
@@ -119,6 +119,20 @@ def fill(questionnaire, n, seed=1):
     return total
 
 
+def interleaved(functions, runs=RUNS):
+    """Return each function's median seconds over several rounds, all of them run in each round.
+
+    In turns, so a drift of the machine's speed touches every figure alike.
+    """
+    times = {name: [] for name in functions}
+    for _ in range(runs):
+        for name, function in functions.items():
+            started = time.perf_counter()
+            function()
+            times[name].append(time.perf_counter() - started)
+    return {name: statistics.median(values) for name, values in times.items()}
+
+
 def timed(function, runs=RUNS):
     """Return (median, first) seconds of running function several times."""
     times = []
@@ -176,19 +190,18 @@ def measure(label, url, n):
               f"questions in {time.perf_counter() - started:.1f} s")
         analyze()
         ids = [q.id for q in Question.select().where(Question.questionnaire == questionnaire)]
-        bares = {}
-        for name, template in BARE_QUERIES.items():
-            median, first = timed(lambda t=template: bare_sql(t, questionnaire.id, ids))
-            bares[name] = median
-            print(f"[{label}] bare GROUP BY {name:<17} median {median * 1000:7.1f} ms "
-                  f"(first {first * 1000:.1f} ms)")
-        fastest = min(bares, key=bares.get)
-        bare = bares[fastest]
-        for by in (None, "ward", "organisation"):
-            median, first = timed(lambda by=by: tally(questionnaire, Filters(by=by)))
-            print(f"[{label}] tally{'' if by is None else ' by ' + by:<22} median "
-                  f"{median * 1000:7.1f} ms (first {first * 1000:.1f} ms)  ratio {median / bare:.2f}× "
-                  f"to the fastest bare GROUP BY ({fastest})")
+        runs = {f"bare GROUP BY {name}": lambda t=template: bare_sql(t, questionnaire.id, ids)
+                for name, template in BARE_QUERIES.items()}
+        runs.update({"tally" + ("" if by is None else " by " + by):
+                     lambda by=by: tally(questionnaire, Filters(by=by))
+                     for by in (None, "ward", "organisation")})
+        medians = interleaved(runs)
+        fastest = min((n for n in medians if n.startswith("bare")), key=medians.get)
+        for name, median in medians.items():
+            ratio = "" if name.startswith("bare") else (
+                f"  ratio {median / medians[fastest]:.2f}× to the fastest bare GROUP BY "
+                f"({fastest[len('bare GROUP BY '):]})")
+            print(f"[{label}] {name:<31} median {median * 1000:7.1f} ms{ratio}")
         one_ward = Ward.get(code="P4")
         median, _ = timed(lambda: tally(questionnaire, Filters(ward=one_ward, by="organisation")))
         print(f"[{label}] tally ward=P4 by organisation median {median * 1000:7.1f} ms")
