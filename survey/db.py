@@ -1,4 +1,5 @@
 """Database binding: one DatabaseProxy opened from SURVEY_DATABASE_URL, request hooks, migrations."""
+import atexit
 import contextlib
 import fcntl
 import os
@@ -70,12 +71,22 @@ _writer_locks = {}
 _writer_locks_made = threading.Lock()
 
 
+@atexit.register
+def _close_lock_files():
+    """Close the lock files this process opened, as it exits."""
+    for key, (lock_file, _thread_lock, _checkpointer) in list(_writer_locks.items()):
+        if key[0] == os.getpid():
+            lock_file.close()
+
+
 def _writer_lock(path):
     """Return this process's (open lock file, thread lock, checkpointer) for a SQLite database file.
 
     The first write of a process starts its checkpointer (SQLITE_CHECKPOINT_SECONDS, 0: none).
     """
     key = (os.getpid(), path)
+    if key in _writer_locks:
+        return _writer_locks[key]
     with _writer_locks_made:  # threads arriving together must not open two
         if key not in _writer_locks:
             lock_file = open(path + "-writer.lock", "a+b")  # noqa: SIM115 (kept open: it is the lock)
@@ -124,8 +135,8 @@ def write_transaction():
     time waiting there than writing. flock wakes the next writer the moment the lock is
     free; SQLite's own lock still guards the data, this only orders the queue.
     """
-    path = database.obj.database if is_sqlite() else ":memory:"
-    if path == ":memory:" or path.startswith("file:"):
+    path = database.obj.database if is_sqlite() else None
+    if path is None or path == ":memory:" or path.startswith("file:"):  # no file to lock beside
         with database.atomic():
             yield
         return

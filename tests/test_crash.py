@@ -42,7 +42,14 @@ class Phone(threading.Thread):
     def run(self):
         """Open the form once (cookie and CSRF token), then empty the outbox."""
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
-        cookie, csrf = self.bench.open_session(conn, self.path)
+        cookie = csrf = None
+        while cookie is None and time.monotonic() < self.end:
+            try:
+                cookie, csrf = self.bench.open_session(conn, self.path)
+            except (OSError, http.client.HTTPException, RuntimeError):
+                conn.close()  # the crash came while the form was opening: open it again
+                self.failures += 1
+                time.sleep(0.05)
         headers = {"Content-Type": "application/x-www-form-urlencoded", "Cookie": cookie}
         while self.outbox and time.monotonic() < self.end:
             body = urlencode(self.bench.answers() + [("csrf_token", csrf),
