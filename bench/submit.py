@@ -1,15 +1,16 @@
 """Load test of the phone form's submit path, measured against a bare Flask endpoint.
 
-    python bench/submit.py [--workers 2] [--connections 16] [--duration 10]
+    python bench/submit.py [--workers 2] [--connections 16] [--duration 10] [--rounds 3]
                            [--postgres postgresql://postgres@127.0.0.1:5432/test]
 
 Starts gunicorn (the project's gunicorn.conf.py, loopback, a free port) on: the bare app of
 bench/bare_app.py (POST -> 204); survey on a fresh SQLite file; and, with --postgres, survey on
 a scratch database `survey_bench_<pid>` created beside that URL's and dropped at the end. They
 are loaded in turns (bare, SQLite, PostgreSQL, and again, --rounds times), so a drift of the
-machine's speed touches them all alike. Each load is N threads, each one phone: it GETs the form once (session cookie + CSRF token, as
-production runs with CSRF on), then POSTs answers with a fresh client_uuid for T seconds, each
-on a new connection (gunicorn's sync workers close every connection after one answer).
+machine's speed touches them all alike. Each load is N threads, each one phone: it GETs the
+form once (session cookie + CSRF token, as production runs with CSRF on), then POSTs answers
+with a fresh client_uuid for T seconds, each on a new connection (gunicorn's sync workers close
+every connection after one answer).
 Prints requests/s, p50/p99 latency, the ratio to the bare endpoint (budget >= 0.4) and checks
 that the stored responses are exactly the acknowledged (303) ones: none lost, none doubled.
 Exit status 1 when a response was lost or doubled or a request failed.

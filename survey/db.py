@@ -74,13 +74,13 @@ _writer_locks_made = threading.Lock()
 @atexit.register
 def _close_lock_files():
     """Close the lock files this process opened, as it exits."""
-    for key, (lock_file, _thread_lock, _checkpointer) in list(_writer_locks.items()):
+    for key, (lock_file, _thread_lock) in list(_writer_locks.items()):
         if key[0] == os.getpid():
             lock_file.close()
 
 
 def _writer_lock(path):
-    """Return this process's (open lock file, thread lock, checkpointer) for a SQLite database file.
+    """Return this process's (open lock file, thread lock) for a SQLite database file.
 
     The first write of a process starts its checkpointer (SQLITE_CHECKPOINT_SECONDS, 0: none).
     """
@@ -91,15 +91,14 @@ def _writer_lock(path):
         if key not in _writer_locks:
             lock_file = open(path + "-writer.lock", "a+b")  # noqa: SIM115 (kept open: it is the lock)
             seconds = getattr(database.obj, "checkpoint_seconds", 0)
-            checkpointer = Checkpointer(path, seconds) if seconds else None
-            if checkpointer is not None:
-                checkpointer.start()
-            _writer_locks[key] = (lock_file, threading.Lock(), checkpointer)
+            if seconds:
+                Checkpointer(path, seconds).start()
+            _writer_locks[key] = (lock_file, threading.Lock())
         return _writer_locks[key]
 
 
 class Checkpointer(threading.Thread):
-    """Copies the SQLite WAL into the database file every few seconds, off the request path.
+    """Copies the SQLite WAL into the database file every SQLITE_CHECKPOINT_SECONDS, off the request path.
 
     A checkpoint ends with an fsync that took ~0.5 ms per submission on average when the
     commits of requests ran it, and writers queued behind it; here it waits in its own thread,
@@ -140,7 +139,7 @@ def write_transaction():
         with database.atomic():
             yield
         return
-    lock_file, thread_lock, _checkpointer = _writer_lock(path)
+    lock_file, thread_lock = _writer_lock(path)
     with thread_lock:
         fcntl.flock(lock_file, fcntl.LOCK_EX)
         try:
