@@ -12,10 +12,8 @@ _STATIC_CACHE_MAX = 64
 
 
 def worth_trying(response):
-    """Tell whether this answer may be gzipped: a full body, not yet encoded, gzip accepted."""
-    status = response.status_code
-    return ((status == 200 or 400 <= status < 600)
-            and "Content-Encoding" not in response.headers
+    """Tell whether this answer (with a body) may be gzipped: not yet encoded, gzip accepted, not streamed."""
+    return ("Content-Encoding" not in response.headers
             and request.accept_encodings["gzip"] > 0
             and (response.direct_passthrough or not response.is_streamed))
 
@@ -34,8 +32,9 @@ def gzipped(data, cache_key=None):
 
 def compress(response):
     """Gzip a compressible body larger than MIN_SIZE when the client accepts it."""
-    if response.mimetype not in COMPRESSIBLE:
-        return response
+    if response.mimetype not in COMPRESSIBLE or not (
+            response.status_code == 200 or 400 <= response.status_code < 600):
+        return response  # a redirect or an empty answer: no body to compress, nothing varies
     response.vary.add("Accept-Encoding")
     if not worth_trying(response):
         return response

@@ -32,21 +32,25 @@ def sql(text):
     return text if database.obj.param == "?" else text.replace("?", database.obj.param)
 
 
-def first_raw(model, text, *params):
-    """Return the first model instance a hand-written SELECT of its columns finds, or None.
+def columns_of(model, alias):
+    """Return the SELECT list of a model's columns in field order, qualified by a table alias."""
+    return ", ".join(f'{alias}."{f.column_name}"' for f in model._meta.sorted_fields)
+
+
+def from_values(model, values):
+    """Return a model instance from its columns' values in field order, or None for a NULL id.
 
     Built straight from the row: peewee's Model.raw resolves its columns again on every
-    call, twice the cost of the query itself on the submit path.
+    call, twice the cost of the query itself on the submit path. A NULL id is the missing
+    side of a LEFT JOIN.
     """
-    cursor = database.execute_sql(sql(text), params)
-    row = cursor.fetchone()
-    if row is None:
+    fields = model._meta.sorted_fields
+    if values[0] is None:
         return None
-    columns = model._meta.columns
     # __no_default__, as peewee's own row reader: defaults (a new token, the time) are not
     # computed for fields the row fills anyway.
-    instance = model(__no_default__=True, **{columns[d[0]].name: columns[d[0]].python_value(value)
-                                             for d, value in zip(cursor.description, row)})
+    instance = model(__no_default__=True, **{field.name: field.python_value(value)
+                                             for field, value in zip(fields, values)})
     instance._dirty.clear()  # as loaded from the database: nothing to save
     return instance
 
@@ -98,7 +102,8 @@ class Collaborator(BaseModel):
     @classmethod
     def by_token(cls, token):
         """Return the active collaborator holding this token, or None."""
-        return first_raw(cls, 'SELECT * FROM "collaborator" WHERE "token" = ? AND "active"', token)
+        row = database.execute_sql(sql(COLLABORATOR_BY_TOKEN), (token,)).fetchone()
+        return None if row is None else from_values(cls, row)
 
     def rotate_token(self):
         """Give the collaborator a new link; the old one stops working at once."""
@@ -151,7 +156,8 @@ class Questionnaire(BaseModel):
     @classmethod
     def by_slug(cls, slug):
         """Return the questionnaire with this slug, or None."""
-        return first_raw(cls, 'SELECT * FROM "questionnaire" WHERE "slug" = ?', slug)
+        row = database.execute_sql(sql(QUESTIONNAIRE_BY_SLUG), (slug,)).fetchone()
+        return None if row is None else from_values(cls, row)
 
     def is_accepting(self, now=None):
         """Tell whether answers are accepted now: open, and within opens_at/closes_at."""
@@ -216,6 +222,30 @@ class QuestionnaireWard(BaseModel):
         indexes = ((("questionnaire", "ward"), True),)
 
 
+# The phone form's lookups, written once: a personal form needs both rows, so one query.
+COLLABORATOR_BY_TOKEN = (f'SELECT {columns_of(Collaborator, "c")} FROM "collaborator" AS c '
+                         'WHERE c."token" = ? AND c."active"')
+QUESTIONNAIRE_BY_SLUG = (f'SELECT {columns_of(Questionnaire, "q")} FROM "questionnaire" AS q '
+                         'WHERE q."slug" = ?')
+QUESTIONNAIRE_AND_COLLABORATOR = (
+    f'SELECT {columns_of(Questionnaire, "q")}, {columns_of(Collaborator, "c")} '
+    'FROM "questionnaire" AS q LEFT JOIN "collaborator" AS c ON c."token" = ? AND c."active" '
+    'WHERE q."slug" = ?')
+
+
+def questionnaire_and_collaborator(slug, token):
+    """Return (questionnaire with this slug, active collaborator with this token), None where missing.
+
+    One query instead of two: on PostgreSQL every query is a round trip. With no such
+    questionnaire, the collaborator is not looked for (None too).
+    """
+    row = database.execute_sql(sql(QUESTIONNAIRE_AND_COLLABORATOR), (token, slug)).fetchone()
+    if row is None:
+        return None, None
+    split = len(Questionnaire._meta.sorted_fields)
+    return from_values(Questionnaire, row[:split]), from_values(Collaborator, row[split:])
+
+
 class Question(BaseModel):
     """A question (or a section heading) of a questionnaire."""
     questionnaire = ForeignKeyField(Questionnaire, backref="questions", on_delete="CASCADE",
@@ -278,24 +308,34 @@ class Response(BaseModel):
         check-then-insert: whichever insert loses rolls the whole response back.
         """
         now = utcnow()
-        stamp = now.isoformat(" ") if is_sqlite() else now  # SQLite stores times as text
         collaborator_id = None if questionnaire.anonymous or collaborator is None else collaborator.id
+        place = (questionnaire.id, ward_id, organisation_id)
+        receipt = None
+        if collaborator is not None:
+            # A second receipt for a one-response questionnaire breaks the primary key: the rule.
+            receipt = RECEIPT_ONE if questionnaire.per_collaborator == "one" else RECEIPT_MANY
+        # (question, choice, text, number, first_row): first_row marks one row per question.
+        answers, seen = [], set()
+        for v in values:
+            answers.append((v.question_id, v.choice_id, v.text, v.number, v.question_id not in seen))
+            seen.add(v.question_id)
         try:
-            with write_transaction():
-                response_id = database.execute_sql(sql(RESPONSE_INSERT), (
-                    questionnaire.id, ward_id, organisation_id, collaborator_id, stamp,
-                    client_uuid)).fetchone()[0]
-                if collaborator is not None:
-                    Receipt.count_one(questionnaire, collaborator)
-                rows, seen = [], set()
-                for v in values:
-                    rows.append((response_id, v.question_id, v.choice_id, v.text, v.number,
-                                 v.question_id not in seen, questionnaire.id, ward_id,
-                                 organisation_id, stamp))
-                    seen.add(v.question_id)
-                if rows:  # one statement for all: PostgreSQL's executemany sends one per row
-                    database.execute_sql(sql(ANSWER_INSERT + ", ".join([ANSWER_ROW] * len(rows))),
-                                         [value for row in rows for value in row])
+            if is_sqlite():
+                stamp = now.isoformat(" ")  # SQLite stores times as text
+                with write_transaction():
+                    response_id = database.execute_sql(RESPONSE_INSERT, (
+                        *place, collaborator_id, stamp, client_uuid)).fetchone()[0]
+                    if receipt:
+                        database.execute_sql(receipt, (questionnaire.id, collaborator.id))
+                    if answers:  # one statement for all rows
+                        database.execute_sql(
+                            ANSWER_INSERT + ", ".join([ANSWER_ROW] * len(answers)),
+                            [value for answer in answers
+                             for value in (response_id, *answer, *place, stamp)])
+            else:
+                database.execute_sql(*one_statement_store(
+                    (*place, collaborator_id, now, client_uuid),
+                    receipt and (questionnaire.id, collaborator.id), receipt, answers))
         except IntegrityError:
             if cls.select().where(cls.client_uuid == client_uuid).exists():
                 return cls.DUPLICATE
@@ -308,7 +348,6 @@ class Response(BaseModel):
 RESPONSE_INSERT = (
     'INSERT INTO "response" ("questionnaire_id", "ward_id", "organisation_id", '
     '"collaborator_id", "submitted_at", "client_uuid") VALUES (?, ?, ?, ?, ?, ?) RETURNING "id"')
-# A second receipt for a one-response questionnaire breaks the primary key: that is the rule.
 RECEIPT_ONE = ('INSERT INTO "receipt" ("questionnaire_id", "collaborator_id", "count") '
                'VALUES (?, ?, 1)')
 RECEIPT_MANY = (RECEIPT_ONE + ' ON CONFLICT ("questionnaire_id", "collaborator_id") '
@@ -317,6 +356,35 @@ ANSWER_INSERT = (
     'INSERT INTO "answer" ("response_id", "question_id", "choice_id", "text", "number", '
     '"first_row", "questionnaire_id", "ward_id", "organisation_id", "submitted_at") VALUES ')
 ANSWER_ROW = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+# PostgreSQL: the response's row hands its id, place and time to its answers in the statement.
+ONE_STATEMENT_ANSWERS = (
+    'INSERT INTO "answer" ("response_id", "question_id", "choice_id", "text", "number", '
+    '"first_row", "questionnaire_id", "ward_id", "organisation_id", "submitted_at") '
+    'SELECT r."id", v.q, v.c, v.t, v.n, v.f, r."questionnaire_id", r."ward_id", '
+    'r."organisation_id", r."submitted_at" FROM r, (VALUES {rows}) AS v (q, c, t, n, f)')
+# Typed, so that a column of NULLs in VALUES is not taken for text.
+ONE_STATEMENT_ROW = "(?::integer, ?::integer, ?::text, ?::double precision, ?::boolean)"
+
+
+def one_statement_store(response, receipt_params, receipt, answers):
+    """Return (SQL, params) storing a response, its receipt and its answers in one PostgreSQL statement.
+
+    Data-modifying WITH clauses make one statement, which is atomic on its own: one round
+    trip to the server instead of BEGIN, three INSERTs and COMMIT.
+    """
+    parts = ["WITH r AS (" + RESPONSE_INSERT.replace(
+        'RETURNING "id"', 'RETURNING "id", "questionnaire_id", "ward_id", "organisation_id", '
+        '"submitted_at"') + ")"]
+    params = list(response)
+    if receipt:
+        parts.append(", c AS (" + receipt + ")")
+        params += receipt_params
+    if answers:
+        parts.append(", a AS (" + ONE_STATEMENT_ANSWERS.format(
+            rows=", ".join([ONE_STATEMENT_ROW] * len(answers))) + ")")
+        params += [value for answer in answers for value in answer]
+    parts.append(' SELECT "id" FROM r')
+    return sql("".join(parts)), params
 
 
 class Answer(BaseModel):

@@ -2,13 +2,22 @@
 import re
 import uuid
 
-from flask import Blueprint, abort, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, jsonify, render_template, request, url_for
 from flask_wtf.csrf import generate_csrf
 from werkzeug.datastructures import MultiDict
 
 from survey.i18n import gettext as _
 from survey.links import read_group
-from survey.models import Collaborator, Organisation, Questionnaire, Receipt, Response, Ward, utcnow
+from survey.models import (
+    Collaborator,
+    Organisation,
+    Questionnaire,
+    Receipt,
+    Response,
+    Ward,
+    questionnaire_and_collaborator,
+    utcnow,
+)
 from survey.questionnaire_json import SLUG_PATTERN
 from survey.rules import (
     check_answers,
@@ -87,8 +96,11 @@ def home(token):
 @access(PHONE)
 def form(token, slug):
     """Show and take a collaborator's form."""
-    collaborator = collaborator_or_404(token)
-    questionnaire = questionnaire_or_404(slug)
+    questionnaire, collaborator = (questionnaire_and_collaborator(slug, token)
+                                   if TOKEN_PATTERN.match(token) and SLUG_PATTERN.match(slug)
+                                   else (None, None))
+    if questionnaire is None or collaborator is None:
+        abort(404)
     message = refusal(questionnaire, collaborator)
     if message:
         return refusal_page(questionnaire, message)
@@ -174,7 +186,16 @@ def answer(questionnaire, collaborator=None, place=None, choose=None, fixed=None
     if result == Response.ALREADY_ANSWERED:
         return render_template("respond/answered.html", questionnaire=questionnaire,
                                collaborator=collaborator), 409
-    return redirect(page["thanks_url"], code=303)
+    return see_other(page["thanks_url"])
+
+
+def see_other(location):
+    """Answer 303 See Other without a body; the phone goes straight to Location.
+
+    Flask's redirect() also writes an HTML page with the link and escapes it: a tenth of a
+    submission's time here, for a body no browser shows.
+    """
+    return current_app.response_class(status=303, headers={"Location": location})
 
 
 def thanks_url(questionnaire, collaborator):

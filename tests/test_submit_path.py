@@ -1,9 +1,12 @@
-"""The lean submit path: the cached schema follows every change, and the public limit holds."""
+"""The lean submit path: cached schema, limits, the bare 303, one lookup query, the pool's ping."""
 import uuid
 
+import psycopg2
+import pytest
+
 from survey import create_app
-from survey.db import database, migrate
-from survey.models import Answer
+from survey.db import database, is_sqlite, migrate
+from survey.models import Answer, questionnaire_and_collaborator
 from survey.questionnaire_json import import_questionnaire
 from tests.conftest import SAMPLE
 
@@ -47,3 +50,63 @@ def test_public_pages_are_rate_limited(database_url):
     codes = [client.get("/s/sample").status_code for _ in range(4)]
     assert codes == [200, 200, 200, 429]
     assert "Quá nhiều lần thử" in client.get("/s/sample").get_data(as_text=True)
+
+
+def test_an_app_wide_limit_keeps_flask_limiters_own_hook(database_url):
+    """Flask-Limiter's per-request hook is left out only while no app-wide limit needs it."""
+    from survey.security import limiter
+    bare = create_app({"TESTING": True, "DATABASE_URL": database_url, "SECRET_KEY": "s",
+                       "RATELIMIT_ENABLED": True})
+    assert limiter._check_request_limit not in bare.before_request_funcs[None]
+    app = create_app({"TESTING": True, "DATABASE_URL": database_url, "SECRET_KEY": "s",
+                      "RATELIMIT_ENABLED": True, "RATELIMIT_DEFAULT": "2 per minute"})
+    migrate()
+    client = app.test_client()
+    assert [client.get("/login").status_code for _ in range(3)] == [200, 200, 429]
+
+
+def test_a_stored_answer_is_a_bare_303_to_the_thanks_page(client, sample, network):
+    """A stored submission answers 303 to its thank-you page with an empty body (nothing to show)."""
+    token = network["collaborators"][("P1", "MTTQ")].token
+    response = _send(client, token, agree="yes")
+    assert response.status_code == 303
+    assert response.headers["Location"].endswith(f"/c/{token}/sample/thanks")
+    assert response.get_data() == b""
+    assert "nosniff" in response.headers["X-Content-Type-Options"]
+
+
+def test_one_query_finds_the_questionnaire_and_an_active_collaborator(sample, network):
+    """questionnaire_and_collaborator: both found, the collaborator missing, or nothing at all."""
+    person = network["collaborators"][("P1", "MTTQ")]
+    questionnaire, collaborator = questionnaire_and_collaborator("sample", person.token)
+    assert (questionnaire.id, collaborator.id) == (sample.id, person.id)
+    assert collaborator.ward_id == person.ward_id and questionnaire.updated_at == sample.updated_at
+    assert not collaborator.is_dirty()  # as loaded: nothing to save
+    assert questionnaire_and_collaborator("sample", "x" * 32)[1] is None
+    person.active = False
+    person.save()
+    assert questionnaire_and_collaborator("sample", person.token) == (
+        questionnaire_and_collaborator("sample", "x" * 32)[0], None)
+    assert questionnaire_and_collaborator("nothing-here", person.token) == (None, None)
+
+
+def test_a_pooled_postgres_connection_is_pinged_only_after_a_rest(app, monkeypatch):
+    """A connection given back a moment ago is handed out unasked; after a rest it is pinged first."""
+    if is_sqlite():
+        pytest.skip("the pool's ping is PostgreSQL's")
+    pool = database.obj
+    with database.connection_context():
+        conn = database.connection()
+        pid = conn.get_backend_pid()
+    killer = psycopg2.connect(app.config["DATABASE_URL"])
+    killer.autocommit = True
+    with killer.cursor() as cur:  # the server drops it, as on a restart
+        cur.execute("SELECT pg_terminate_backend(%s)", (pid,))
+    killer.close()
+    # Given back just now: trusted without a round trip (a ping would have found it dead).
+    assert pool._is_closed(conn) is False
+    monkeypatch.setattr(pool, "PING_AFTER_SECONDS", 0.0)  # as if it had rested
+    assert pool._is_closed(conn) is True  # pinged, found dead: the pool opens another
+    with database.connection_context():
+        assert database.connection().get_backend_pid() != pid
+        assert database.execute_sql("SELECT 1").fetchone() == (1,)
