@@ -1,6 +1,7 @@
 """The tables of survey and the queries that belong to them."""
 import datetime
 import secrets
+import sqlite3
 
 from peewee import (
     BooleanField,
@@ -322,21 +323,20 @@ class Response(BaseModel):
         try:
             if is_sqlite():
                 stamp = now.isoformat(" ")  # SQLite stores times as text
-                with write_transaction():
-                    response_id = database.execute_sql(RESPONSE_INSERT, (
+                with write_transaction() as cursor:
+                    response_id = cursor.execute(RESPONSE_INSERT, (
                         *place, collaborator_id, stamp, client_uuid)).fetchone()[0]
                     if receipt:
-                        database.execute_sql(receipt, (questionnaire.id, collaborator.id))
+                        cursor.execute(receipt, (questionnaire.id, collaborator.id))
                     if answers:  # one statement for all rows
-                        database.execute_sql(
-                            ANSWER_INSERT + ", ".join([ANSWER_ROW] * len(answers)),
-                            [value for answer in answers
-                             for value in (response_id, *answer, *place, stamp)])
+                        cursor.execute(ANSWER_INSERT + ", ".join([ANSWER_ROW] * len(answers)),
+                                       [value for answer in answers
+                                        for value in (response_id, *answer, *place, stamp)])
             else:
                 database.execute_sql(*one_statement_store(
                     (*place, collaborator_id, now, client_uuid),
                     receipt and (questionnaire.id, collaborator.id), receipt, answers))
-        except IntegrityError:
+        except (IntegrityError, sqlite3.IntegrityError):  # peewee's, or SQLite's from its cursor
             if cls.select().where(cls.client_uuid == client_uuid).exists():
                 return cls.DUPLICATE
             if collaborator is not None and questionnaire.per_collaborator == "one":

@@ -15,6 +15,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from survey.i18n import lazy_gettext as _l
 from survey.models import ApiToken, User
+from survey.sessions import SignedCookieSessions
 
 # Access rules, from the most open to the most closed. Every endpoint declares one.
 PUBLIC = "public"            # anyone: login page, health check, static files
@@ -200,14 +201,23 @@ def load_user_from_api_token(req):
     return token.user
 
 
+# The headers every answer carries. Personal links carry a secret token: never send them on
+# in a Referer.
+SECURITY_HEADERS = (
+    ("Content-Security-Policy", CONTENT_SECURITY_POLICY),
+    ("X-Content-Type-Options", "nosniff"),
+    ("X-Frame-Options", "DENY"),
+    ("Referrer-Policy", "no-referrer"),
+)
+
+
 def set_security_headers(response):
-    """Add the headers every answer carries: CSP, nosniff, no framing, no Referer leaks."""
-    headers = response.headers
-    headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
-    headers.setdefault("X-Content-Type-Options", "nosniff")
-    headers.setdefault("X-Frame-Options", "DENY")
-    # Personal links carry a secret token: never send them on in a Referer.
-    headers.setdefault("Referrer-Policy", "no-referrer")
+    """Add the headers every answer carries (CSP, nosniff, no framing, no Referer) unless a view set its own."""
+    # One pass over the headers, not a search per header: this runs on every request.
+    present = {name.lower() for name, _ in response.headers.items()}
+    for name, value in SECURITY_HEADERS:
+        if name.lower() not in present:
+            response.headers.add(name, value)
     return response
 
 
@@ -245,7 +255,8 @@ def counted_apart():
 
 
 def init_app(app):
-    """Wire CSRF, Flask-Login, the limiter, the access check and the headers into the app."""
+    """Wire the session cookie, CSRF, Flask-Login, the limiter, the access check and the headers into the app."""
+    app.session_interface = SignedCookieSessions()
     csrf.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
