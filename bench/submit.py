@@ -11,8 +11,10 @@ machine's speed touches them all alike. Each load is N threads, each one phone: 
 form once (session cookie + CSRF token, as production runs with CSRF on), then POSTs answers
 with a fresh client_uuid for T seconds, each on a new connection (gunicorn's sync workers close
 every connection after one answer).
-Prints requests/s, p50/p99 latency, the ratio to the bare endpoint (budget >= 0.4) and checks
-that the stored responses are exactly the acknowledged (303) ones: none lost, none doubled.
+Prints requests/s, p50/p99 latency, the ratio to the bare endpoint (budget >= 0.4; over all
+turns, then the lowest and highest of the turns one by one, each against the bare turn just
+before it) and checks that the stored responses are exactly the acknowledged (303) ones: none
+lost, none doubled.
 Exit status 1 when a response was lost or doubled or a request failed.
 """
 import argparse
@@ -327,10 +329,13 @@ def merged(loads):
     return total
 
 
-def line(name, load, bare=None):
-    """Print one result line."""
+def line(name, load, bare=None, turns=()):
+    """Print one result line; `turns` are the (load, bare load) pairs of each turn, for the spread."""
     ratio = (f"  ratio {load.rate() / bare.rate():.2f} (by server CPU "
              f"{bare.cpu_per_request() / load.cpu_per_request():.2f})" if bare else "")
+    if turns:
+        each = sorted(turn.rate() / bare_turn.rate() for turn, bare_turn in turns)
+        ratio += f" turns {each[0]:.2f}-{each[-1]:.2f}"
     print(f"{name:<12} {load.rate():7.0f} req/s  p50 {load.latency(0.5):6.1f} ms  "
           f"p99 {load.latency(0.99):6.1f} ms  server {load.cpu_per_request():5.2f} CPU ms/req  "
           f"client CPU {load.client_cpu:4.0%}  {load.statuses()}{ratio}", flush=True)
@@ -403,7 +408,7 @@ def main(argv=None):
         problems = []
         for name, url in urls.items():
             load = merged(loads[name])
-            line(name, load, bare)
+            line(name, load, bare, list(zip(loads[name], loads["bare flask"])))
             problems += verify(load, url)
     print(f"budget: submit >= {BUDGET:.0%} of the bare endpoint's requests/s; load average now "
           f"{os.getloadavg()[0]:.1f} (other work on the machine lowers and scatters req/s; "
