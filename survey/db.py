@@ -83,13 +83,22 @@ class RestingPostgresPool(PooledPostgresqlDatabase):
             self._given_back_at[self.conn_key(conn)] = time.monotonic()
         return reusable
 
+    def _close_raw(self, conn):
+        """Close a connection for good, forgetting when it was given back."""
+        self._given_back_at.pop(self.conn_key(conn), None)
+        super()._close_raw(conn)
+
     def _is_closed(self, conn):
         """Tell whether a pooled connection is dead, asking the server only after a rest."""
-        rested = time.monotonic() - self._given_back_at.get(self.conn_key(conn), float("-inf"))
+        key = self.conn_key(conn)
+        rested = time.monotonic() - self._given_back_at.get(key, float("-inf"))
         if rested < self.PING_AFTER_SECONDS and not conn.closed \
                 and self._adapter.txn_status(conn) == self._adapter.txn_idle:
             return False
-        return super()._is_closed(conn)
+        closed = super()._is_closed(conn)
+        if closed:  # the pool drops it without closing it: forget it here
+            self._given_back_at.pop(key, None)
+        return closed
 
 
 def is_sqlite():

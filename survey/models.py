@@ -39,7 +39,7 @@ def columns_of(model, alias):
 
 
 def from_values(model, values):
-    """Return a model instance from its columns' values in field order, or None for a NULL id.
+    """Return a model instance from its columns' values in field order (its id first), or None for a NULL id.
 
     Built straight from the row: peewee's Model.raw resolves its columns again on every
     call, twice the cost of the query itself on the submit path. A NULL id is the missing

@@ -192,8 +192,8 @@ def answer(questionnaire, collaborator=None, place=None, choose=None, fixed=None
 def see_other(location):
     """Answer 303 See Other without a body; the phone goes straight to Location.
 
-    Flask's redirect() also writes an HTML page with the link and escapes it: a tenth of a
-    submission's time here, for a body no browser shows.
+    Flask's redirect() also writes an HTML page with the link, a body no browser shows,
+    sent over the phone's slow line after every answer.
     """
     return current_app.response_class(status=303, headers={"Location": location})
 

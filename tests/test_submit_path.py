@@ -107,6 +107,7 @@ def test_a_pooled_postgres_connection_is_pinged_only_after_a_rest(app, monkeypat
     assert pool._is_closed(conn) is False
     monkeypatch.setattr(pool, "PING_AFTER_SECONDS", 0.0)  # as if it had rested
     assert pool._is_closed(conn) is True  # pinged, found dead: the pool opens another
+    assert pool.conn_key(conn) not in pool._given_back_at  # and forgets the dead one
     with database.connection_context():
         assert database.connection().get_backend_pid() != pid
         assert database.execute_sql("SELECT 1").fetchone() == (1,)
