@@ -311,10 +311,7 @@ class Response(BaseModel):
         now = utcnow()
         collaborator_id = None if questionnaire.anonymous or collaborator is None else collaborator.id
         place = (questionnaire.id, ward_id, organisation_id)
-        receipt = None
-        if collaborator is not None:
-            # A second receipt for a one-response questionnaire breaks the primary key: the rule.
-            receipt = RECEIPT_ONE if questionnaire.per_collaborator == "one" else RECEIPT_MANY
+        receipt = None if collaborator is None else receipt_insert(questionnaire)
         # (question, choice, text, number, first_row): first_row marks one row per question.
         answers, seen = [], set()
         for v in values:
@@ -335,7 +332,7 @@ class Response(BaseModel):
             else:
                 database.execute_sql(*one_statement_store(
                     (*place, collaborator_id, now, client_uuid),
-                    receipt and (questionnaire.id, collaborator.id), receipt, answers))
+                    receipt, receipt and (questionnaire.id, collaborator.id), answers))
         except (IntegrityError, sqlite3.IntegrityError):  # peewee's, or SQLite's from its cursor
             if cls.select().where(cls.client_uuid == client_uuid).exists():
                 return cls.DUPLICATE
@@ -352,6 +349,16 @@ RECEIPT_ONE = ('INSERT INTO "receipt" ("questionnaire_id", "collaborator_id", "c
                'VALUES (?, ?, 1)')
 RECEIPT_MANY = (RECEIPT_ONE + ' ON CONFLICT ("questionnaire_id", "collaborator_id") '
                 'DO UPDATE SET "count" = "receipt"."count" + 1')
+
+
+def receipt_insert(questionnaire):
+    """Return the INSERT that counts one more response of a collaborator to this questionnaire.
+
+    A second receipt for a one-response questionnaire breaks the primary key: that is the rule.
+    """
+    return RECEIPT_ONE if questionnaire.per_collaborator == "one" else RECEIPT_MANY
+
+
 ANSWER_INSERT = (
     'INSERT INTO "answer" ("response_id", "question_id", "choice_id", "text", "number", '
     '"first_row", "questionnaire_id", "ward_id", "organisation_id", "submitted_at") VALUES ')
@@ -366,7 +373,7 @@ ONE_STATEMENT_ANSWERS = (
 ONE_STATEMENT_ROW = "(?::integer, ?::integer, ?::text, ?::double precision, ?::boolean)"
 
 
-def one_statement_store(response, receipt_params, receipt, answers):
+def one_statement_store(response, receipt, receipt_params, answers):
     """Return (SQL, params) storing a response, its receipt and its answers in one PostgreSQL statement.
 
     Data-modifying WITH clauses make one statement, which is atomic on its own: one round
@@ -428,8 +435,7 @@ class Receipt(BaseModel):
     @classmethod
     def count_one(cls, questionnaire, collaborator):
         """Record one more response; a second one to a one-response questionnaire raises IntegrityError."""
-        insert = RECEIPT_ONE if questionnaire.per_collaborator == "one" else RECEIPT_MANY
-        database.execute_sql(sql(insert), (questionnaire.id, collaborator.id))
+        database.execute_sql(sql(receipt_insert(questionnaire)), (questionnaire.id, collaborator.id))
 
     @classmethod
     def has_answered(cls, questionnaire, collaborator):
