@@ -58,11 +58,14 @@ def test_an_app_wide_limit_keeps_flask_limiters_own_hook(database_url):
     bare = create_app({"TESTING": True, "DATABASE_URL": database_url, "SECRET_KEY": "s",
                        "RATELIMIT_ENABLED": True})
     assert limiter._check_request_limit not in bare.before_request_funcs[None]
-    app = create_app({"TESTING": True, "DATABASE_URL": database_url, "SECRET_KEY": "s",
-                      "RATELIMIT_ENABLED": True, "RATELIMIT_DEFAULT": "2 per minute"})
-    migrate()
-    client = app.test_client()
-    assert [client.get("/login").status_code for _ in range(3)] == [200, 200, 429]
+    try:
+        app = create_app({"TESTING": True, "DATABASE_URL": database_url, "SECRET_KEY": "s",
+                          "RATELIMIT_ENABLED": True, "RATELIMIT_DEFAULT": "2 per minute"})
+        migrate()
+        client = app.test_client()
+        assert [client.get("/login").status_code for _ in range(3)] == [200, 200, 429]
+    finally:  # the limiter is module-wide: later apps of this test run must not inherit the limit
+        limiter.limit_manager.set_default_limits([])
 
 
 def test_a_stored_answer_is_a_bare_303_to_the_thanks_page(client, sample, network):
