@@ -195,7 +195,8 @@ def write_transaction():
                 yield cursor
                 cursor.execute("COMMIT")
             except BaseException:
-                cursor.execute("ROLLBACK")
+                if cursor.connection.in_transaction:  # SQLite ends some failed ones itself
+                    cursor.execute("ROLLBACK")
                 raise
         finally:
             fcntl.flock(lock_file, fcntl.LOCK_UN)

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from survey.db import database, is_sqlite, migrate
+from survey.db import database, is_sqlite, migrate, write_transaction
 from survey.models import TABLES, Organisation, Ward
 from tests.conftest import store_answers
 
@@ -88,3 +88,14 @@ def test_checkpointer_moves_committed_answers_into_the_database_file(app, sample
     while responses_in_the_file_alone() == 0 and time.monotonic() < deadline:
         time.sleep(0.05)
     assert responses_in_the_file_alone() == (1 if seconds else 0)
+
+
+def test_a_failed_write_transaction_leaves_nothing_behind(app, db):
+    """SQLite's write transaction: a statement that fails undoes the ones before it, and says why."""
+    if not is_sqlite():
+        pytest.skip("write_transaction is SQLite's (PostgreSQL stores a response in one statement)")
+    with pytest.raises(sqlite3.IntegrityError), write_transaction() as cursor:
+        cursor.execute("INSERT INTO ward (code, name, active) VALUES ('X9', 'x', 1)")
+        cursor.execute("INSERT INTO ward (code, name, active) VALUES ('X9', 'x', 1)")
+    assert not database.connection().in_transaction
+    assert database.execute_sql("SELECT count(*) FROM ward WHERE code = 'X9'").fetchone() == (0,)
