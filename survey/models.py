@@ -369,6 +369,8 @@ ONE_STATEMENT_ANSWERS = (
     '"first_row", "questionnaire_id", "ward_id", "organisation_id", "submitted_at") '
     'SELECT r."id", v.q, v.c, v.t, v.n, v.f, r."questionnaire_id", r."ward_id", '
     'r."organisation_id", r."submitted_at" FROM r, (VALUES {rows}) AS v (q, c, t, n, f)')
+ONE_STATEMENT_RESPONSE = RESPONSE_INSERT.replace(
+    'RETURNING "id"', 'RETURNING "id", "questionnaire_id", "ward_id", "organisation_id", "submitted_at"')
 # Typed, so that a column of NULLs in VALUES is not taken for text.
 ONE_STATEMENT_ROW = "(?::integer, ?::integer, ?::text, ?::double precision, ?::boolean)"
 
@@ -379,9 +381,7 @@ def one_statement_store(response, receipt, receipt_params, answers):
     Data-modifying WITH clauses make one statement, which is atomic on its own: one round
     trip to the server instead of BEGIN, three INSERTs and COMMIT.
     """
-    parts = ["WITH r AS (" + RESPONSE_INSERT.replace(
-        'RETURNING "id"', 'RETURNING "id", "questionnaire_id", "ward_id", "organisation_id", '
-        '"submitted_at"') + ")"]
+    parts = ["WITH r AS (" + ONE_STATEMENT_RESPONSE + ")"]
     params = list(response)
     if receipt:
         parts.append(", c AS (" + receipt + ")")
@@ -431,11 +431,6 @@ class Receipt(BaseModel):
 
     class Meta:
         primary_key = CompositeKey("questionnaire", "collaborator")
-
-    @classmethod
-    def count_one(cls, questionnaire, collaborator):
-        """Record one more response; a second one to a one-response questionnaire raises IntegrityError."""
-        database.execute_sql(sql(receipt_insert(questionnaire)), (questionnaire.id, collaborator.id))
 
     @classmethod
     def has_answered(cls, questionnaire, collaborator):
