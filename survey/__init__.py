@@ -1,4 +1,5 @@
 """survey: questionnaires for a district's public-opinion collaborator network."""
+import functools
 from pathlib import Path
 
 from flask import Flask
@@ -12,9 +13,27 @@ def _beside_package(name):
     return inside if inside.exists() else PACKAGE_DIR.parent / name
 
 
+class SurveyFlask(Flask):
+    """Flask, deciding once per function, not on every call, whether it must run as async.
+
+    Flask asks inspect about every hook and view of every request: a dozen calls a submit.
+    The answers are kept for the 512 functions last asked about (a bound, for functions
+    made per request, such as after_this_request's).
+    """
+
+    def __init__(self, *args, **kwargs):
+        """Start with no function looked at."""
+        super().__init__(*args, **kwargs)
+        self._ensure_sync_cached = functools.lru_cache(maxsize=512)(super().ensure_sync)
+
+    def ensure_sync(self, func):
+        """Return Flask's sync version of func, worked out once."""
+        return self._ensure_sync_cached(func)
+
+
 def create_app(test_config=None):
     """Create and configure the survey application."""
-    app = Flask(
+    app = SurveyFlask(
         __name__,
         instance_relative_config=True,
         template_folder=str(_beside_package("templates")),

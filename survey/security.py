@@ -5,6 +5,7 @@ import time
 from urllib.parse import urlsplit
 
 from flask import abort, current_app, g, jsonify, redirect, request, url_for
+from flask.globals import request_ctx
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager, current_user
@@ -254,6 +255,33 @@ def counted_apart():
     return request.blueprint == "respond"
 
 
+def where_limiter_worked(hook):
+    """Wrap a Flask-Limiter after-request or teardown hook to run only where a limit was checked.
+
+    The limiter keeps what a request's check found in a context it adds to the request; its
+    hooks create that context, empty, on every other request (3% of a submit) to find nothing.
+    """
+    @functools.wraps(hook)
+    def run_if_checked(value):
+        """Run the hook when this request holds a limiter context; else hand its value back."""
+        if hasattr(request_ctx._get_current_object(), "_limiter_request_context"):
+            return hook(value)
+        return value
+    return run_if_checked
+
+
+def skip_limiter_hooks_where_unused(app):
+    """Swap Flask-Limiter's after-request and teardown hooks for ones that skip unlimited requests."""
+    # Flask-Limiter's private hooks (name-mangled): a rename in a new release stops create_app.
+    inject = Limiter._Limiter__inject_headers
+    release = limiter._Limiter__release_context
+    after = app.after_request_funcs.get(None, [])
+    after[:] = [where_limiter_worked(hook) if getattr(hook, "func", None) is inject else hook
+                for hook in after]
+    teardown = app.teardown_request_funcs.get(None, [])
+    teardown[:] = [where_limiter_worked(hook) if hook == release else hook for hook in teardown]
+
+
 def init_app(app):
     """Wire the session cookie, CSRF, Flask-Login, the limiter, the access check and the headers into the app."""
     app.session_interface = SignedCookieSessions()
@@ -268,6 +296,7 @@ def init_app(app):
         # With no app-wide limit, Flask-Limiter's hook on every request searches for limits to
         # find none (40 µs of a submit): login's decorator checks its own limit without it.
         hooks.remove(limiter._check_request_limit)
+    skip_limiter_hooks_where_unused(app)
     app.before_request(refuse_nul_bytes)
     app.before_request(enforce_access)
     app.after_request(set_security_headers)

@@ -68,6 +68,31 @@ def test_an_app_wide_limit_keeps_flask_limiters_own_hook(database_url):
         limiter.limit_manager.set_default_limits([])
 
 
+def test_limiter_headers_still_come_where_a_limit_was_checked(database_url):
+    """Flask-Limiter's after-request hook still writes its headers on a limited login attempt,
+    and leaves a phone page, which checks its limit without Flask-Limiter's context, alone."""
+    from survey.security import limiter
+    app = create_app({"TESTING": True, "DATABASE_URL": database_url, "SECRET_KEY": "s",
+                      "WTF_CSRF_ENABLED": False, "RATELIMIT_ENABLED": True,
+                      "LOGIN_RATE_LIMIT": "5 per minute"})
+    migrate()
+    with database.connection_context():
+        import_questionnaire({**SAMPLE, "targets": {}})
+    client = app.test_client()
+    # The module-wide limiter read RATELIMIT_HEADERS_ENABLED from the first app of the run.
+    headers_enabled, limiter._headers_enabled = limiter._headers_enabled, True
+    try:
+        login_page = client.post("/login", data={"username": "nobody", "password": "wrong"})
+        phone_page = client.get("/s/sample")
+    finally:
+        limiter._headers_enabled = headers_enabled
+    assert login_page.status_code in (200, 401)
+    assert login_page.headers["X-RateLimit-Limit"] == "5"
+    assert int(login_page.headers["X-RateLimit-Remaining"]) < 5  # this attempt counted
+    assert phone_page.status_code == 200
+    assert "X-RateLimit-Limit" not in phone_page.headers
+
+
 def test_a_stored_answer_is_a_bare_303_to_the_thanks_page(client, sample, network):
     """A stored submission answers 303 to its thank-you page with an empty body (nothing to show)."""
     token = network["collaborators"][("P1", "MTTQ")].token
