@@ -300,18 +300,24 @@ class Response(BaseModel):
         indexes = ((("questionnaire", "ward", "organisation", "submitted_at"), False),)
 
     STORED, DUPLICATE, ALREADY_ANSWERED = "stored", "duplicate", "already_answered"
+    CHANGED = "changed"  # only with if_unchanged: nothing was stored
 
     @classmethod
-    def store(cls, questionnaire, ward_id, organisation_id, collaborator, client_uuid, values):
-        """Store a checked response in one short transaction; say stored, duplicate or already_answered.
+    def store(cls, questionnaire, ward_id, organisation_id, collaborator, client_uuid, values,
+              if_unchanged=False):
+        """Store a checked response in one short transaction; say stored, duplicate, already_answered or changed.
 
         The unique client_uuid and the receipt's primary key decide races, not a
         check-then-insert: whichever insert loses rolls the whole response back.
+        With if_unchanged, the questionnaire and collaborator were read by an earlier request:
+        the insert itself checks that both rows are still as read (and the questionnaire
+        open), and stores nothing, saying changed, when they are not.
         """
         now = utcnow()
         collaborator_id = None if questionnaire.anonymous or collaborator is None else collaborator.id
         place = (questionnaire.id, ward_id, organisation_id)
         receipt = None if collaborator is None else receipt_insert(questionnaire)
+        guard, guard_params = unchanged_guard(questionnaire, collaborator) if if_unchanged else ("", ())
         # (question, choice, text, number, first_row): first_row marks one row per question.
         answers, seen = [], set()
         for v in values:
@@ -321,18 +327,21 @@ class Response(BaseModel):
             if is_sqlite():
                 stamp = now.isoformat(" ")  # SQLite stores times as text
                 with write_transaction() as cursor:
-                    response_id = cursor.execute(RESPONSE_INSERT, (
-                        *place, collaborator_id, stamp, client_uuid)).fetchone()[0]
+                    row = cursor.execute(RESPONSE_INSERT.format(guard=guard), (
+                        *place, collaborator_id, stamp, client_uuid, *guard_params)).fetchone()
+                    if row is None:  # the guard found a row changed: nothing inserted
+                        return cls.CHANGED
                     if receipt:
                         cursor.execute(receipt, (questionnaire.id, collaborator.id))
                     if answers:  # one statement for all rows
                         cursor.execute(ANSWER_INSERT + ", ".join([ANSWER_ROW] * len(answers)),
                                        [value for answer in answers
-                                        for value in (response_id, *answer, *place, stamp)])
-            else:
-                database.execute_sql(*one_statement_store(
-                    (*place, collaborator_id, now, client_uuid),
-                    receipt, receipt and (questionnaire.id, collaborator.id), answers))
+                                        for value in (row[0], *answer, *place, stamp)])
+            elif database.execute_sql(*one_statement_store(
+                    (*place, collaborator_id, now, client_uuid), guard, guard_params,
+                    receipt, receipt and (questionnaire.id, collaborator.id),
+                    answers)).fetchone() is None:
+                return cls.CHANGED
         except (IntegrityError, sqlite3.IntegrityError):  # peewee's, or SQLite's from its cursor
             if cls.select().where(cls.client_uuid == client_uuid).exists():
                 return cls.DUPLICATE
@@ -342,9 +351,33 @@ class Response(BaseModel):
         return cls.STORED
 
 
+# {guard} is empty, or the WHERE of unchanged_guard: SELECT without FROM inserts one row or none.
 RESPONSE_INSERT = (
     'INSERT INTO "response" ("questionnaire_id", "ward_id", "organisation_id", '
-    '"collaborator_id", "submitted_at", "client_uuid") VALUES (?, ?, ?, ?, ?, ?) RETURNING "id"')
+    '"collaborator_id", "submitted_at", "client_uuid") SELECT ?, ?, ?, ?, ?, ?{guard} RETURNING "id"')
+# A questionnaire and a collaborator as an earlier request read them, and still taking answers.
+QUESTIONNAIRE_UNCHANGED = (
+    'EXISTS (SELECT 1 FROM "questionnaire" WHERE "id" = ? AND "updated_at" = ? '
+    'AND "status" = \'open\')')
+COLLABORATOR_UNCHANGED = (
+    'EXISTS (SELECT 1 FROM "collaborator" WHERE "id" = ? AND "token" = ? AND "active" '
+    'AND "ward_id" = ? AND "organisation_id" = ?)')
+
+
+def unchanged_guard(questionnaire, collaborator):
+    """Return (WHERE clause, params) under which the response insert finds both rows as they were read.
+
+    Every change of a questionnaire (its status, dates, questions, targets) stamps its
+    updated_at; a collaborator's form depends on its token, active flag, ward and organisation.
+    """
+    stamp = questionnaire.updated_at.isoformat(" ") if is_sqlite() else questionnaire.updated_at
+    if collaborator is None:
+        return " WHERE " + QUESTIONNAIRE_UNCHANGED, (questionnaire.id, stamp)
+    return (" WHERE " + QUESTIONNAIRE_UNCHANGED + " AND " + COLLABORATOR_UNCHANGED,
+            (questionnaire.id, stamp, collaborator.id, collaborator.token,
+             collaborator.ward_id, collaborator.organisation_id))
+
+
 RECEIPT_ONE = ('INSERT INTO "receipt" ("questionnaire_id", "collaborator_id", "count") '
                'VALUES (?, ?, 1)')
 RECEIPT_MANY = (RECEIPT_ONE + ' ON CONFLICT ("questionnaire_id", "collaborator_id") '
@@ -371,20 +404,23 @@ ONE_STATEMENT_ANSWERS = (
     'r."organisation_id", r."submitted_at" FROM r, (VALUES {rows}) AS v (q, c, t, n, f)')
 ONE_STATEMENT_RESPONSE = RESPONSE_INSERT.replace(
     'RETURNING "id"', 'RETURNING "id", "questionnaire_id", "ward_id", "organisation_id", "submitted_at"')
+# The receipt too is counted only when the response's row was inserted.
+ONE_STATEMENT_RECEIPT = ("VALUES (?, ?, 1)", "SELECT ?, ?, 1 FROM r")
 # Typed, so that a column of NULLs in VALUES is not taken for text.
 ONE_STATEMENT_ROW = "(?::integer, ?::integer, ?::text, ?::double precision, ?::boolean)"
 
 
-def one_statement_store(response, receipt, receipt_params, answers):
+def one_statement_store(response, guard, guard_params, receipt, receipt_params, answers):
     """Return (SQL, params) storing a response, its receipt and its answers in one PostgreSQL statement.
 
     Data-modifying WITH clauses make one statement, which is atomic on its own: one round
-    trip to the server instead of BEGIN, three INSERTs and COMMIT.
+    trip to the server instead of BEGIN, three INSERTs and COMMIT. It returns the response's
+    id, or no row when a guard (unchanged_guard) let nothing be inserted.
     """
-    parts = ["WITH r AS (" + ONE_STATEMENT_RESPONSE + ")"]
-    params = list(response)
+    parts = ["WITH r AS (" + ONE_STATEMENT_RESPONSE.format(guard=guard) + ")"]
+    params = [*response, *guard_params]
     if receipt:
-        parts.append(", c AS (" + receipt + ")")
+        parts.append(", c AS (" + receipt.replace(*ONE_STATEMENT_RECEIPT) + ")")
         params += receipt_params
     if answers:
         parts.append(", a AS (" + ONE_STATEMENT_ANSWERS.format(

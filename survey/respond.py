@@ -6,6 +6,7 @@ from flask import Blueprint, abort, current_app, jsonify, render_template, reque
 from flask_wtf.csrf import generate_csrf
 from werkzeug.datastructures import MultiDict
 
+from survey import recent_forms
 from survey.i18n import gettext as _
 from survey.links import read_group
 from survey.models import (
@@ -96,6 +97,13 @@ def home(token):
 @access(PHONE)
 def form(token, slug):
     """Show and take a collaborator's form."""
+    if request.method == "POST":
+        remembered = recent_forms.recall(slug, token)
+        if remembered is not None:
+            stored = store_remembered(*remembered)
+            if stored is not None:
+                return stored
+            recent_forms.forget(slug, token)  # and answer from the rows as they are now
     questionnaire, collaborator = (questionnaire_and_collaborator(slug, token)
                                    if TOKEN_PATTERN.match(token) and SLUG_PATTERN.match(slug)
                                    else (None, None))
@@ -104,12 +112,32 @@ def form(token, slug):
     message = refusal(questionnaire, collaborator)
     if message:
         return refusal_page(questionnaire, message)
+    recent_forms.remember(slug, token, questionnaire, collaborator)
     if request.method == "GET" and questionnaire.per_collaborator == "one" \
             and Receipt.has_answered(questionnaire, collaborator):
         return render_template("respond/answered.html", questionnaire=questionnaire,
                                collaborator=collaborator)
     return answer(questionnaire, collaborator=collaborator,
                   place=(collaborator.ward_id, collaborator.organisation_id))
+
+
+def store_remembered(questionnaire, collaborator):
+    """Store a valid answer to a personal form as remembered, if its rows are unchanged; else None.
+
+    Only a stored answer (or a duplicate of one) is answered here, with its 303: a refusal,
+    an invalid form or a changed row is answered from a fresh lookup, as without the memory.
+    """
+    client_uuid = request.form.get("client_uuid", "")
+    if refusal(questionnaire, collaborator) or not valid_client_uuid(client_uuid):
+        return None
+    outcome = check_answers(schema_of(questionnaire), request.form)
+    if not outcome.ok:
+        return None
+    result = Response.store(questionnaire, collaborator.ward_id, collaborator.organisation_id,
+                            collaborator, client_uuid, outcome.values, if_unchanged=True)
+    if result in (Response.STORED, Response.DUPLICATE):
+        return see_other(thanks_url(questionnaire, collaborator))
+    return None
 
 
 @bp.route("/s/<slug>", methods=["GET", "POST"])

@@ -38,15 +38,19 @@ def test_form_follows_authoring_changes_at_once(login, client, sample, network):
     assert Answer.select().count() == 4
 
 
-def test_public_pages_are_rate_limited(database_url):
-    """Past the public limit a phone page answers 429 with a clear page."""
+def limited_client(database_url, **limits):
+    """Return a test client of an app with rate limits on and these limits, holding the sample."""
     app = create_app({"TESTING": True, "DATABASE_URL": database_url, "SECRET_KEY": "s",
-                      "WTF_CSRF_ENABLED": False, "RATELIMIT_ENABLED": True,
-                      "PUBLIC_RATE_LIMIT": "3 per minute"})
+                      "WTF_CSRF_ENABLED": False, "RATELIMIT_ENABLED": True, **limits})
     migrate()
     with database.connection_context():
         import_questionnaire({**SAMPLE, "targets": {}})
-    client = app.test_client()
+    return app.test_client()
+
+
+def test_public_pages_are_rate_limited(database_url):
+    """Past the public limit a phone page answers 429 with a clear page."""
+    client = limited_client(database_url, PUBLIC_RATE_LIMIT="3 per minute")
     codes = [client.get("/s/sample").status_code for _ in range(4)]
     assert codes == [200, 200, 200, 429]
     assert "Quá nhiều lần thử" in client.get("/s/sample").get_data(as_text=True)
@@ -72,13 +76,7 @@ def test_limiter_headers_still_come_where_a_limit_was_checked(database_url):
     """Flask-Limiter's after-request hook still writes its headers on a limited login attempt,
     and leaves a phone page, which checks its limit without Flask-Limiter's context, alone."""
     from survey.security import limiter
-    app = create_app({"TESTING": True, "DATABASE_URL": database_url, "SECRET_KEY": "s",
-                      "WTF_CSRF_ENABLED": False, "RATELIMIT_ENABLED": True,
-                      "LOGIN_RATE_LIMIT": "5 per minute"})
-    migrate()
-    with database.connection_context():
-        import_questionnaire({**SAMPLE, "targets": {}})
-    client = app.test_client()
+    client = limited_client(database_url, LOGIN_RATE_LIMIT="5 per minute")
     # The module-wide limiter read RATELIMIT_HEADERS_ENABLED from the first app of the run.
     headers_enabled, limiter._headers_enabled = limiter._headers_enabled, True
     try:
