@@ -309,15 +309,16 @@ class Response(BaseModel):
 
         The unique client_uuid and the receipt's primary key decide races, not a
         check-then-insert: whichever insert loses rolls the whole response back.
-        With if_unchanged, the questionnaire and collaborator were read by an earlier request:
-        the insert itself checks that both rows are still as read (and the questionnaire
-        open), and stores nothing, saying changed, when they are not.
+        With if_unchanged, the questionnaire and collaborator (or place) were read by an earlier
+        request: the insert itself checks that they are still as read (unchanged_guard), and
+        stores nothing, saying changed, when they are not.
         """
         now = utcnow()
         collaborator_id = None if questionnaire.anonymous or collaborator is None else collaborator.id
         place = (questionnaire.id, ward_id, organisation_id)
         receipt = None if collaborator is None else receipt_insert(questionnaire)
-        guard, guard_params = unchanged_guard(questionnaire, collaborator) if if_unchanged else ("", ())
+        guard, guard_params = (unchanged_guard(questionnaire, collaborator, ward_id, organisation_id)
+                               if if_unchanged else ("", ()))
         # (question, choice, text, number, first_row): first_row marks one row per question.
         answers, seen = [], set()
         for v in values:
@@ -362,17 +363,23 @@ QUESTIONNAIRE_UNCHANGED = (
 COLLABORATOR_UNCHANGED = (
     'EXISTS (SELECT 1 FROM "collaborator" WHERE "id" = ? AND "token" = ? AND "active" '
     'AND "ward_id" = ? AND "organisation_id" = ?)')
+# An open-link or poster form: its link still open, its ward and organisation still active.
+OPEN_LINK_UNCHANGED = QUESTIONNAIRE_UNCHANGED.replace("'open')", "'open' AND \"open_link\")")
+PLACE_ACTIVE = ('EXISTS (SELECT 1 FROM "ward" WHERE "id" = ? AND "active") '
+                'AND EXISTS (SELECT 1 FROM "organisation" WHERE "id" = ? AND "active")')
 
 
-def unchanged_guard(questionnaire, collaborator):
-    """Return (WHERE clause, params) under which the response insert finds both rows as they were read.
+def unchanged_guard(questionnaire, collaborator, ward_id, organisation_id):
+    """Return (WHERE clause, params) under which the response insert finds its rows as they were read.
 
-    Every change of a questionnaire (its status, dates, questions, targets) stamps its
-    updated_at; a collaborator's form depends on its token, active flag, ward and organisation.
+    Every change of a questionnaire (its status, dates, questions, targets, open link)
+    stamps its updated_at; a collaborator's form depends on its token, active flag, ward and
+    organisation; an open-link or poster form on its ward and organisation being active.
     """
     stamp = questionnaire.updated_at.isoformat(" ") if is_sqlite() else questionnaire.updated_at
     if collaborator is None:
-        return " WHERE " + QUESTIONNAIRE_UNCHANGED, (questionnaire.id, stamp)
+        return (" WHERE " + OPEN_LINK_UNCHANGED + " AND " + PLACE_ACTIVE,
+                (questionnaire.id, stamp, ward_id, organisation_id))
     return (" WHERE " + QUESTIONNAIRE_UNCHANGED + " AND " + COLLABORATOR_UNCHANGED,
             (questionnaire.id, stamp, collaborator.id, collaborator.token,
              collaborator.ward_id, collaborator.organisation_id))

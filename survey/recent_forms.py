@@ -1,43 +1,46 @@
-"""The personal forms this process looked up lately, reused by submissions whose insert re-checks them.
+"""The forms this process looked up lately, reused by submissions whose insert re-checks them.
 
-Every submission of a personal form first reads its questionnaire and collaborator (one
-query; on PostgreSQL a round trip), although these rows rarely change. A form already looked
-up here is taken as it was read, and Response.store(if_unchanged=True) inserts nothing unless
-both rows are still as read: the check is made inside the insert, not before it. Anything
-but a stored answer is answered again from a fresh lookup.
+Every submission first reads its questionnaire and its collaborator, or the wards and
+organisations an open link offers (one to five queries; on PostgreSQL, round trips), although
+these rows rarely change. A form already looked up here is taken as it was read, and
+Response.store(if_unchanged=True) inserts nothing unless the rows are still as read: the check
+is made inside the insert, not before it. Anything but a stored answer is answered again from
+a fresh lookup.
 """
 import collections
 import threading
 
 from survey.db import database
 
-# Enough for every collaborator of a district answering at once; a forgotten one costs a query.
+# Enough for every collaborator of a district answering at once; a forgotten one costs a lookup.
 CAPACITY = 4096
 
-_forms = collections.OrderedDict()  # (database, slug, token) -> (questionnaire, collaborator)
+# (database, *key) -> (questionnaire, collaborator, place, choose): the arguments of the answer
+_forms = collections.OrderedDict()
 _lock = threading.Lock()
 
 
-def recall(slug, token):
-    """Return the (questionnaire, collaborator) remembered for this personal form, or None."""
-    key = (database.obj, slug, token)
+def recall(key):
+    """Return what was remembered for this form's key (a tuple naming its link), or None."""
+    full_key = (database.obj, *key)
     with _lock:
-        found = _forms.get(key)
+        found = _forms.get(full_key)
         if found is not None:
-            _forms.move_to_end(key)
+            _forms.move_to_end(full_key)
         return found
 
 
-def remember(slug, token, questionnaire, collaborator):
-    """Remember a personal form's rows as just read, forgetting the least recently used past CAPACITY."""
+def remember(key, questionnaire, collaborator=None, place=None, choose=None):
+    """Remember a form as just read, forgetting the least recently used past CAPACITY."""
+    full_key = (database.obj, *key)
     with _lock:
-        _forms[(database.obj, slug, token)] = (questionnaire, collaborator)
-        _forms.move_to_end((database.obj, slug, token))
+        _forms[full_key] = (questionnaire, collaborator, place, choose)
+        _forms.move_to_end(full_key)
         while len(_forms) > CAPACITY:
             _forms.popitem(last=False)
 
 
-def forget(slug, token):
-    """Forget a personal form whose rows changed."""
+def forget(key):
+    """Forget a form whose rows may have changed."""
     with _lock:
-        _forms.pop((database.obj, slug, token), None)
+        _forms.pop((database.obj, *key), None)

@@ -97,13 +97,11 @@ def home(token):
 @access(PHONE)
 def form(token, slug):
     """Show and take a collaborator's form."""
+    key = ("c", slug, token)
     if request.method == "POST":
-        remembered = recent_forms.recall(slug, token)
-        if remembered is not None:
-            stored = store_remembered(*remembered)
-            if stored is not None:
-                return stored
-            recent_forms.forget(slug, token)  # and answer from the rows as they are now
+        stored = store_remembered(key)
+        if stored is not None:
+            return stored
     questionnaire, collaborator = (questionnaire_and_collaborator(slug, token)
                                    if TOKEN_PATTERN.match(token) and SLUG_PATTERN.match(slug)
                                    else (None, None))
@@ -112,51 +110,44 @@ def form(token, slug):
     message = refusal(questionnaire, collaborator)
     if message:
         return refusal_page(questionnaire, message)
-    recent_forms.remember(slug, token, questionnaire, collaborator)
+    place = (collaborator.ward_id, collaborator.organisation_id)
+    recent_forms.remember(key, questionnaire, collaborator=collaborator, place=place)
     if request.method == "GET" and questionnaire.per_collaborator == "one" \
             and Receipt.has_answered(questionnaire, collaborator):
         return render_template("respond/answered.html", questionnaire=questionnaire,
                                collaborator=collaborator)
-    return answer(questionnaire, collaborator=collaborator,
-                  place=(collaborator.ward_id, collaborator.organisation_id))
-
-
-def store_remembered(questionnaire, collaborator):
-    """Store a valid answer to a personal form as remembered, if its rows are unchanged; else None.
-
-    Only a stored answer (or a duplicate of one) is answered here, with its 303: a refusal,
-    an invalid form or a changed row is answered from a fresh lookup, as without the memory.
-    """
-    client_uuid = request.form.get("client_uuid", "")
-    if refusal(questionnaire, collaborator) or not valid_client_uuid(client_uuid):
-        return None
-    outcome = check_answers(schema_of(questionnaire), request.form)
-    if not outcome.ok:
-        return None
-    result = Response.store(questionnaire, collaborator.ward_id, collaborator.organisation_id,
-                            collaborator, client_uuid, outcome.values, if_unchanged=True)
-    if result in (Response.STORED, Response.DUPLICATE):
-        return see_other(thanks_url(questionnaire, collaborator))
-    return None
+    return answer(questionnaire, collaborator=collaborator, place=place)
 
 
 @bp.route("/s/<slug>", methods=["GET", "POST"])
 @access(PHONE)
 def open_form(slug):
     """Show and take the open-link form, where the respondent picks ward and organisation."""
+    key = ("s", slug)
+    if request.method == "POST":
+        stored = store_remembered(key)
+        if stored is not None:
+            return stored
     questionnaire = questionnaire_or_404(slug)
     if not questionnaire.open_link:
         abort(404)
     message = refusal(questionnaire)
     if message:
         return refusal_page(questionnaire, message)
-    return answer(questionnaire, choose=places(questionnaire))
+    choose = places(questionnaire)
+    recent_forms.remember(key, questionnaire, choose=choose)
+    return answer(questionnaire, choose=choose)
 
 
 @bp.route("/s/<slug>/<group>", methods=["GET", "POST"])
 @access(PHONE)
 def group_form(slug, group):
     """Show and take the poster-link form, whose ward and organisation are signed into the link."""
+    key = ("s", slug, group)
+    if request.method == "POST":
+        stored = store_remembered(key)
+        if stored is not None:
+            return stored
     questionnaire = questionnaire_or_404(slug)
     pair = read_group(group) if questionnaire.open_link else None
     if pair is None:
@@ -168,7 +159,34 @@ def group_form(slug, group):
     message = refusal(questionnaire)
     if message:
         return refusal_page(questionnaire, message)
-    return answer(questionnaire, place=(ward.id, organisation.id), fixed=pair)
+    place = (ward.id, organisation.id)
+    recent_forms.remember(key, questionnaire, place=place)
+    return answer(questionnaire, place=place, fixed=pair)
+
+
+def store_remembered(key):
+    """Store a valid answer to a form as this process last read it, if its rows are unchanged; else None.
+
+    Only a stored answer (or a duplicate of one) is answered here, with its 303. A refusal,
+    an invalid form or a changed row forgets the form: it is answered from a fresh lookup,
+    exactly as without the memory.
+    """
+    remembered = recent_forms.recall(key)
+    if remembered is None:
+        return None
+    questionnaire, collaborator, place, choose = remembered
+    client_uuid = request.form.get("client_uuid", "")
+    if refusal(questionnaire, collaborator) is None and valid_client_uuid(client_uuid):
+        place_errors = {}
+        if choose is not None:
+            place = chosen_place(choose, request.form, place_errors)
+        outcome = check_answers(schema_of(questionnaire), request.form)
+        if outcome.ok and not place_errors and Response.store(
+                questionnaire, place[0], place[1], collaborator, client_uuid, outcome.values,
+                if_unchanged=True) in (Response.STORED, Response.DUPLICATE):
+            return see_other(thanks_url(questionnaire, collaborator))
+    recent_forms.forget(key)
+    return None
 
 
 def single(form, name):

@@ -1,4 +1,4 @@
-"""Personal forms remembered by the process: stored without a lookup, and never trusted once changed."""
+"""Forms remembered by the process: stored without a lookup, and never trusted once changed."""
 import uuid
 
 import pytest
@@ -6,15 +6,19 @@ from werkzeug.datastructures import MultiDict
 
 from survey import respond
 from survey.authoring import set_status
+from survey.links import sign_group
 from survey.models import (
     Answer,
     Collaborator,
+    Organisation,
     Questionnaire,
     Receipt,
     Response,
+    Ward,
     questionnaire_and_collaborator,
     utcnow,
 )
+from survey.respond import questionnaire_or_404
 from survey.rules import check_answers, schema_of
 
 
@@ -123,6 +127,63 @@ def test_a_second_answer_to_a_one_response_form_is_still_409(client, sample, ali
     assert send(client, alice.token).status_code == 303
     assert send(client, alice.token).status_code == 409
     assert counts() == (1, 1, 1)
+
+
+@pytest.fixture
+def open_lookups(monkeypatch):
+    """Count the open and poster links' lookups of their questionnaire."""
+    calls = []
+
+    def counted(slug):
+        """Look the questionnaire up as the views do, noting the call."""
+        calls.append(slug)
+        return questionnaire_or_404(slug)
+    monkeypatch.setattr(respond, "questionnaire_or_404", counted)
+    return calls
+
+
+def test_the_open_link_is_remembered_until_a_ward_closes(client, sample, network, open_lookups):
+    """Answers through the open link need no lookup once it was opened; a ward made inactive
+    since is refused as a fresh lookup refuses it, with nothing stored."""
+    assert client.get("/s/sample").status_code == 200
+    for ward in ("P1", "P2"):
+        sent = client.post("/s/sample", data={"client_uuid": str(uuid.uuid4()), "agree": "yes",
+                                              "ward": ward, "organisation": "DOAN"})
+        assert sent.status_code == 303
+    assert len(open_lookups) == 1
+    Ward.update(active=False).where(Ward.code == "P2").execute()
+    refused = client.post("/s/sample", data={"client_uuid": str(uuid.uuid4()), "agree": "yes",
+                                             "ward": "P2", "organisation": "DOAN"})
+    assert refused.status_code == 400 and len(open_lookups) == 2
+    assert counts() == (2, 2, 0)
+
+
+def test_a_poster_is_remembered_until_its_organisation_closes(client, sample, network, app,
+                                                                open_lookups):
+    """A poster's answers need no lookup once it was opened; its organisation made inactive
+    since, the poster is a 404 again, with nothing stored."""
+    with app.test_request_context():
+        group = sign_group(network["wards"][1], network["organisations"][0])
+    assert client.get(f"/s/sample/{group}").status_code == 200
+    sent = client.post(f"/s/sample/{group}", data={"client_uuid": str(uuid.uuid4()),
+                                                    "agree": "yes"})
+    assert sent.status_code == 303 and len(open_lookups) == 1
+    assert (Response.get().ward.code, Response.get().organisation.code) == ("P2", "MTTQ")
+    Organisation.update(active=False).where(Organisation.code == "MTTQ").execute()
+    gone = client.post(f"/s/sample/{group}", data={"client_uuid": str(uuid.uuid4()),
+                                                    "agree": "yes"})
+    assert gone.status_code == 404 and len(open_lookups) == 2
+    assert counts() == (1, 1, 0)
+
+
+def test_the_open_link_turned_off_is_404_even_when_remembered(client, sample, network):
+    """The open link switched off in the database (its stamp unchanged): the insert still sees it."""
+    assert client.get("/s/sample").status_code == 200
+    Questionnaire.update(open_link=False).where(Questionnaire.id == sample.id).execute()
+    sent = client.post("/s/sample", data={"client_uuid": str(uuid.uuid4()), "agree": "yes",
+                                          "ward": "P1", "organisation": "MTTQ"})
+    assert sent.status_code == 404
+    assert counts() == (0, 0, 0)
 
 
 def test_store_if_unchanged_inserts_nothing_for_rows_read_before_a_change(sample, alice):
