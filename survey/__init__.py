@@ -28,7 +28,10 @@ class SurveyFlask(Flask):
 
     def ensure_sync(self, func):
         """Return Flask's sync version of func, worked out once."""
-        return self._ensure_sync_cached(func)
+        try:
+            return self._ensure_sync_cached(func)
+        except TypeError:  # an unhashable callable: asked about every time, as by Flask
+            return super().ensure_sync(func)
 
 
 def create_app(test_config=None):
