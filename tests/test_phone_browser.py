@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from survey.models import Answer, Response
+from survey.authoring import set_status
+from survey.models import Answer, Questionnaire, Response
 
 pytestmark = pytest.mark.browser
 
@@ -87,6 +88,22 @@ def test_fill_and_send(phone, form_url, db):
     assert responses() == 1
     assert Answer.select().count() == 7  # agree, 2 topics, score, age, note, day
     assert page.locator("a.btn[href$='" + form_url.rsplit("/", 2)[1] + "']").count() == 1
+
+
+def test_answer_sent_after_the_questionnaire_closed_is_refused(phone, form_url, sample, db):
+    """A form opened (and remembered by the server) before the coordinator closed the
+    questionnaire: sending it shows the closed page, and nothing is stored."""
+    page = phone().new_page()
+    page.goto(form_url)
+    fill_valid(page)
+    set_status(None, Questionnaire.get_by_id(sample.id), "closed")
+    with page.expect_response(lambda r: r.request.method == "POST") as sent:
+        page.click("button.send")
+    assert sent.value.status == 410
+    page.wait_for_load_state()
+    shot(page, "closed-after-opening")
+    assert "đã đóng" in page.locator("main").inner_text()
+    assert responses() == 0
 
 
 def test_works_with_javascript_off(phone, form_url, db):
