@@ -154,3 +154,17 @@ def test_first_row_marks_one_row_per_answer_after_upgrade(empty):
                                  'ORDER BY "id"').fetchall()
     assert [bool(r[2]) for r in rows] == [True] * ROWS + [False, False]
     assert rows[-1][:2] == rows[0][:2]
+
+
+def test_head_schema_has_the_indexes_the_models_declare(empty):
+    """After all migrations, each table's indexes are the ones its model declares, no more, no fewer."""
+    migrate()
+    with database.connection_context():
+        for model in TABLES:
+            table = model._meta.table_name
+            declared = {(tuple(f.column_name for f in index._expressions), index._unique)
+                        for index in model._meta.fields_to_index()}
+            primary = tuple(f.column_name for f in model._meta.get_primary_keys())
+            present = {(tuple(index.columns), index.unique) for index in empty.get_indexes(table)
+                       if tuple(index.columns) != primary}
+            assert present == declared, f"{table}: migrations {present - declared}, models {declared - present}"
