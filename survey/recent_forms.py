@@ -1,7 +1,7 @@
 """The forms this process looked up lately, reused by submissions whose insert re-checks them.
 
 Every submission first reads its questionnaire and its collaborator, or the wards and
-organisations an open link offers (one to five queries; on PostgreSQL, round trips), although
+organisations an open link offers (one to seven queries; on PostgreSQL, round trips), although
 these rows rarely change. A form already looked up here is taken as it was read, and
 Response.store(if_unchanged=True) inserts nothing unless the rows are still as read: the check
 is made inside the insert, not before it. Anything but a stored answer is answered again from
