@@ -16,7 +16,7 @@ from peewee import (
     fn,
 )
 
-from survey.db import BaseModel, database, is_sqlite, write_transaction
+from survey.db import BaseModel, database, execute_prepared, is_sqlite, write_transaction
 
 KINDS = ("single", "multi", "scale", "number", "text", "longtext", "date", "section")
 CHOICE_KINDS = ("single", "multi")
@@ -103,7 +103,7 @@ class Collaborator(BaseModel):
     @classmethod
     def by_token(cls, token):
         """Return the active collaborator holding this token, or None."""
-        row = database.execute_sql(sql(COLLABORATOR_BY_TOKEN), (token,)).fetchone()
+        row = execute_prepared(sql(COLLABORATOR_BY_TOKEN), (token,)).fetchone()
         return None if row is None else from_values(cls, row)
 
     def rotate_token(self):
@@ -157,7 +157,7 @@ class Questionnaire(BaseModel):
     @classmethod
     def by_slug(cls, slug):
         """Return the questionnaire with this slug, or None."""
-        row = database.execute_sql(sql(QUESTIONNAIRE_BY_SLUG), (slug,)).fetchone()
+        row = execute_prepared(sql(QUESTIONNAIRE_BY_SLUG), (slug,)).fetchone()
         return None if row is None else from_values(cls, row)
 
     def is_accepting(self, now=None):
@@ -240,7 +240,7 @@ def questionnaire_and_collaborator(slug, token):
     One query instead of two: on PostgreSQL every query is a round trip. With no such
     questionnaire, the collaborator is not looked for (None too).
     """
-    row = database.execute_sql(sql(QUESTIONNAIRE_AND_COLLABORATOR), (token, slug)).fetchone()
+    row = execute_prepared(sql(QUESTIONNAIRE_AND_COLLABORATOR), (token, slug)).fetchone()
     if row is None:
         return None, None
     split = len(Questionnaire._meta.sorted_fields)
@@ -339,7 +339,7 @@ class Response(BaseModel):
                         cursor.execute(ANSWER_INSERT + ", ".join([ANSWER_ROW] * len(answers)),
                                        [value for answer in answers
                                         for value in (row[0], *answer, *place, stamp)])
-            elif database.execute_sql(*one_statement_store(
+            elif execute_prepared(*one_statement_store(
                     (*place, collaborator_id, now, client_uuid), guard, guard_params,
                     receipt, receipt and (questionnaire.id, collaborator.id),
                     answers)).fetchone() is None:

@@ -137,3 +137,54 @@ def test_a_pooled_postgres_connection_is_pinged_only_after_a_rest(app, monkeypat
     with database.connection_context():
         assert database.connection().get_backend_pid() != pid
         assert database.execute_sql("SELECT 1").fetchone() == (1,)
+
+
+def _prepared_statements():
+    """Return the statements this connection has prepared (PostgreSQL's own view of them)."""
+    return [row[0] for row in database.execute_sql(
+        "SELECT statement FROM pg_prepared_statements ORDER BY name").fetchall()]
+
+
+def test_postgres_prepares_the_submit_statement_once_per_connection(client, sample, network):
+    """The store and lookup statements are prepared on first use and then only executed."""
+    if is_sqlite():
+        pytest.skip("SQLite's driver caches prepared statements itself")
+    for score, place in enumerate((("P1", "MTTQ"), ("P1", "DOAN"), ("P2", "MTTQ")), 1):
+        token = network["collaborators"][place].token
+        assert _send(client, token, agree="yes", score=str(score)).status_code == 303
+    with database.connection_context():
+        statements = _prepared_statements()
+        stores = [s for s in statements if 'INSERT INTO "response"' in s]
+        assert len(stores) == 1 and "$1" in stores[0] and "%s" not in stores[0]
+        assert len(statements) == len(set(statements))  # each prepared once
+    # The numbered parameters landed in their columns.
+    assert sorted(a.number for a in Answer.select() if a.number is not None) == [1, 2, 3]
+
+
+def test_a_prepared_statement_dropped_behind_the_pool_runs_unprepared(client, sample, network):
+    """DEALLOCATE ALL (or a pooler that loses it) costs the next submission nothing but speed."""
+    if is_sqlite():
+        pytest.skip("PostgreSQL's prepared statements")
+    tokens = [network["collaborators"][place].token
+              for place in (("P1", "MTTQ"), ("P1", "DOAN"), ("P2", "MTTQ"))]
+    assert _send(client, tokens[0], agree="yes", score="1").status_code == 303
+    with database.connection_context():
+        database.execute_sql("DEALLOCATE ALL")
+    assert _send(client, tokens[1], agree="yes", score="2").status_code == 303
+    assert _send(client, tokens[2], agree="yes", score="3").status_code == 303  # prepared again
+    with database.connection_context():
+        assert any('INSERT INTO "response"' in s for s in _prepared_statements())
+    assert sorted(a.number for a in Answer.select() if a.number is not None) == [1, 2, 3]
+
+
+def test_past_its_bound_a_connection_runs_statements_unprepared(client, sample, network,
+                                                               monkeypatch):
+    """A connection never holds more than MAX_PREPARED statements; the rest still run."""
+    if is_sqlite():
+        pytest.skip("PostgreSQL's prepared statements")
+    monkeypatch.setattr(type(database.obj), "MAX_PREPARED", 0)
+    token = network["collaborators"][("P1", "MTTQ")].token
+    assert _send(client, token, agree="yes").status_code == 303
+    with database.connection_context():
+        assert _prepared_statements() == []
+    assert Answer.select().count() == 1
