@@ -449,6 +449,7 @@ class Answer(BaseModel):
     choice = ForeignKeyField(Choice, null=True, index=False)  # migration 0004 says why
     text = TextField(null=True)
     number = FloatField(null=True)
+    # Copies of the response's own (checked there): PostgreSQL checks no foreign key on them (0006).
     questionnaire = ForeignKeyField(Questionnaire, index=False)
     ward = ForeignKeyField(Ward, index=False)
     organisation = ForeignKeyField(Organisation, index=False)

@@ -168,3 +168,40 @@ def test_head_schema_has_the_indexes_the_models_declare(empty):
             present = {(tuple(index.columns), index.unique) for index in empty.get_indexes(table)
                        if tuple(index.columns) != primary}
             assert present == declared, f"{table}: migrations {present - declared}, models {declared - present}"
+
+
+def foreign_keys(table):
+    """Return the {column: referenced table} foreign keys the database holds for a table."""
+    return {fk.column: fk.dest_table for fk in database.get_foreign_keys(table)}
+
+
+def test_head_schema_has_the_foreign_keys_the_models_declare(empty):
+    """Every declared foreign key is in the database, but on PostgreSQL the answer's copies (0006)."""
+    from peewee import ForeignKeyField, PostgresqlDatabase
+    migrate()
+    copies = {"questionnaire_id", "ward_id", "organisation_id"}
+    with database.connection_context():
+        for model in TABLES:
+            table = model._meta.table_name
+            declared = {f.column_name: f.rel_model._meta.table_name
+                        for f in model._meta.sorted_fields if isinstance(f, ForeignKeyField)}
+            if table == "answer" and isinstance(empty, PostgresqlDatabase):
+                declared = {c: t for c, t in declared.items() if c not in copies}
+            assert foreign_keys(table) == declared, table
+
+
+def test_answer_copies_foreign_keys_come_back_on_downgrade(empty):
+    """0006 goes down and up again: PostgreSQL's three constraints return, then go."""
+    from peewee import PostgresqlDatabase
+    migrate()
+    runner = Runner(empty, str(MIGRATIONS_DIR))
+    with database.connection_context():
+        assert runner.down() == ["0006_answer_copies_without_foreign_keys"]
+        assert set(foreign_keys("answer")) == {
+            "response_id", "question_id", "choice_id", "questionnaire_id", "ward_id",
+            "organisation_id"}
+        assert runner.up() == ["0006_answer_copies_without_foreign_keys"]
+        kept = {"response_id", "question_id", "choice_id"}
+        assert set(foreign_keys("answer")) == (
+            kept if isinstance(empty, PostgresqlDatabase) else kept | {
+                "questionnaire_id", "ward_id", "organisation_id"})
