@@ -11,9 +11,10 @@ machine's speed touches them all alike. Each load is N threads, each one phone: 
 form once (session cookie + CSRF token, as production runs with CSRF on), then POSTs answers
 with a fresh client_uuid for T seconds, each on a new connection (gunicorn's sync workers close
 every connection after one answer).
-Prints requests/s, p50/p99 latency, the ratio to the bare endpoint (budget >= 0.4; over all
-turns, then the lowest and highest of the turns one by one, each against the bare turn just
-before it) and checks that the stored responses are exactly the acknowledged (303) ones: none
+Prints requests/s, p50/p99 latency, the server's CPU a request (gunicorn's processes, and for
+PostgreSQL running on this machine its own processes too, which share the cores), the ratio to
+the bare endpoint (budget >= 0.4; over all turns, then the lowest and highest of the turns one
+by one, each against the bare turn just before it) and checks that the stored responses are exactly the acknowledged (303) ones: none
 lost, none doubled.
 Exit status 1 when a response was lost or doubled or a request failed.
 """
@@ -191,15 +192,34 @@ def gunicorn(app_spec, workers, log_path, env=None, pythonpath=None):
         stop(proc)
 
 
-def group_cpu(pgid):
-    """Return the CPU seconds used so far by a process group, reaped children included."""
+def cpu_seconds(selected):
+    """Return the CPU seconds used so far by the processes selected(name, stat fields) picks.
+
+    Reaped children count too (utime, stime, cutime, cstime: fields 14-17 of stat), so a
+    worker or backend that ended in between is not lost.
+    """
     total = 0
     for stat in Path("/proc").glob("[0-9]*/stat"):
         with contextlib.suppress(OSError):
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-            if int(fields[2]) == pgid:  # utime, stime, cutime, cstime: fields 14-17 of stat
+            head, _, rest = stat.read_text().rpartition(")")
+            fields = rest.split()
+            if selected(head.partition("(")[2], fields):
                 total += sum(int(f) for f in fields[11:15])
     return total / os.sysconf("SC_CLK_TCK")
+
+
+def group_cpu(pgid):
+    """Return the CPU seconds used so far by a process group, reaped children included."""
+    return cpu_seconds(lambda name, fields: int(fields[2]) == pgid)
+
+
+def postgres_cpu():
+    """Return the CPU seconds used so far by this machine's PostgreSQL server (0 when it runs elsewhere).
+
+    Its backends share the two cores with gunicorn here, so their work is part of a
+    submission's cost; the postmaster's reaped children count too.
+    """
+    return cpu_seconds(lambda name, fields: name == "postgres")
 
 
 def survey_env(url):
@@ -219,6 +239,7 @@ class Load:
     elapsed: float = 0.0
     client_cpu: float = 0.0
     server_cpu: float = 0.0
+    database_cpu: float = 0.0  # a database server's own processes, when it runs on this machine
 
     def statuses(self):
         """Return how many answers came with each status (0: no answer)."""
@@ -231,9 +252,10 @@ class Load:
         """Return requests answered per second."""
         return sum(1 for s, _, _ in self.results if s) / self.elapsed
 
-    def cpu_per_request(self):
-        """Return the server's CPU milliseconds per answered request."""
-        return 1000 * self.server_cpu / max(1, sum(1 for s, _, _ in self.results if s))
+    def cpu_per_request(self, seconds=None):
+        """Return the server's (or the given) CPU milliseconds per answered request."""
+        spent = self.server_cpu if seconds is None else seconds
+        return 1000 * spent / max(1, sum(1 for s, _, _ in self.results if s))
 
     def latency(self, q):
         """Return the q-quantile latency in milliseconds."""
@@ -293,14 +315,14 @@ def phone(port, path, with_form, gate, shared, out):
     out.extend(mine)
 
 
-def drive(server, paths, with_form, connections, duration):
+def drive(server, paths, with_form, connections, duration, database_cpu=lambda: 0.0):
     """Run `connections` phones against the server for `duration` seconds; return the Load."""
     port, pgid = server
     load = Load()
     shared = {}
     gate = threading.Barrier(connections + 1, action=lambda: shared.update(
         deadline=time.perf_counter() + duration, start=time.perf_counter(),
-        cpu=time.process_time(), server_cpu=group_cpu(pgid)))
+        cpu=time.process_time(), server_cpu=group_cpu(pgid), database_cpu=database_cpu()))
     threads = [threading.Thread(target=phone, daemon=True,
                                 args=(port, paths[i % len(paths)], with_form, gate, shared,
                                       load.results)) for i in range(connections)]
@@ -312,6 +334,7 @@ def drive(server, paths, with_form, connections, duration):
     load.elapsed = time.perf_counter() - shared["start"]
     load.client_cpu = (time.process_time() - shared["cpu"]) / load.elapsed
     load.server_cpu = group_cpu(pgid) - shared["server_cpu"]
+    load.database_cpu = database_cpu() - shared["database_cpu"]
     return load
 
 
@@ -324,6 +347,7 @@ def merged(loads):
         total.results += load.results
         total.elapsed += load.elapsed
         total.server_cpu += load.server_cpu
+        total.database_cpu += load.database_cpu
         total.client_cpu += load.client_cpu * load.elapsed
     total.client_cpu /= max(total.elapsed, 1e-9)
     return total
@@ -331,13 +355,17 @@ def merged(loads):
 
 def line(name, load, bare=None, turns=()):
     """Print one result line; `turns` are the (load, bare load) pairs of each turn, for the spread."""
+    # A database server on this machine is part of the submission's server cost.
+    server = load.cpu_per_request(load.server_cpu + load.database_cpu)
     ratio = (f"  ratio {load.rate() / bare.rate():.2f} (by server CPU "
-             f"{bare.cpu_per_request() / load.cpu_per_request():.2f})" if bare else "")
+             f"{bare.cpu_per_request() / server:.2f})" if bare else "")
     if turns:
         each = sorted(turn.rate() / bare_turn.rate() for turn, bare_turn in turns)
         ratio += f" turns {each[0]:.2f}-{each[-1]:.2f}"
     print(f"{name:<12} {load.rate():7.0f} req/s  p50 {load.latency(0.5):6.1f} ms  "
           f"p99 {load.latency(0.99):6.1f} ms  server {load.cpu_per_request():5.2f} CPU ms/req  "
+          + (f"+ database {load.cpu_per_request(load.database_cpu):4.2f}  "
+             if load.database_cpu else "") +
           f"client CPU {load.client_cpu:4.0%}  {load.statuses()}{ratio}", flush=True)
 
 
@@ -398,11 +426,12 @@ def main(argv=None):
             targets[name] = (stack.enter_context(gunicorn(
                 args.app, args.workers, logs / f"{name}.log", env=survey_env(url),
                 pythonpath=args.pythonpath)), paths, True)
+        database_cpu = {"postgresql": postgres_cpu}
         loads = {name: [] for name in targets}
         for _ in range(args.rounds):
             for name, (server, paths, with_form) in targets.items():
                 loads[name].append(drive(server, paths, with_form, args.connections,
-                                         args.duration))
+                                         args.duration, database_cpu.get(name, lambda: 0.0)))
         bare = merged(loads["bare flask"])
         line("bare flask", bare)
         problems = []
