@@ -14,8 +14,8 @@ every connection after one answer).
 Prints requests/s, p50/p99 latency, the server's CPU a request (gunicorn's processes, and for
 PostgreSQL running on this machine its own processes too, which share the cores), the ratio to
 the bare endpoint (budget >= 0.4; over all turns, then the lowest and highest of the turns one
-by one, each against the bare turn just before it) and checks that the stored responses are exactly the acknowledged (303) ones: none
-lost, none doubled.
+by one, each against the bare turn just before it) and checks that the stored responses are
+exactly the acknowledged (303) ones: none lost, none doubled.
 Exit status 1 when a response was lost or doubled or a request failed.
 """
 import argparse

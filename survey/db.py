@@ -115,8 +115,9 @@ class RestingPostgresPool(PooledPostgresqlDatabase):
         """Run a statement (%s placeholders) that is parsed and planned once per connection.
 
         psycopg2 sends every statement as text, which PostgreSQL parses, analyses and plans
-        anew: half of the server's CPU for the submit's one statement (README, Measurements). PREPARE outlives a rolled-back transaction; should the statement be
-        gone anyway (DISCARD ALL, a pooler in transaction mode), it is run unprepared.
+        anew: half of the server's CPU for the submit's one statement (README, Measurements).
+        PREPARE outlives a rolled-back transaction; should the statement be gone anyway
+        (DISCARD ALL, a pooler in transaction mode), it is run unprepared.
         """
         conn = self.connection()
         prepared = self._prepared.setdefault(conn, {})
