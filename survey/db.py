@@ -77,10 +77,10 @@ class RestingPostgresPool(PooledPostgresqlDatabase):
         """Open the pool with no connection given back yet."""
         super().__init__(*args, **kwargs)
         self._given_back_at = {}
-        # Per driver connection, {statement text: name it was prepared under}; weak, so a
-        # connection's entry goes with it however the pool lets it go.
+        # Per driver connection, {statement text: name it was prepared under}, or None once it
+        # lost one; weak, so a connection's entry goes with it however the pool lets it go.
         self._prepared = weakref.WeakKeyDictionary()
-        # Names never repeat in a process, so preparing again after a loss cannot collide.
+        # Names never repeat in a process: a name is never prepared twice on a connection.
         self._statement_numbers = itertools.count(1)
 
     def _can_reuse(self, conn):
@@ -116,11 +116,15 @@ class RestingPostgresPool(PooledPostgresqlDatabase):
 
         psycopg2 sends every statement as text, which PostgreSQL parses, analyses and plans
         anew: half of the server's CPU for the submit's one statement (README, Measurements).
-        PREPARE outlives a rolled-back transaction; should the statement be gone anyway
-        (DISCARD ALL, a pooler in transaction mode), it is run unprepared.
+        PREPARE outlives a rolled-back transaction; should a statement be gone anyway
+        (DISCARD ALL, a pooler in transaction mode), it is run unprepared, and so is every
+        statement on that connection from then on: a pooler that loses them would otherwise
+        gather statements prepared on its server connections and cost three round trips a call.
         """
         conn = self.connection()
         prepared = self._prepared.setdefault(conn, {})
+        if prepared is None:  # this connection lost a prepared statement once
+            return self.execute_sql(text, params)
         name = prepared.get(text)
         if name is None:
             if len(prepared) >= self.MAX_PREPARED:
@@ -138,7 +142,7 @@ class RestingPostgresPool(PooledPostgresqlDatabase):
         except OperationalError as error:
             if getattr(error.__context__, "pgcode", None) != INVALID_STATEMENT_NAME:  # the driver's error
                 raise
-            prepared.clear()
+            self._prepared[conn] = None
             return self.execute_sql(text, params)
 
 
