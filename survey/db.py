@@ -77,7 +77,7 @@ class RestingPostgresPool(PooledPostgresqlDatabase):
         """Open the pool with no connection given back yet."""
         super().__init__(*args, **kwargs)
         self._given_back_at = {}
-        # Per driver connection, {statement text: name it was prepared under}, or None once it
+        # Per driver connection, {statement text: the EXECUTE that runs it}, or None once it
         # lost one; weak, so a connection's entry goes with it however the pool lets it go.
         self._prepared = weakref.WeakKeyDictionary()
         # Names never repeat in a process: a name is never prepared twice on a connection.
@@ -125,8 +125,8 @@ class RestingPostgresPool(PooledPostgresqlDatabase):
         prepared = self._prepared.setdefault(conn, {})
         if prepared is None:  # this connection lost a prepared statement once
             return self.execute_sql(text, params)
-        name = prepared.get(text)
-        if name is None:
+        execute = prepared.get(text)
+        if execute is None:
             if len(prepared) >= self.MAX_PREPARED:
                 return self.execute_sql(text, params)
             name = f"survey_{next(self._statement_numbers)}"
@@ -134,11 +134,10 @@ class RestingPostgresPool(PooledPostgresqlDatabase):
             self.execute_sql(f"PREPARE {name} AS " + "".join(
                 piece + (f"${number}" if number < len(pieces) else "")
                 for number, piece in enumerate(pieces, 1)))
-            prepared[text] = name
+            execute = prepared[text] = (f"EXECUTE {name} ({', '.join(['%s'] * (len(pieces) - 1))})"
+                                        if len(pieces) > 1 else f"EXECUTE {name}")
         try:
-            return self.execute_sql(
-                f"EXECUTE {name} ({', '.join(['%s'] * len(params))})" if params else f"EXECUTE {name}",
-                params)
+            return self.execute_sql(execute, params)
         except OperationalError as error:
             if getattr(error.__context__, "pgcode", None) != INVALID_STATEMENT_NAME:  # the driver's error
                 raise
