@@ -22,19 +22,28 @@ MAX_CONTENT_LENGTH = 1024 * 1024
 # Werkzeug's password hashing; scrypt is the strong default (tests use a cheap one).
 PASSWORD_HASH_METHOD = "scrypt"
 
+# SQLite's synchronous pragma (README, Production: what NORMAL risks, what FULL costs).
+SQLITE_SYNCHRONOUS = "normal"
 # Seconds between the SQLite WAL checkpoints each worker runs in a thread of its own
 # (0: none; SQLite then checkpoints inside a commit once the WAL passes 40 MB).
 SQLITE_CHECKPOINT_SECONDS = 1.0
 
-# Rate limits (Flask-Limiter). memory+sweeping:// keeps counts in each process (limits' own
-# memory storage without its timer thread per hit); redis://host:6379 shares them between
-# processes and machines.
-RATELIMIT_STORAGE_URI = "memory+sweeping://"
+# Rate limits (Flask-Limiter). memory:// keeps counts in each process; redis://host:6379
+# shares them between processes and machines.
+RATELIMIT_STORAGE_URI = "memory://"
 RATELIMIT_ENABLED = True
 LOGIN_RATE_LIMIT = "10 per minute"
 # Generous: a meeting hall's phones, or a mobile carrier's NAT, may share one address.
 # Guessing a 192-bit personal token is hopeless anyway; this only stops floods.
 PUBLIC_RATE_LIMIT = "600 per minute"
+
+# Compress text answers (Flask-Compress): gzip only, which every phone browser reads.
+COMPRESS_ALGORITHM = "gzip"
+COMPRESS_MIMETYPES = ["text/html", "text/css", "text/javascript", "application/javascript",
+                      "application/json", "text/csv", "image/svg+xml"]
+COMPRESS_MIN_SIZE = 500
+# Streamed answers (exports) go out as they are made, in constant memory.
+COMPRESS_STREAMS = False
 
 # Static files get versioned names, so browsers may keep them for a year.
 SEND_FILE_MAX_AGE_DEFAULT = 365 * 24 * 3600

@@ -19,8 +19,8 @@ from urllib.parse import urlsplit
 from werkzeug.serving import make_server
 
 from survey import create_app
+from survey.cli.demo import SAMPLE_SLUG, seed, showcase_collaborators
 from survey.db import database, migrate
-from survey.demo import SAMPLE_SLUG, seed, showcase_collaborators
 
 BUDGET = 30 * 1024
 

@@ -74,7 +74,7 @@ def seed(url, collaborators):
     from survey import create_app
     from survey.db import database, migrate
     from survey.models import Collaborator, Organisation, Ward
-    from survey.questionnaire_json import import_questionnaire
+    from survey.questionnaires.file_format import import_questionnaire
     with create_app({"DATABASE_URL": url}).app_context():
         migrate()
         with database.connection_context():

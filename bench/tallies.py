@@ -27,10 +27,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from survey import create_app
 from survey.db import database, is_sqlite, migrate
-from survey.exports import csv_stream, response_rows
 from survey.models import Organisation, Question, Response, Ward
-from survey.questionnaire_json import import_questionnaire
-from survey.tally import Filters, tally
+from survey.questionnaires.file_format import import_questionnaire
+from survey.tallies.counting import Filters, tally
+from survey.tallies.exports import csv_stream, response_rows
 
 WARDS = ["P1", "P2"] + [f"P{n}" for n in range(4, 16)]
 ORGANISATIONS = ["MTTQ", "DOAN", "LDLD", "HLHPN", "HCCB", "BTG"]

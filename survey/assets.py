@@ -2,7 +2,7 @@
 import hashlib
 from pathlib import Path
 
-from flask import url_for
+from flask import request, url_for
 
 
 def fingerprints(static_folder):
@@ -14,8 +14,22 @@ def fingerprints(static_folder):
     }
 
 
+def read_static_whole(response):
+    """Read a static file's body into memory, so that compression sees bytes, not an open file.
+
+    Flask-Compress would gzip an open file as a stream and never close it; the app's static
+    files are a few kilobytes each.
+    """
+    if request.endpoint == "static" and response.direct_passthrough:
+        response.direct_passthrough = False
+        response.get_data()  # closes the file once the answer is sent
+    return response
+
+
 def init_app(app):
     """Offer `static_url(name)` to templates: the static URL carrying the file's hash."""
+    # Registered after Flask-Compress's hook, so it runs before it (Flask runs them in reverse).
+    app.after_request(read_static_whole)
     versions = fingerprints(app.static_folder)
 
     def static_url(filename):

@@ -1,22 +1,14 @@
 """Who may do what: the one place that decides access, plus login, limits and security headers."""
-import functools
 import hashlib
-import time
 from urllib.parse import urlsplit
 
 from flask import abort, current_app, g, jsonify, redirect, request, url_for
-from flask.globals import request_ctx
-from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
-from flask_login import LoginManager, current_user
-from flask_wtf.csrf import CSRFProtect
-from limits import parse as parse_limit
-from limits.storage import MemoryStorage
+from flask_login import current_user
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from survey.extensions import csrf, limiter, login_manager
 from survey.i18n import lazy_gettext as _l
-from survey.models import ApiToken, User
-from survey.sessions import SignedCookieSessions
+from survey.models import ApiToken, Questionnaire, User
 
 # Access rules, from the most open to the most closed. Every endpoint declares one.
 PUBLIC = "public"            # anyone: login page, health check, static files
@@ -30,32 +22,6 @@ ROLE_RULES = {
     "coordinator": {VIEWER, COORDINATOR},
     "admin": {VIEWER, COORDINATOR, ADMIN},
 }
-
-class SweepingMemoryStorage(MemoryStorage):
-    """limits' in-process storage, sweeping expired counters inline at most once a second.
-
-    The stock memory storage starts a timer thread on nearly every hit to sweep them,
-    which every phone request then pays for (bench/submit.py: 5.5 -> 5.2 CPU ms a submit).
-    Each counter is still expired when it is read, so limits hold exactly as before.
-    """
-    STORAGE_SCHEME = "memory+sweeping"
-
-    def __init__(self, uri=None, wrap_exceptions=False, **options):
-        """Start with nothing to sweep."""
-        super().__init__(uri, wrap_exceptions=wrap_exceptions, **options)
-        self._swept_at = time.monotonic()
-
-    def _MemoryStorage__schedule_expiry(self):
-        """Sweep expired counters now if the last sweep is over a second old (no thread)."""
-        now = time.monotonic()
-        if now - self._swept_at >= 1.0:
-            self._swept_at = now
-            self._MemoryStorage__expire_events()
-
-
-csrf = CSRFProtect()
-login_manager = LoginManager()
-limiter = Limiter(key_func=get_remote_address, default_limits=[])
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -148,6 +114,14 @@ def in_scope(organisation_id):
     return org is None or org == organisation_id
 
 
+def questionnaire_or_404(slug):
+    """Return the questionnaire with this address, or answer 404."""
+    questionnaire = Questionnaire.by_slug(slug)
+    if questionnaire is None:
+        abort(404)
+    return questionnaire
+
+
 def safe_next(target):
     """Return target if it is a local path on this site, else None (no open redirects)."""
     if not target:
@@ -214,11 +188,8 @@ SECURITY_HEADERS = (
 
 def set_security_headers(response):
     """Add the headers every answer carries (CSP, nosniff, no framing, no Referer) unless a view set its own."""
-    # One pass over the headers, not a search per header: this runs on every request.
-    present = {name.lower() for name, _ in response.headers.items()}
     for name, value in SECURITY_HEADERS:
-        if name.lower() not in present:
-            response.headers.add(name, value)
+        response.headers.setdefault(name, value)
     return response
 
 
@@ -227,77 +198,18 @@ def login_limit():
     return current_app.config["LOGIN_RATE_LIMIT"]
 
 
-@functools.lru_cache(maxsize=8)
-def parsed_limit(text):
-    """Return a rate limit such as "600 per minute" parsed once (the text is configuration)."""
-    return parse_limit(text)
-
-
-def check_public_limit():
-    """Count a phone request against PUBLIC_RATE_LIMIT for its address; answer 429 past it.
-
-    The hit goes through Flask-Limiter's own strategy and storage (Redis when configured),
-    but not through its per-request search of every decorator, blueprint and default limit:
-    that search cost 0.8 ms of a submit that needs ~2 ms in all (bench/submit.py).
-    """
-    if not limiter.enabled:
-        return
-    config = current_app.config
-    keys = [key for key in (config.get("RATELIMIT_KEY_PREFIX"), get_remote_address(), "phone")
-            if key]
-    if not limiter.limiter.hit(parsed_limit(config["PUBLIC_RATE_LIMIT"]), *keys):
-        abort(429)
-
-
-@limiter.request_filter
-def counted_apart():
-    """Tell Flask-Limiter to leave phone pages alone: check_public_limit counts them already."""
-    return request.blueprint == "respond"
-
-
-def where_limiter_worked(hook):
-    """Wrap a Flask-Limiter after-request or teardown hook to run only where a limit was checked.
-
-    The limiter keeps what a request's check found in a context it adds to the request; its
-    hooks create that context, empty, on every other request (3% of a submit) to find nothing.
-    """
-    @functools.wraps(hook)
-    def run_if_checked(value):
-        """Run the hook when this request holds a limiter context; else hand its value back."""
-        if hasattr(request_ctx._get_current_object(), "_limiter_request_context"):
-            return hook(value)
-        return value
-    return run_if_checked
-
-
-def skip_limiter_hooks_where_unused(app):
-    """Swap Flask-Limiter's after-request and teardown hooks for ones that skip unlimited requests."""
-    # Flask-Limiter's private hooks (name-mangled): a rename in a new release stops create_app.
-    inject = Limiter._Limiter__inject_headers
-    release = limiter._Limiter__release_context
-    after = app.after_request_funcs.get(None, [])
-    after[:] = [where_limiter_worked(hook) if getattr(hook, "func", None) is inject else hook
-                for hook in after]
-    teardown = app.teardown_request_funcs.get(None, [])
-    teardown[:] = [where_limiter_worked(hook) if hook == release else hook for hook in teardown]
+def public_limit():
+    """Return the configured limit of phone requests per client address."""
+    return current_app.config["PUBLIC_RATE_LIMIT"]
 
 
 def init_app(app):
-    """Wire the session cookie, CSRF, Flask-Login, the limiter, the access check and the headers into the app."""
-    app.session_interface = SignedCookieSessions()
+    """Wire CSRF, Flask-Login, the limiter, the access check and the headers into the app."""
     csrf.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     login_manager.login_message = _l("Please log in to see this page.")
     limiter.init_app(app)
-    hooks = app.before_request_funcs.get(None, [])
-    if limiter._check_request_limit in hooks and not (
-            app.config.get("RATELIMIT_DEFAULT") or app.config.get("RATELIMIT_APPLICATION")):
-        # With no app-wide limit, Flask-Limiter's hook on every request searches for limits to
-        # find none (40 µs of a submit): login's decorator checks its own limit without it.
-        hooks.remove(limiter._check_request_limit)
-    skip_limiter_hooks_where_unused(app)
     app.before_request(refuse_nul_bytes)
     app.before_request(enforce_access)
     app.after_request(set_security_headers)
-

@@ -15,7 +15,8 @@ from werkzeug.serving import make_server
 from survey import create_app
 from survey.db import database, migrate
 from survey.models import Collaborator, Organisation, User, Ward
-from survey.questionnaire_json import import_questionnaire
+from survey.questionnaires.file_format import import_questionnaire
+from survey.respond import submit
 
 PG_URL = os.environ.get("SURVEY_TEST_DATABASE_URL", "")
 # scrypt costs ~0.5 s a hash on this machine; tests need no protection against cracking.
@@ -192,14 +193,14 @@ def store_answers(questionnaire, ward, organisation, answers, local=None, collab
 
     from survey.i18n import to_utc
     from survey.models import Answer, Response
-    from survey.rules import Schema, check_answers
+    from survey.respond.rules import Schema, check_answers
     form = MultiDict([(k, v) for k, vs in answers.items()
                       for v in (vs if isinstance(vs, list) else [vs])])
     outcome = check_answers(Schema.load(questionnaire), form)
     assert outcome.ok, outcome.errors
     client_uuid = str(uuid.uuid4())
-    assert Response.store(questionnaire, ward.id, organisation.id, collaborator, client_uuid,
-                          outcome.values) == Response.STORED
+    assert submit.store(questionnaire, ward.id, organisation.id, collaborator, client_uuid,
+                          outcome.values) == submit.STORED
     if local:
         when = to_utc(datetime.datetime.fromisoformat(local))
         response = Response.get(Response.client_uuid == client_uuid)

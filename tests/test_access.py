@@ -9,14 +9,15 @@ import io
 import pytest
 from werkzeug.datastructures import MultiDict
 
-from survey.links import sign_group
-from survey.models import Collaborator, Organisation, Response, User, Ward
-from survey.rules import Schema, check_answers
+from survey.models import Collaborator, Organisation, User, Ward
+from survey.respond import submit
+from survey.respond.links import sign_group
+from survey.respond.rules import Schema, check_answers
 from survey.security import ADMIN, COORDINATOR, PHONE, PUBLIC, VIEWER, rule_of
 from tests.conftest import make_user
 
 EXPECTED = {
-    "static": PUBLIC, "health.healthz": PUBLIC, "auth.login": PUBLIC, "auth.logout": PUBLIC,
+    "static": PUBLIC, "api.healthz": PUBLIC, "auth.login": PUBLIC, "auth.logout": PUBLIC,
     "respond.home": PHONE, "respond.form": PHONE, "respond.thanks": PHONE,
     "respond.csrf_token": PHONE, "respond.open_form": PHONE, "respond.group_form": PHONE,
     "questionnaires.index": VIEWER, "auth.change_password": VIEWER,
@@ -24,7 +25,7 @@ EXPECTED = {
     "tallies.show": VIEWER, "tallies.live": VIEWER, "tallies.answers": VIEWER,
     "tallies.report": VIEWER, "tallies.export_csv": VIEWER, "tallies.export_xlsx": VIEWER,
     "tallies.tallies_xlsx": VIEWER, "api.tallies": VIEWER,
-    "network.rates_page": VIEWER, "network.api_rates": VIEWER,
+    "network.rates_page": VIEWER, "api.response_rates_json": VIEWER,
     "questionnaires.create": COORDINATOR, "questionnaires.import_file": COORDINATOR,
     "questionnaires.edit": COORDINATOR, "questionnaires.duplicate": COORDINATOR,
     "questionnaires.delete": COORDINATOR, "questionnaires.set_status": COORDINATOR,
@@ -70,7 +71,7 @@ def world(app, sample, network):
                          (beta, "00000000-0000-4000-8000-00000000000b")):
         outcome = check_answers(schema, MultiDict({"agree": "yes", "note": f"by {person.name}"}))
         assert outcome.ok
-        Response.store(sample, person.ward_id, person.organisation_id, person, uuid, outcome.values)
+        submit.store(sample, person.ward_id, person.organisation_id, person, uuid, outcome.values)
     users = {
         "viewer": make_user("viewer", "viewer", org_a),
         "coordinator_a": make_user("coord_a", "coordinator", org_a),

@@ -104,7 +104,7 @@ def test_api_tokens_create_use_revoke(app, tally_sample, login):
     assert len(secret) >= 40
     listing = admin.get("/admin/api-tokens").get_data(as_text=True)
     assert "export tool" in listing and secret not in listing
-    assert AuditEvent.select().where(AuditEvent.action == "api_token_create").count() == 1
+    assert AuditEvent.select().where(AuditEvent.action == "api_token.create").count() == 1
 
     robot = app.test_client()
     bearer = {"Authorization": f"Bearer {secret}"}

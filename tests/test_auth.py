@@ -22,7 +22,7 @@ def test_login_success_and_logout(client, db):
     client.post("/logout")
     assert client.get("/").status_code == 302
     actions = [e.action for e in AuditEvent.select().order_by(AuditEvent.id)]
-    assert actions == ["login", "logout"]
+    assert actions == ["user.login", "user.logout"]
 
 
 def test_wrong_password_is_refused_and_audited(client, db):
@@ -31,7 +31,7 @@ def test_wrong_password_is_refused_and_audited(client, db):
     response = client.post("/login", data={"username": "an", "password": "wrong-pass"})
     assert response.status_code == 401
     assert "Sai tên đăng nhập hoặc mật khẩu" in response.get_data(as_text=True)
-    assert AuditEvent.get().action == "login_failed"
+    assert AuditEvent.get().action == "user.login_failed"
 
 
 def test_empty_form_is_refused(client, db):
@@ -84,7 +84,7 @@ def test_admin_creates_edits_and_resets_accounts(login, client):
     client.post(f"/admin/users/{binh.id}/password", data={"password": "second-password"})
     assert check_password_hash(User.get_by_id(binh.id).password_hash, "second-password")
     actions = {e.action for e in AuditEvent.select()}
-    assert {"user_create", "user_update", "password_reset"} <= actions
+    assert {"user.create", "user.update", "user.password_reset"} <= actions
 
 
 def test_account_form_refuses_bad_input(login, client):

@@ -15,7 +15,7 @@ from survey.models import (
     Questionnaire,
     response_count,
 )
-from survey.rules import Schema
+from survey.respond.rules import Schema
 
 SETTINGS = {"title": "Khảo sát mới", "description": "Mô tả", "slug": "khao-sat-moi",
             "per_collaborator": "one", "opens_at": "", "closes_at": "", "suppress_below": ""}
@@ -615,7 +615,7 @@ def test_every_change_is_audited_with_its_author(coordinator, db):
     coordinator.post("/questionnaires/khao-sat-moi/questions/q/choices/c/delete")
     coordinator.post("/questionnaires/khao-sat-moi/questions/q/move", data={"direction": "up"})
     status(coordinator, "khao-sat-moi", "open")
-    events = list(AuditEvent.select().where(AuditEvent.action != "login").order_by(AuditEvent.id))
+    events = list(AuditEvent.select().where(AuditEvent.action != "user.login").order_by(AuditEvent.id))
     assert [e.action for e in events] == ["questionnaire.create", "question.create",
                                           "choice.create", "choice.delete", "question.move",
                                           "questionnaire.status"]

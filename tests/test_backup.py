@@ -7,8 +7,8 @@ from concurrent.futures import ThreadPoolExecutor
 import psycopg2
 import pytest
 
-from survey import backup as backups
-from survey import fake
+from survey.cli import backup as backups
+from survey.cli import fake
 from survey.db import database, is_sqlite
 from survey.models import TABLES
 

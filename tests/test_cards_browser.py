@@ -1,16 +1,16 @@
 """The QR card sheet in Debian's Chromium: the codes on screen and on printed A4 pages decode to the links."""
 import io
 import os
-import subprocess
 from pathlib import Path
 
+import pypdfium2 as pdfium
 import pytest
 import zxingcpp
 from conftest import make_user
 from PIL import Image
 
-from survey import links
 from survey.models import Collaborator
+from survey.respond import links
 
 pytestmark = pytest.mark.browser
 
@@ -64,6 +64,17 @@ def keep(name, data):
         (Path(SHOTS) / name).write_bytes(data)
 
 
+def pdf_pages(pdf, dpi):
+    """Render each page of a PDF file at dpi (as `pdftoppm -r dpi` did); return their PNG bytes."""
+    pages = []
+    with pdfium.PdfDocument(str(pdf)) as document:
+        for page in document:
+            png = io.BytesIO()
+            page.render(scale=dpi / 72).to_pil().save(png, format="PNG")
+            pages.append(png.getvalue())
+    return pages
+
+
 def test_screen_codes_decode_to_personal_links(page, server, people):
     """Every card on the screen decodes to exactly its collaborator's personal link."""
     errors = []
@@ -83,14 +94,12 @@ def test_printed_a4_pages_keep_cards_whole(page, server, people, tmp_path):
     page.goto(server + "/network/cards")
     pdf = tmp_path / "cards.pdf"
     pdf.write_bytes(page.pdf(format="A4", print_background=True))
-    subprocess.run(["pdftoppm", "-r", "150", "-png", str(pdf), str(tmp_path / "page")],
-                   check=True, timeout=60)
-    pages = sorted(tmp_path.glob("page-*.png"))
+    pages = pdf_pages(pdf, 150)
     assert len(pages) == -(-len(people) // CARDS_PER_PAGE)
     found = []
-    for number, path in enumerate(pages, 1):
-        keep(f"cards-print-{number}.png", path.read_bytes())
-        image = Image.open(path)
+    for number, png in enumerate(pages, 1):
+        keep(f"cards-print-{number}.png", png)
+        image = Image.open(io.BytesIO(png))
         assert abs(image.size[1] / image.size[0] - 297 / 210) < 0.01  # A4 portrait
         codes = decode(image)
         expected = min(CARDS_PER_PAGE, len(people) - CARDS_PER_PAGE * (number - 1))
@@ -114,14 +123,12 @@ def test_printed_posters_carry_signed_groups(page, server, sample, app, tmp_path
     page.goto(server + "/network/posters/sample")
     pdf = tmp_path / "posters.pdf"
     pdf.write_bytes(page.pdf(format="A4", print_background=True))
-    subprocess.run(["pdftoppm", "-r", "100", "-png", str(pdf), str(tmp_path / "poster")],
-                   check=True, timeout=60)
-    pages = sorted(tmp_path.glob("poster-*.png"))
+    pages = pdf_pages(pdf, 100)
     assert len(pages) == 4  # 2 wards × 2 organisations, the sample targets everyone
     groups = set()
-    for number, path in enumerate(pages, 1):
-        keep(f"poster-print-{number}.png", path.read_bytes())
-        (link,) = decode(Image.open(path))
+    for number, png in enumerate(pages, 1):
+        keep(f"poster-print-{number}.png", png)
+        (link,) = decode(Image.open(io.BytesIO(png)))
         assert link.startswith("http://survey.test/s/sample/")
         with app.app_context():
             ward, organisation = links.read_group(link.rsplit("/", 1)[1])

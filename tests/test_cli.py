@@ -10,7 +10,7 @@ import pytest
 from conftest import SAMPLE
 from werkzeug.security import check_password_hash
 
-from survey import demo
+from survey.cli import demo
 from survey.models import (
     AuditEvent,
     Collaborator,
@@ -21,7 +21,7 @@ from survey.models import (
     User,
     Ward,
 )
-from survey.questionnaire_json import export_questionnaire
+from survey.questionnaires.file_format import export_questionnaire
 
 HEADER = "name,phone,organisation,ward\n"
 

@@ -9,7 +9,7 @@ import pytest
 from werkzeug.serving import make_server
 
 from survey.models import Answer, Receipt, Response
-from survey.questionnaire_json import import_questionnaire
+from survey.questionnaires.file_format import import_questionnaire
 
 THREADS = 16
 FORM = [("agree", "yes"), ("topics", "roads"), ("topics", "parks"), ("score", "4")]

@@ -6,7 +6,8 @@ import time
 
 import pytest
 
-from survey.db import database, is_sqlite, migrate, write_transaction
+from survey.db import database, is_sqlite, migrate
+from survey.db.sqlite import write_transaction
 from survey.models import TABLES, Organisation, Ward
 from tests.conftest import store_answers
 

@@ -4,8 +4,8 @@ import io
 
 import openpyxl
 
-from survey import exports
 from survey.models import AuditEvent, Collaborator, Organisation, Questionnaire, Ward
+from survey.tallies import exports
 from tests.conftest import store_answers
 
 HEADER = ["response", "submitted_at", "ward", "organisation", "collaborator", "agree", "why",
@@ -36,7 +36,7 @@ def test_csv_rows_columns_and_values(app, tally_sample, login):
     assert third["note"] == "'=HYPERLINK(\"http://x\")"
     fourth = dict(zip(HEADER, rows[4]))
     assert fourth["topics"] == "" and fourth["why"] == ""
-    assert AuditEvent.select().where((AuditEvent.action == "export")
+    assert AuditEvent.select().where((AuditEvent.action == "responses.export")
                                      & (AuditEvent.target == "sample")).count() == 1
 
 
@@ -68,7 +68,7 @@ def test_filters_and_scope_apply_to_exports(app, tally_sample, login):
 
 def test_anonymous_export_has_no_collaborator_column(app, network, login):
     """An anonymous questionnaire's export has no collaborator column; a named one shows the name."""
-    from survey.questionnaire_json import import_questionnaire
+    from survey.questionnaires.file_format import import_questionnaire
     spec = {"title": "Ẩn danh", "status": "open", "per_collaborator": "many", "questions": [
         {"key": "ok", "kind": "single", "prompt": "OK?", "choices": [{"key": "y", "label": "Có"}]}]}
     anonymous = import_questionnaire({**spec, "slug": "anon", "anonymous": True})
@@ -87,7 +87,7 @@ def test_anonymous_export_has_no_collaborator_column(app, network, login):
 
 def test_formula_neutralised_in_both_formats(app, network, login):
     """Text starting with = + - @, tab or CR gets a leading apostrophe; XLSX holds strings, no formulas."""
-    from survey.questionnaire_json import import_questionnaire
+    from survey.questionnaires.file_format import import_questionnaire
     q = import_questionnaire({"slug": "f", "title": "F", "status": "open", "questions": [
         {"key": "t", "kind": "text", "prompt": "T"}, {"key": "n", "kind": "number", "prompt": "N"}]})
     payloads = ["=1+1", "+1", "-2+3", "@SUM(A1)", "\tx", "=cmd|' /C calc'!A0", "bình thường"]

@@ -1,5 +1,4 @@
 """The application factory and its configuration sources."""
-import pytest
 
 from survey import create_app
 
@@ -33,29 +32,3 @@ def test_default_database_is_in_instance_folder(monkeypatch, tmp_path):
     monkeypatch.delenv("SURVEY_DATABASE_URL", raising=False)
     app = create_app({"TESTING": True})
     assert app.config["DATABASE_URL"] == "sqlite:///" + app.instance_path + "/survey.sqlite3"
-
-
-def test_async_check_is_made_once_per_function_and_still_made(app):
-    """ensure_sync answers from memory for a known function, still refuses an async one
-    (no async extra installed) and takes a callable that cannot be remembered."""
-    def view():
-        """A plain view."""
-        return "ok"
-
-    async def async_view():
-        """An async view, which needs Flask's async extra."""
-        return "ok"
-
-    class Unhashable:
-        """A callable no dict can hold."""
-        __hash__ = None
-
-        def __call__(self):
-            """Answer like a view."""
-            return "ok"
-
-    assert app.ensure_sync(view) is view and app.ensure_sync(view) is view
-    assert app._ensure_sync_cached.cache_info().hits >= 1
-    with pytest.raises(RuntimeError, match="async"):
-        app.ensure_sync(async_view)
-    assert app.ensure_sync(Unhashable())() == "ok"

@@ -1,9 +1,9 @@
 """Fake responses: valid by the same rules as real ones, spread over the targeted groups."""
 from peewee import fn
 
-from survey import fake
+from survey.cli import fake
 from survey.models import Answer, Choice, Question, Response, Ward
-from survey.questionnaire_json import set_targets
+from survey.questionnaires.file_format import set_targets
 
 
 def answers_of(question_key):

@@ -74,7 +74,7 @@ def test_login_never_fails(client, db, username, password):
     response = _post(client, "/login", [("username", username), ("password", password)])
     assert response.status_code in (400, 401, 413, 422), response.status_code
     assert User.select().count() == 0
-    assert AuditEvent.select().where(AuditEvent.action == "login").count() == 0
+    assert AuditEvent.select().where(AuditEvent.action == "user.login").count() == 0
 
 
 @SETTINGS

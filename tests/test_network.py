@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from conftest import csrf_token_of, make_user
 
-from survey import links
 from survey.models import AuditEvent, Collaborator, Organisation, Questionnaire, Ward
-from survey.questionnaire_json import set_targets
+from survey.questionnaires.file_format import set_targets
+from survey.respond import links
 
 
 def client_as(app, role, organisation=None, username=None):
@@ -39,7 +39,7 @@ def html_of(reply):
 def actions():
     """Return the audit actions recorded so far, in order."""
     return [e.action for e in AuditEvent.select().order_by(AuditEvent.id)
-            if not e.action.startswith("log")]
+            if not e.action.startswith("user.log")]
 
 
 # --- Wards and organisations --------------------------------------------------------------
@@ -59,7 +59,7 @@ def test_admin_adds_renames_and_deactivates_a_ward(network, login):
     assert ward not in list(Ward.ordered())
     assert client.post(f"/network/wards/{ward.id}/active", data={"active": "1"}).status_code == 302
     assert Ward.get_by_id(ward.id).active
-    assert actions() == ["wards.create", "wards.rename", "wards.deactivate", "wards.reactivate"]
+    assert actions() == ["ward.create", "ward.rename", "ward.deactivate", "ward.reactivate"]
 
 
 def test_admin_manages_organisations_and_bad_input_changes_nothing(network, login):
@@ -79,7 +79,7 @@ def test_admin_manages_organisations_and_bad_input_changes_nothing(network, logi
                        ).status_code == 302
     assert Organisation.select().count() == 3
     assert Organisation.get_by_id(org.id).name == "Ủy ban MTTQ"
-    assert actions() == ["organisations.create"]
+    assert actions() == ["organisation.create"]
     assert client.get("/network/provinces").status_code == 404
 
 

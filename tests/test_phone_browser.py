@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from survey.authoring import set_status
 from survey.models import Answer, Questionnaire, Response
+from survey.questionnaires.authoring import set_status
 
 pytestmark = pytest.mark.browser
 

@@ -5,7 +5,7 @@ import re
 import zxingcpp
 from PIL import Image
 
-from survey import qrcodes
+from survey.network import qrcodes
 
 LINK = "http://survey.test/c/Zm9vYmFyYmF6cXV4cXV1eHh4eHh4eHh4"
 

@@ -5,15 +5,18 @@ import uuid
 import pytest
 from conftest import SAMPLE
 
-from survey import rates
 from survey.db import database
-from survey.models import Collaborator, Organisation, Receipt, Response, Ward, receipt_insert, sql
-from survey.questionnaire_json import import_questionnaire
+from survey.models import Collaborator, Organisation, Receipt, Response, Ward
+from survey.network import rates
+from survey.questionnaires.file_format import import_questionnaire
+from survey.respond import submit
 
 
 def count_receipt(questionnaire, collaborator):
     """Record one more response of a collaborator, as a submission's receipt does."""
-    database.execute_sql(sql(receipt_insert(questionnaire)), (questionnaire.id, collaborator.id))
+    Receipt.insert(questionnaire=questionnaire, collaborator=collaborator, count=1).on_conflict(
+        conflict_target=[Receipt.questionnaire, Receipt.collaborator],
+        update={Receipt.count: Receipt.count + 1}).execute()
 
 
 def questionnaire(slug, **changes):
@@ -167,8 +170,8 @@ def test_receipts_cannot_be_tied_to_anonymous_responses(network):
     """A receipt has no id or time; an anonymous response keeps no collaborator."""
     anonymous = questionnaire("anon", anonymous=True)
     person = network["collaborators"][("P1", "MTTQ")]
-    assert Response.store(anonymous, person.ward_id, person.organisation_id, person,
-                          str(uuid.uuid4()), []) == Response.STORED
+    assert submit.store(anonymous, person.ward_id, person.organisation_id, person,
+                          str(uuid.uuid4()), []) == submit.STORED
     columns = {c.name for c in database.get_columns("receipt")}
     assert columns == {"questionnaire_id", "collaborator_id", "count"}
     stored = Response.get(Response.questionnaire == anonymous)

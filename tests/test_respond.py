@@ -6,9 +6,9 @@ import uuid
 
 import pytest
 
-from survey.links import sign_group
 from survey.models import Answer, Collaborator, Questionnaire, Receipt, Response, Ward, utcnow
-from survey.questionnaire_json import import_questionnaire
+from survey.questionnaires.file_format import import_questionnaire
+from survey.respond.links import sign_group
 from tests.conftest import SAMPLE
 
 

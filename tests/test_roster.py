@@ -4,8 +4,8 @@ import io
 
 from flask_babel import force_locale
 
-from survey import roster
 from survey.models import Collaborator, Ward
+from survey.network import roster
 
 GOOD = "name,phone,organisation,ward\nNguyễn Văn An,0903 123 456,MTTQ,P1\nTrần Thị Bình,,doan,phường 2\n"
 

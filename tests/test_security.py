@@ -123,23 +123,3 @@ def test_rate_limit_is_shared_through_redis(database_url, tmp_path):
     keys = redis.Redis(host="127.0.0.1", port=6379).keys(f"*{prefix}*")
     assert keys, "the counts live in Redis"
     redis.Redis(host="127.0.0.1", port=6379).delete(*keys)
-
-
-def test_sweeping_memory_storage_expires_counts_without_threads():
-    """Counts expire when read, stale keys are swept inline, and no timer thread is started."""
-    import threading
-    import time
-
-    from limits.storage import storage_from_string
-
-    storage = storage_from_string("memory+sweeping://")
-    time.sleep(0.05)  # the base class's one start-up timer has run out
-    threads = threading.active_count()
-    assert storage.incr("a", 0.05) == 1 and storage.incr("a", 0.05) == 2
-    storage.incr("b", 0.05)
-    time.sleep(0.1)
-    assert storage.get("a") == 0
-    storage._swept_at -= 2  # a second has passed since the last sweep
-    storage.incr("c", 10)
-    assert "b" not in storage.storage and storage.get("c") == 1
-    assert threading.active_count() == threads

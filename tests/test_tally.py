@@ -11,7 +11,7 @@ import datetime
 import pytest
 
 from survey.models import Answer, Organisation, Questionnaire, Ward
-from survey.tally import FilterError, Filters, parse_filters, suppressed_cells, tally
+from survey.tallies.counting import FilterError, Filters, parse_filters, suppressed_cells, tally
 from tests.conftest import store_answers
 
 
@@ -286,7 +286,7 @@ def test_live_partial_and_report(app, tally_sample, login):
 
 def test_numbers_outside_bounds_and_empty_questionnaire(app, network, login):
     """A questionnaire without responses tallies to zeros; unbounded numbers get ranges from the data."""
-    from survey.questionnaire_json import import_questionnaire
+    from survey.questionnaires.file_format import import_questionnaire
     q = import_questionnaire({
         "slug": "empty", "title": "Trống", "status": "open", "questions": [
             {"key": "n", "kind": "number", "prompt": "Số"},

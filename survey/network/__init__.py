@@ -8,8 +8,8 @@ import re
 from flask import Blueprint, abort, request
 from playhouse.flask_utils import get_object_or_404
 
-from survey.forms import NetworkFilterForm
 from survey.models import Collaborator, Organisation, Ward
+from survey.network.forms import NetworkFilterForm
 from survey.security import in_scope, organisation_scope, scoped
 
 bp = Blueprint("network", __name__)
@@ -82,4 +82,4 @@ def private(response):
 
 
 # The views register themselves on bp when imported.
-from survey.network import collaborators, groups, importing, printing, progress  # noqa: F401
+from survey.network import routes  # noqa: E402, F401  (the views register themselves on bp)

@@ -1,11 +1,10 @@
 """Coordinator screens for questionnaires: the dashboard, authoring, preview, import and export.
 
-Any coordinator may author, organisation-scoped ones too: questionnaires belong to the
-district; only their data (tallies, exports) is scoped. Viewers may read the preview and
-the questionnaire file. The edit rules live in survey/authoring.py.
+Coordinators author questionnaires; viewers may read the preview and the questionnaire file.
+The edit rules live in authoring.py, the questionnaire file in file_format.py.
 """
 from flask import Blueprint
 
 bp = Blueprint("questionnaires", __name__)
 
-from survey.questionnaires import questions, views  # noqa: F401  (they register their routes on bp)
+from survey.questionnaires import routes  # noqa: E402, F401  (the views register themselves on bp)

@@ -1,0 +1,118 @@
+"""Random valid responses for demos and benchmarks, checked and stored like a real form.
+
+Each fake form is a MultiDict keyed by question key, checked by `rules.check_answers`
+and stored by `respond.submit.store`, so fakes obey exactly the rules real answers do.
+"""
+import datetime
+import math
+import random
+import uuid
+
+from werkzeug.datastructures import MultiDict
+
+from survey.db import database
+from survey.models import Organisation, Ward
+from survey.respond import submit
+from survey.respond.rules import Schema, check_answers, scale_bounds
+
+BATCH = 1000
+SKIP_OPTIONAL = 0.15
+TEXTS = [
+    "Cần sửa lại vỉa hè trước chợ.", "Đề nghị tăng cường chiếu sáng hẻm.",
+    "Thông tin đến người dân còn chậm.", "Đồng ý, nhưng cần làm nhanh gọn.",
+    "Nên lắng nghe ý kiến các hộ kinh doanh.", "Không có ý kiến thêm.",
+    "Cần thêm cây xanh ở các tuyến đường.", "Lo ngại chỗ đậu xe khi thi công.",
+]
+
+
+class FakeError(ValueError):
+    """The questionnaire cannot get fake responses (no ward or organisation to send them from)."""
+
+
+def _active(targets, model):
+    """Return the active rows among a questionnaire's targets, or every active row if untargeted."""
+    targets = list(targets)
+    return [t for t in targets if t.active] if targets else list(model.ordered())
+
+
+def _groups(questionnaire):
+    """Return the (ward id, organisation id) pairs the questionnaire is sent to (untargeted: all)."""
+    wards = _active(questionnaire.target_wards(), Ward)
+    orgs = _active(questionnaire.target_organisations(), Organisation)
+    if not wards or not orgs:
+        raise FakeError("there is no active ward or organisation to answer from")
+    return [(w.id, o.id) for w in wards for o in orgs]
+
+
+class _Faker:
+    """Draws answers for one questionnaire, with per-choice weights so tallies are not flat."""
+
+    def __init__(self, schema, rng):
+        self.schema, self.rng = schema, rng
+        self.weights = {q.id: [rng.random() + 0.1 for _ in schema.choices[q.id]]
+                        for q in schema.questions}
+
+    def form(self):
+        """Return a random form that answers every shown question validly."""
+        form, chosen = MultiDict(), {}
+        for question in self.schema.questions:
+            parent = question.show_if_question
+            if question.kind == "section" or (
+                    parent and question.show_if_choice not in chosen.get(parent, ())):
+                continue
+            if not question.required and self.rng.random() < SKIP_OPTIONAL:
+                continue
+            values = self.answer(question)
+            chosen[question.key] = values
+            for value in values:
+                form.add(question.key, value)
+        return form
+
+    def answer(self, question):
+        """Return the submitted strings of one random valid answer."""
+        rng = self.rng
+        if question.kind in ("single", "multi"):
+            keys = [c.key for c in self.schema.choices[question.id]]
+            picks = rng.choices(keys, self.weights[question.id],
+                                k=1 if question.kind == "single" else rng.randint(1, 3))
+            return list(dict.fromkeys(picks))
+        if question.kind == "scale":
+            return [str(rng.randint(*scale_bounds(question)))]
+        if question.kind == "number":
+            return [str(self._number(question))]
+        if question.kind == "date":
+            day = datetime.date.today() - datetime.timedelta(days=rng.randint(0, 60))
+            return [day.isoformat()]
+        return [rng.choice(TEXTS)]
+
+    def _number(self, question):
+        """Return a whole number within the question's bounds (0–100 when unbounded)."""
+        low = question.minimum if question.minimum is not None else 0
+        high = question.maximum if question.maximum is not None else max(low, 0) + 100
+        if math.ceil(low) <= math.floor(high):
+            return self.rng.randint(math.ceil(low), math.floor(high))
+        return round(self.rng.uniform(low, high), 6)
+
+
+def generate(questionnaire, n, seed=None):
+    """Store n random valid responses spread over the questionnaire's wards and organisations.
+
+    Every form goes through rules.check_answers and submit.store; stores are
+    batched BATCH to a transaction. Return the number stored.
+    """
+    rng = random.Random(seed)
+    schema = Schema.load(questionnaire)
+    groups = _groups(questionnaire)
+    faker = _Faker(schema, rng)
+    stored = 0
+    for start in range(0, n, BATCH):
+        with database.atomic():
+            for _ in range(min(BATCH, n - start)):
+                outcome = check_answers(schema, faker.form())
+                if not outcome.ok:
+                    raise AssertionError(f"fake form refused by the rules: {outcome.errors}")
+                ward_id, org_id = rng.choice(groups)
+                result = submit.store(questionnaire, ward_id, org_id, None,
+                                        str(uuid.uuid4()), outcome.values)
+                stored += result == submit.STORED
+    return stored

@@ -1,0 +1,254 @@
+"""The collaborator roster as CSV: read and check a file, import it all or nothing, export it.
+
+The file is what Excel saves: UTF-8 with or without a BOM, comma- or semicolon-separated,
+header `name,phone,organisation,ward`; organisation and ward by code or by name. An export
+(the same columns plus `link`, which is ignored) reads back in.
+"""
+import csv
+import io
+import re
+import unicodedata
+from dataclasses import dataclass, field
+
+from survey.db import database
+from survey.i18n import gettext as _
+from survey.models import Collaborator, Organisation, Ward, new_token
+from survey.respond.links import personal_link
+
+HEADER = ["name", "phone", "organisation", "ward"]
+EXPORT_HEADER = HEADER + ["link"]
+BOM = "\ufeff"
+NAME_LIMIT = 200
+FIELD_LIMIT = 200
+PHONE_LIMIT = 30
+PHONE_PATTERN = re.compile(r"^\+?[0-9]{8,15}$")
+# Separators people type inside phone numbers; removed before checking the digits.
+PHONE_SEPARATORS = re.compile(r"[\s.\-()]")
+# A cell starting with one of these is a formula to Excel/LibreOffice: prefix it with '.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+@dataclass
+class Row:
+    """One good roster line, ready to store."""
+    line: int
+    name: str
+    phone: str | None
+    organisation: Organisation
+    ward: Ward
+
+
+@dataclass
+class Preview:
+    """What a roster file would import: the good rows and every problem with its line number."""
+    rows: list = field(default_factory=list)
+    problems: list = field(default_factory=list)  # (line number, message)
+
+    @property
+    def ok(self):
+        """Tell whether the whole file may be imported."""
+        return not self.problems
+
+
+def normalise_phone(raw):
+    """Return a phone number as digits with an optional leading +, or None if malformed."""
+    phone = PHONE_SEPARATORS.sub("", raw)
+    return phone if PHONE_PATTERN.match(phone) else None
+
+
+def _fold(text):
+    """Return text in the form used to match codes and names: NFC, trimmed, lower-case."""
+    return unicodedata.normalize("NFC", text).strip().casefold()
+
+
+def _lookup(model):
+    """Map the folded code and name of every active row of a model to the row."""
+    rows = list(model.select().where(model.active).order_by(model.id))
+    found = {}
+    for row in rows:
+        found.setdefault(_fold(row.name), row)
+    found.update({_fold(row.code): row for row in rows})  # a code wins over an equal name
+    return found
+
+
+def _existing_phones():
+    """Return the normalised phones of the collaborators already stored."""
+    query = Collaborator.select(Collaborator.phone).where(Collaborator.phone.is_null(False))
+    return {normalise_phone(p) or p for (p,) in query.tuples()}
+
+
+def _decode(data):
+    """Return (the file's text without a BOM, None), or (None, line of the first non-UTF-8 byte)."""
+    try:
+        return data.decode("utf-8-sig"), None
+    except UnicodeDecodeError as error:
+        return None, data[:error.start].count(b"\n") + 1
+
+
+def _delimiter(text):
+    """Sniff the separator from the header line: ; when it has more of them than commas."""
+    first = text.split("\n", 1)[0]
+    return ";" if first.count(";") > first.count(",") else ","
+
+
+def _unneutralise(cell):
+    """Undo the ' an export puts before a formula-like cell, so +84… reads back as typed."""
+    if cell.startswith("'") and cell[1:].startswith(FORMULA_STARTS):
+        return cell[1:]
+    return cell
+
+
+def _records(text):
+    """Yield (line number, cells) for every record of the CSV text, trailing empty cells dropped."""
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text))
+    line = 1
+    for cells in reader:
+        while cells and not cells[-1].strip():
+            cells.pop()
+        yield line, [_unneutralise(c) for c in cells]
+        line = reader.line_num + 1
+
+
+def _has_control(text):
+    """Tell whether text holds NUL or another control character."""
+    return any(unicodedata.category(c) == "Cc" for c in text)
+
+
+class _Checker:
+    """Checks roster lines one by one against the database and the lines before them."""
+
+    def __init__(self, columns):
+        self.columns = columns
+        self.organisations = _lookup(Organisation)
+        self.wards = _lookup(Ward)
+        self.phones = _existing_phones()
+        self.seen_phones = {}
+
+    def check(self, line, cells):
+        """Return (Row, []) for a good line, or (None, messages)."""
+        if len(cells) > self.columns:
+            return None, [_("Too many columns: expected name, phone, organisation, ward.")]
+        name, phone, org, ward = (cells + [""] * 4)[:4]
+        messages = [m for m in (self._text_problem(_("name"), name, NAME_LIMIT),
+                                self._text_problem(_("organisation"), org, FIELD_LIMIT),
+                                self._text_problem(_("ward"), ward, FIELD_LIMIT),
+                                self._text_problem(_("phone"), phone, PHONE_LIMIT)) if m]
+        if messages:
+            return None, messages
+        name = unicodedata.normalize("NFC", name).strip()
+        if not name:
+            messages.append(_("The name is empty."))
+        phone, message = self._phone(line, phone.strip())
+        messages += [m for m in (message, self._known(org, ward)) if m]
+        if messages:
+            return None, messages
+        return Row(line, name, phone, self.organisations[_fold(org)], self.wards[_fold(ward)]), []
+
+    @staticmethod
+    def _text_problem(label, text, limit):
+        """Say what is wrong with a cell's characters or length, or None."""
+        if _has_control(text):
+            return _("The %(field)s contains characters that are not allowed.", field=label)
+        if len(text.strip()) > limit:
+            return _("The %(field)s is longer than %(limit)s characters.", field=label,
+                     limit=limit)
+        return None
+
+    def _known(self, org, ward):
+        """Say which of organisation and ward is unknown, or None."""
+        if _fold(org) not in self.organisations:
+            return _("Unknown organisation “%(value)s”: give its code or name.", value=org.strip())
+        if _fold(ward) not in self.wards:
+            return _("Unknown or inactive ward “%(value)s”: give its code or name.",
+                     value=ward.strip())
+        return None
+
+    def _phone(self, line, raw):
+        """Return (normalised phone or None, message or None) for a phone cell."""
+        if not raw:
+            return None, None
+        phone = normalise_phone(raw)
+        if phone is None:
+            return None, _("Malformed phone number “%(value)s”: use 8 to 15 digits, "
+                           "optionally starting with +.", value=raw)
+        if phone in self.phones:
+            return None, _("The phone number %(value)s already belongs to a collaborator.",
+                           value=phone)
+        if phone in self.seen_phones:
+            return None, _("The phone number %(value)s is also on line %(line)s.",
+                           value=phone, line=self.seen_phones[phone])
+        self.seen_phones[phone] = line
+        return phone, None
+
+
+def read(data):
+    """Read a roster file (bytes) into a Preview of its good rows and its problems; never raise."""
+    preview = Preview()
+    text, bad_line = _decode(data)
+    if text is None:
+        preview.problems.append((bad_line, _("The file is not UTF-8 text. In Excel, save it as "
+                                      "\"CSV UTF-8 (comma delimited)\".")))
+        return preview
+    line, checker = 1, None
+    try:
+        for line, cells in _records(text):
+            if checker is None:
+                header = [_fold(c) for c in cells]
+                if header not in (HEADER, EXPORT_HEADER):
+                    break
+                checker = _Checker(len(header))
+            elif any(c.strip() for c in cells):
+                row, messages = checker.check(line, cells)
+                preview.problems.extend((line, m) for m in messages)
+                if row is not None:
+                    preview.rows.append(row)
+    except csv.Error as error:
+        preview.problems.append((line, _("The file is not valid CSV: %(error)s",
+                                         error=str(error))))
+    if checker is None and not preview.problems:
+        preview.problems.append((1, _(
+            "The first line must be the header name,phone,organisation,ward.")))
+    return preview
+
+
+def import_preview(preview):
+    """Store every row of a problem-free preview in one transaction; return how many were added."""
+    if preview.problems:
+        raise ValueError("a roster with problems cannot be imported")
+    if not preview.rows:
+        return 0
+    with database.atomic():
+        Collaborator.insert_many(
+            [(r.name, r.phone, r.organisation.id, r.ward.id, new_token()) for r in preview.rows],
+            fields=[Collaborator.name, Collaborator.phone, Collaborator.organisation,
+                    Collaborator.ward, Collaborator.token]).execute()
+    return len(preview.rows)
+
+
+def neutralise(value):
+    """Return a cell that a spreadsheet will not run as a formula."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+def export_csv(query):
+    """Return the roster CSV (no BOM) of a collaborator query, with each one's personal link.
+
+    Needs an app context (BASE_URL). Prefix BOM (or use `export_bytes`) when writing a file
+    or an HTTP response, so Excel reads it as UTF-8.
+    """
+    organisations = dict(Organisation.select(Organisation.id, Organisation.code).tuples())
+    wards = dict(Ward.select(Ward.id, Ward.code).tuples())
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(EXPORT_HEADER)
+    for person in query.order_by(Collaborator.name, Collaborator.id):
+        writer.writerow([neutralise(v) for v in (
+            person.name, person.phone, organisations[person.organisation_id],
+            wards[person.ward_id], personal_link(person))])
+    return out.getvalue()
+
+
+def export_bytes(query):
+    """Return the roster CSV of a collaborator query as UTF-8 bytes with a BOM, for Excel."""
+    return (BOM + export_csv(query)).encode("utf-8")

@@ -1,0 +1,53 @@
+"""Printable A4 sheets: collaborators' personal QR cards and the open-link posters."""
+from flask import Response, render_template
+from flask_babel import force_locale
+from markupsafe import Markup
+
+from survey.i18n import gettext as _
+from survey.models import Organisation, Ward
+from survey.network import bp, filter_form, filtered_collaborators, private, qrcodes
+from survey.respond.links import open_link, personal_link
+from survey.security import COORDINATOR, access, in_scope, questionnaire_or_404
+
+
+@bp.route("/network/cards")
+@access(COORDINATOR)
+def cards():
+    """Show a printable A4 sheet of the active collaborators' personal QR cards."""
+    form = filter_form()
+    if not form.validate():
+        return render_template("network/cards.html", form=form, people=[]), 400
+    form.status.data = "active"
+    people = [(p, personal_link(p), Markup(qrcodes.svg(personal_link(p))))
+              for p in filtered_collaborators(form)]
+    with force_locale("vi"):  # collaborators read Vietnamese, whatever the coordinator's language
+        card_help = _("Scan this code with your phone's camera to open your questionnaires. "
+                      "Keep the card to yourself: it is your personal link.")
+    return private(Response(render_template("network/cards.html", form=form, people=people,
+                                             card_help=card_help)))
+
+
+def poster_groups(questionnaire):
+    """Return the ward × organisation pairs a questionnaire is sent to, within the user's scope."""
+    wards = list(questionnaire.target_wards()) or list(Ward.ordered())
+    organisations = list(questionnaire.target_organisations()) or list(Organisation.ordered())
+    return [(ward, organisation) for ward in wards for organisation in organisations
+            if organisation.active and ward.active and in_scope(organisation.id)]
+
+
+@bp.route("/network/posters/<slug>")
+@access(COORDINATOR)
+def posters(slug):
+    """Show a printable poster per targeted ward × organisation, each with its signed open-link QR."""
+    questionnaire = questionnaire_or_404(slug)
+    items = []
+    if questionnaire.open_link:
+        for ward, organisation in poster_groups(questionnaire):
+            link = open_link(questionnaire, ward, organisation)
+            items.append((ward, organisation, link, Markup(qrcodes.svg(link))))
+    with force_locale("vi"):  # residents read Vietnamese, whatever the coordinator's language
+        text = {"lead": _("Your opinion counts"),
+                "help": _("Scan the code with your phone's camera to answer. It takes a few "
+                          "minutes; your answers are counted for your ward and organisation.")}
+    return render_template("network/posters.html", questionnaire=questionnaire, posters=items,
+                           poster_text=text)

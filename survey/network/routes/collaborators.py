@@ -1,0 +1,177 @@
+"""The roster screens of coordinators, scoped to their organisation: list, add, edit, links, QR, export."""
+from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from markupsafe import Markup
+from playhouse.flask_utils import PaginatedQuery
+
+from survey.db import database
+from survey.errors import render_error
+from survey.i18n import gettext as _
+from survey.models import AuditEvent, Collaborator, Organisation, Ward, utcnow
+from survey.network import (
+    PER_PAGE,
+    bp,
+    collaborator_or_404,
+    current_filters,
+    filter_form,
+    filtered_collaborators,
+    private,
+    qrcodes,
+    roster,
+    scoped_organisations,
+    wanted_active,
+)
+from survey.network.forms import CollaboratorForm
+from survey.respond.links import personal_link
+from survey.security import COORDINATOR, access
+
+
+@bp.route("/network/collaborators")
+@access(COORDINATOR)
+def collaborators():
+    """List the collaborators in scope, searchable by name or phone, filtered, a page at a time."""
+    form = filter_form()
+    if not form.validate():
+        return render_template("network/collaborators.html", form=form, people=[],
+                               pagination=None, filters={}), 400
+    pages = PaginatedQuery(filtered_collaborators(form), paginate_by=PER_PAGE)
+    if pages.get_page() > max(1, pages.get_page_count()):
+        abort(404)
+    return render_template("network/collaborators.html", form=form, pagination=pages,
+                           people=pages.get_object_list(), filters=current_filters())
+
+
+def collaborator_form(person=None):
+    """Return the add/edit form offering the organisations in scope and the active wards."""
+    wards, organisations = list(Ward.ordered()), list(scoped_organisations())
+    if person is not None:
+        # Keep a deactivated ward or organisation selectable for who is still in it.
+        wards += [person.ward] if person.ward not in wards else []
+        organisations += [person.organisation] if person.organisation not in organisations else []
+    form = CollaboratorForm(obj=person, organisations=organisations, wards=wards)
+    if person is not None and request.method == "GET":
+        form.organisation.data, form.ward.data = person.organisation.code, person.ward.code
+    return form
+
+
+def check_phone(form, person=None):
+    """Normalise the form's phone number; add an error when malformed or someone else's."""
+    raw = (form.phone.data or "").strip()
+    if not raw:
+        return None
+    phone = roster.normalise_phone(raw)
+    if phone is None:
+        form.phone.errors.append(_("Use 8 to 15 digits, optionally starting with +."))
+        return None
+    taken = Collaborator.select().where(Collaborator.phone == phone)
+    if person is not None:
+        taken = taken.where(Collaborator.id != person.id)
+    if taken.exists():
+        form.phone.errors.append(_("This phone number already belongs to a collaborator."))
+    return phone
+
+
+def fill(person, form, phone):
+    """Copy a validated form onto a collaborator."""
+    person.name = form.name.data.strip()
+    person.phone = phone
+    person.organisation = Organisation.get(Organisation.code == form.organisation.data)
+    person.ward = Ward.get(Ward.code == form.ward.data)
+
+
+@bp.route("/network/collaborators/new", methods=["GET", "POST"])
+@access(COORDINATOR)
+def collaborator_create():
+    """Add a collaborator (to the coordinator's own organisation when they have one)."""
+    form = collaborator_form()
+    if form.validate_on_submit():
+        phone = check_phone(form)
+        if not form.phone.errors:
+            person = Collaborator()
+            fill(person, form, phone)
+            with database.atomic():
+                person.save()
+                AuditEvent.record(current_user, "collaborator.create", f"#{person.id} {person.name}")
+            flash(_("Added %(name)s.", name=person.name), "success")
+            return redirect(url_for("network.collaborator_edit", collaborator_id=person.id))
+    status = 422 if form.errors else 200
+    return render_template("network/collaborator_form.html", form=form, person=None), status
+
+
+@bp.route("/network/collaborators/<int:collaborator_id>", methods=["GET", "POST"])
+@access(COORDINATOR)
+def collaborator_edit(collaborator_id):
+    """Show a collaborator's personal link and QR code, and edit their details."""
+    person = collaborator_or_404(collaborator_id)
+    form = collaborator_form(person)
+    if form.validate_on_submit():
+        phone = check_phone(form, person)
+        if not form.phone.errors:
+            fill(person, form, phone)
+            with database.atomic():
+                person.save()
+                AuditEvent.record(current_user, "collaborator.update", f"#{person.id} {person.name}")
+            flash(_("Saved."), "success")
+            return redirect(url_for("network.collaborator_edit", collaborator_id=person.id))
+    status = 422 if form.errors else 200
+    return render_template("network/collaborator_form.html", form=form, person=person,
+                           link=personal_link(person), qr=Markup(qrcodes.svg(personal_link(person)))
+                           ), status
+
+
+@bp.route("/network/collaborators/<int:collaborator_id>/active", methods=["POST"])
+@access(COORDINATOR)
+def collaborator_set_active(collaborator_id):
+    """Deactivate or reactivate a collaborator; a deactivated one's link stops working."""
+    person = collaborator_or_404(collaborator_id)
+    person.active = wanted_active()
+    with database.atomic():
+        person.save(only=[Collaborator.active])
+        AuditEvent.record(current_user, "collaborator." + (
+            "reactivate" if person.active else "deactivate"), f"#{person.id} {person.name}")
+    flash(_("Reactivated %(name)s.", name=person.name) if person.active
+          else _("Deactivated %(name)s.", name=person.name), "success")
+    return redirect(url_for("network.collaborator_edit", collaborator_id=person.id))
+
+
+@bp.route("/network/collaborators/<int:collaborator_id>/rotate", methods=["POST"])
+@access(COORDINATOR)
+def collaborator_rotate(collaborator_id):
+    """Give a collaborator a new personal link; the old link and card stop working at once."""
+    person = collaborator_or_404(collaborator_id)
+    with database.atomic():
+        person.rotate_token()
+        AuditEvent.record(current_user, "collaborator.rotate", f"#{person.id} {person.name}")
+    flash(_("New link made for %(name)s. Print a new card: the old one no longer works.",
+            name=person.name), "success")
+    return redirect(url_for("network.collaborator_edit", collaborator_id=person.id))
+
+
+@bp.route("/network/collaborators/<int:collaborator_id>/qr.svg")
+@access(COORDINATOR)
+def collaborator_qr_svg(collaborator_id):
+    """Return the QR code of a collaborator's personal link as SVG."""
+    person = collaborator_or_404(collaborator_id)
+    return private(Response(qrcodes.svg(personal_link(person)), mimetype="image/svg+xml"))
+
+
+@bp.route("/network/collaborators/<int:collaborator_id>/qr.png")
+@access(COORDINATOR)
+def collaborator_qr_png(collaborator_id):
+    """Return the QR code of a collaborator's personal link as PNG."""
+    person = collaborator_or_404(collaborator_id)
+    return private(Response(qrcodes.png(personal_link(person)), mimetype="image/png"))
+
+
+@bp.route("/network/collaborators/export.csv")
+@access(COORDINATOR)
+def collaborators_export():
+    """Download the listed collaborators as CSV (UTF-8 with BOM) with their personal links."""
+    form = filter_form()
+    if not form.validate():
+        return render_error(400, " ".join(e for errors in form.errors.values() for e in errors))
+    AuditEvent.record(current_user, "collaborator.export", request.query_string.decode()[:300])
+    name = f"collaborators-{utcnow():%Y%m%d}.csv"
+    return private(Response(roster.export_bytes(filtered_collaborators(form)),
+                             mimetype="text/csv; charset=utf-8",
+                             headers={"Content-Disposition": f'attachment; filename="{name}"'}))

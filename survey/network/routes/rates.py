@@ -1,0 +1,28 @@
+"""The response-rate page: per ward or organisation, and who has not answered."""
+from flask import render_template, request
+
+from survey.errors import render_error
+from survey.i18n import gettext as _
+from survey.network import bp, rates
+from survey.security import VIEWER, access, organisation_scope, questionnaire_or_404
+
+
+def rates_request(slug):
+    """Return the questionnaire named (or answer 404) and the asked grouping (None when unknown)."""
+    questionnaire = questionnaire_or_404(slug)
+    return questionnaire, rates.grouping(request.args.get("by", "ward"))
+
+
+@bp.route("/network/rates/<slug>")
+@access(VIEWER)
+def rates_page(slug):
+    """Show a questionnaire's response rate per ward or organisation, and who has not answered."""
+    questionnaire, by = rates_request(slug)
+    if by is None:
+        return render_error(400, _("Group by ward or by organisation."))
+    scope = organisation_scope()
+    groups = rates.response_rates(questionnaire, by, scope)
+    return render_template("network/rates.html", questionnaire=questionnaire, by=by,
+                           groups=groups, total=rates.totals(groups), percent=rates.percent,
+                           waiting=list(rates.not_answered(questionnaire, scope)))
+

@@ -1,0 +1,581 @@
+"""Authoring rules: what a coordinator may change in a questionnaire, and when.
+
+Once a questionnaire has responses, a question's kind and key and a choice's key are
+frozen, nothing may be deleted (hide it instead), and the anonymous promise stands;
+the slug is frozen as soon as the questionnaire has left draft (it is printed in links
+and QR codes). Wording, order, bounds, targets, new questions and new choices may always
+change. Every change writes an AuditEvent in the same transaction. Any coordinator may
+author (organisation-scoped ones too): questionnaires are shared by the district, only
+their data is scoped.
+"""
+import json
+import re
+import unicodedata
+
+from peewee import IntegrityError, fn
+
+from survey.db import database
+from survey.i18n import gettext as _
+from survey.models import (
+    CHOICE_KINDS,
+    KEY_PATTERN,
+    AuditEvent,
+    Choice,
+    Question,
+    Questionnaire,
+    utcnow,
+)
+from survey.questionnaires.file_format import (
+    RESERVED_KEYS,
+    FileError,
+    add_question,
+    check,
+    export_questionnaire,
+    import_questionnaire,
+    set_targets,
+)
+
+SETTINGS = ("slug", "title", "description", "status", "opens_at", "closes_at", "anonymous",
+            "per_collaborator", "open_link", "suppress_below")
+QUESTION_FIELDS = ("key", "kind", "prompt", "help", "required", "minimum", "maximum",
+                   "show_if_question", "show_if_choice")
+# Where a questionnaire may go from each status; back to draft only while nothing is answered.
+TRANSITIONS = {"draft": ("open",), "open": ("closed", "draft"), "closed": ("open", "draft")}
+ANONYMOUS_DEFAULT_SUPPRESS = 5
+MAX_SCALE_POINTS = 11
+
+
+class Refused(ValueError):
+    """An edit the rules do not allow; `message` says why, `field` names the field at fault."""
+
+    def __init__(self, message, field=None):
+        super().__init__(str(message))
+        self.message = str(message)
+        self.field = field
+
+
+def locks(questionnaire):
+    """Return {field: why it is frozen} for a questionnaire (empty while it is a fresh draft)."""
+    reasons = {}
+    if questionnaire.has_responses():
+        reasons.update(
+            kind=_("Answers exist: a question's kind cannot change, or the stored answers "
+                   "would no longer fit it."),
+            key=_("Answers exist: keys name the stored answers and export columns, "
+                  "so they cannot change."),
+            delete=_("Answers exist: nothing can be deleted any more. Hide it instead; "
+                     "its answers stay in the tallies and exports."),
+            anonymous=_("Answers exist: respondents were told whether the questionnaire "
+                        "is anonymous, so this cannot change."),
+            draft=_("Answers exist: the questionnaire cannot go back to draft. "
+                    "Close it instead."))
+    if "key" in reasons or questionnaire.status != "draft":
+        reasons["slug"] = _("The questionnaire has been opened: its address is in links and "
+                            "QR codes already handed out, so it cannot change.")
+    return reasons
+
+
+def _record(user, action, target, **detail):
+    """Write the audit entry of a change, with what changed as JSON."""
+    AuditEvent.record(user, action, target,
+                      json.dumps(detail, ensure_ascii=False, default=str, sort_keys=True))
+
+
+def _changes(obj, values):
+    """Return {field: [old, new]} for the values that differ from the object's."""
+    return {k: [getattr(obj, k), v] for k, v in values.items() if getattr(obj, k) != v}
+
+
+# --- Questionnaire settings and lifecycle ---
+
+def _check_settings(settings):
+    """Refuse settings whose times are in the wrong order."""
+    opens, closes = settings.get("opens_at"), settings.get("closes_at")
+    if opens and closes and closes <= opens:
+        raise Refused(_("The closing time must be after the opening time."), "closes_at")
+
+
+def default_suppress(anonymous):
+    """Return the default small-count suppression: 5 for anonymous questionnaires, else 0."""
+    return ANONYMOUS_DEFAULT_SUPPRESS if anonymous else 0
+
+
+def create(user, settings, organisations=(), wards=()):
+    """Create a draft questionnaire from checked settings and target codes."""
+    settings = dict(settings, status="draft")
+    if settings.get("suppress_below") is None:
+        settings["suppress_below"] = default_suppress(settings.get("anonymous"))
+    _check_settings(settings)
+    try:
+        with database.atomic():
+            questionnaire = Questionnaire.create(**settings)
+            set_targets(questionnaire, organisations, wards)
+            _record(user, "questionnaire.create", questionnaire.slug,
+                    organisations=list(organisations), wards=list(wards), **settings)
+    except IntegrityError:
+        raise Refused(_("Another questionnaire already has this address."), "slug") from None
+    return questionnaire
+
+
+def check_transition(questionnaire, status):
+    """Refuse a status change the lifecycle does not allow."""
+    if status == questionnaire.status:
+        return
+    if status not in TRANSITIONS.get(questionnaire.status, ()):
+        raise Refused(_("A questionnaire cannot go from %(old)s to %(new)s.",
+                        old=questionnaire.status, new=status), "status")
+    if status == "draft" and "draft" in locks(questionnaire):
+        raise Refused(locks(questionnaire)["draft"], "status")
+    if status == "open":
+        _check_ready(questionnaire)
+
+
+def _check_ready(questionnaire):
+    """Refuse to open a questionnaire without questions or with an incomplete one."""
+    asks = questionnaire.ordered_questions().where(Question.kind != "section").exists()
+    if not asks:
+        raise Refused(_("Add at least one question before opening the questionnaire."),
+                      "status")
+    problems = check(export_questionnaire(questionnaire))
+    if problems:
+        raise Refused(_("The questionnaire is not complete: %(problems)s",
+                        problems="; ".join(problems)), "status")
+
+
+def update_settings(user, questionnaire, settings, organisations, wards):
+    """Change a questionnaire's settings and targets within the rules."""
+    reasons = locks(questionnaire)
+    settings = dict(settings)
+    if settings.get("suppress_below") is None:
+        settings["suppress_below"] = questionnaire.suppress_below
+    changed = _changes(questionnaire, settings)
+    for field in ("slug", "anonymous"):
+        if field in changed and field in reasons:
+            raise Refused(reasons[field], field)
+    if "status" in changed:
+        check_transition(questionnaire, settings["status"])
+    _check_settings(settings)
+    before = _target_codes(questionnaire)
+    try:
+        with database.atomic():
+            _save(questionnaire, settings)
+            set_targets(questionnaire, organisations, wards)
+            after = _target_codes(questionnaire)
+            if after != before:
+                changed["targets"] = [before, after]
+            _record(user, "questionnaire.update", questionnaire.slug, **changed)
+    except IntegrityError:
+        raise Refused(_("Another questionnaire already has this address."), "slug") from None
+    return questionnaire
+
+
+def _target_codes(questionnaire):
+    """Return the target organisation and ward codes, for the audit detail."""
+    return {"organisations": [o.code for o in questionnaire.target_organisations()],
+            "wards": [w.code for w in questionnaire.target_wards()]}
+
+
+def _save(questionnaire, values):
+    """Apply values to a questionnaire and stamp the change time."""
+    for field, value in values.items():
+        setattr(questionnaire, field, value)
+    questionnaire.updated_at = utcnow()
+    questionnaire.save()
+
+
+def set_status(user, questionnaire, status):
+    """Move a questionnaire through its lifecycle: draft → open ⇄ closed."""
+    check_transition(questionnaire, status)
+    old = questionnaire.status
+    with database.atomic():
+        _save(questionnaire, {"status": status})
+        _record(user, "questionnaire.status", questionnaire.slug, status=[old, status])
+    return questionnaire
+
+
+def delete(user, questionnaire):
+    """Delete a questionnaire that has no responses."""
+    if "delete" in locks(questionnaire):
+        raise Refused(_("Answers exist: the questionnaire cannot be deleted. Close it instead."))
+    with database.atomic():
+        questionnaire.delete_instance(recursive=True)
+        _record(user, "questionnaire.delete", questionnaire.slug)
+
+
+def duplicate(user, questionnaire, slug, title):
+    """Copy a questionnaire's settings, targets, questions and choices into a new draft."""
+    data = export_questionnaire(questionnaire)
+    data.update(slug=slug, title=title, status="draft")
+    with database.atomic():
+        try:
+            copy = import_questionnaire(data)
+        except FileError as error:
+            raise Refused("; ".join(error.problems), "slug") from None
+        _record(user, "questionnaire.duplicate", copy.slug, source=questionnaire.slug)
+    return copy
+
+
+def import_file(user, raw):
+    """Create a questionnaire from the bytes of an uploaded JSON file; raise FileError."""
+    try:
+        data = json.loads(raw.decode("utf-8-sig"))
+    except UnicodeDecodeError:
+        raise FileError([_("The file is not UTF-8 text.")]) from None
+    except json.JSONDecodeError as error:
+        raise FileError([_("The file is not valid JSON (line %(line)s, column %(col)s).",
+                           line=error.lineno, col=error.colno)]) from None
+    if isinstance(data, dict) and len(str(data.get("title") or "")) > 300:
+        raise FileError([_("title: at most 300 characters")])
+    with database.atomic():
+        questionnaire = import_questionnaire(data)
+        _record(user, "questionnaire.import", questionnaire.slug)
+    return questionnaire
+
+
+def export(questionnaire):
+    """Return the questionnaire file data (the contract's JSON shape)."""
+    return export_questionnaire(questionnaire)
+
+
+# --- Questions ---
+
+def outline(questionnaire):
+    """Return [(question, [choices])] including hidden ones, in order, in two queries."""
+    questions = list(questionnaire.ordered_questions(include_hidden=True))
+    choices = {q.id: [] for q in questions}
+    if questions:
+        query = (Choice.select().where(Choice.question.in_(list(choices)))
+                 .order_by(Choice.position, Choice.id))
+        for choice in query:
+            choices[choice.question_id].append(choice)
+    return [(q, choices[q.id]) for q in questions]
+
+
+def show_if_options(questionnaire, before=None):
+    """Return [(question, choice)] pairs a show_if may name: visible choices of visible
+    single/multi questions, earlier than `before` (a question) when given."""
+    pairs = []
+    for question, choices in outline(questionnaire):
+        if before is not None and question.id == before.id:
+            break
+        if question.kind in CHOICE_KINDS and not question.hidden:
+            pairs.extend((question, c) for c in choices if not c.hidden)
+    return pairs
+
+
+def _check_key(questionnaire, key, own=None):
+    """Refuse a question key that is malformed, reserved or already used."""
+    if not KEY_PATTERN.match(key or "") or key in RESERVED_KEYS:
+        raise Refused(_("A key is letters, digits and _, starting with a letter "
+                        "(not client_uuid, csrf_token, ward, organisation or lang)."), "key")
+    taken = Question.select().where((Question.questionnaire == questionnaire)
+                                    & (Question.key == key))
+    if own is not None:
+        taken = taken.where(Question.id != own.id)
+    if taken.exists():
+        raise Refused(_("Another question already has the key %(key)s.", key=key), "key")
+
+
+def _check_bounds(kind, minimum, maximum):
+    """Refuse bounds that make no sense for a scale or number question; return them."""
+    if kind not in ("scale", "number"):
+        return None, None
+    if kind == "scale":
+        low = 1 if minimum is None else minimum
+        high = 5 if maximum is None else maximum
+        if low != int(low) or high != int(high):
+            raise Refused(_("A scale runs between whole numbers."), "minimum")
+        if high <= low or high - low + 1 > MAX_SCALE_POINTS:
+            raise Refused(_("A scale needs a maximum above its minimum and at most "
+                            "%(n)s points.", n=MAX_SCALE_POINTS), "maximum")
+    elif minimum is not None and maximum is not None and maximum < minimum:
+        raise Refused(_("The maximum must not be below the minimum."), "maximum")
+    return minimum, maximum
+
+
+def _check_show_if(questionnaire, show_if, question=None):
+    """Refuse a show_if that does not name a visible choice of an EARLIER single/multi question."""
+    if not show_if:
+        return None, None
+    allowed = {(q.key, c.key) for q, c in show_if_options(questionnaire, before=question)}
+    if tuple(show_if) not in allowed:
+        raise Refused(_("“Show only if” must name a choice of an earlier one-choice or "
+                        "several-choices question."), "show_if")
+    return tuple(show_if)
+
+
+def _dependents(question, choice_key=None):
+    """Return the visible questions whose show_if names this question (and choice)."""
+    query = Question.select().where((Question.questionnaire == question.questionnaire_id)
+                                    & (Question.show_if_question == question.key)
+                                    & ~Question.hidden)
+    if choice_key is not None:
+        query = query.where(Question.show_if_choice == choice_key)
+    return list(query)
+
+
+def _refuse_dependents(question, choice_key=None):
+    """Refuse a change that would strand the questions depending on this one."""
+    dependents = _dependents(question, choice_key)
+    if dependents:
+        raise Refused(_("Questions %(keys)s are shown only after this answer; change their "
+                        "“show only if” first.", keys=", ".join(q.key for q in dependents)))
+
+
+def choice_lines(text):
+    """Turn 'label' or 'key = label' lines into [(key, label)], making keys from labels."""
+    pairs, used = [], set()
+    for line in (text or "").splitlines():
+        line = line.strip()
+        if not line:
+            continue
+        key, sep, label = line.partition(" = ")
+        if not sep or not KEY_PATTERN.match(key.strip()):
+            key, label = "", line
+        key = key.strip() or make_key(label, used)
+        used.add(key)
+        pairs.append((key, label.strip()))
+    return pairs
+
+
+def make_key(label, used=()):
+    """Make a key from a (Vietnamese) label: ASCII letters, digits and _, unique among used."""
+    ascii_text = unicodedata.normalize("NFKD", label.replace("đ", "d").replace("Đ", "D"))
+    ascii_text = ascii_text.encode("ascii", "ignore").decode().lower()
+    base = re.sub(r"[^a-z0-9]+", "_", ascii_text).strip("_")[:30] or "c"
+    if not base[0].isalpha():
+        base = "c_" + base
+    key, n = base, 2
+    while key in used:
+        key, n = f"{base}_{n}", n + 1
+    return key
+
+
+def create_question(user, questionnaire, values, choices=()):
+    """Add a question at the end (always allowed, also after answers), with its choices."""
+    _check_key(questionnaire, values["key"])
+    minimum, maximum = _check_bounds(values["kind"], values.get("minimum"), values.get("maximum"))
+    show_if = _check_show_if(questionnaire, values.get("show_if"))
+    if values["kind"] in CHOICE_KINDS and not choices:
+        raise Refused(_("A choice question needs choices: write one per line."), "choices")
+    _check_choice_keys([k for k, _label in choices])
+    position = (Question.select(fn.MAX(Question.position))
+                .where(Question.questionnaire == questionnaire).scalar() or 0) + 1
+    item = {"key": values["key"], "kind": values["kind"], "prompt": values.get("prompt", ""),
+            "help": values.get("help", ""), "required": values.get("required", False),
+            "min": minimum, "max": maximum,
+            "choices": [{"key": k, "label": label} for k, label in choices
+                        ] if values["kind"] in CHOICE_KINDS else []}
+    if show_if[0]:
+        item["show_if"] = {"question": show_if[0], "choice": show_if[1]}
+    with database.atomic():
+        question = add_question(questionnaire, item, position)
+        _touch(questionnaire)
+        _record(user, "question.create", f"{questionnaire.slug}/{question.key}", **item)
+    return question
+
+
+def _check_choice_keys(keys):
+    """Refuse malformed or repeated choice keys."""
+    for key in keys:
+        if not KEY_PATTERN.match(key):
+            raise Refused(_("A choice key is letters, digits and _, starting with a letter: "
+                            "%(key)s", key=key), "choices")
+    if len(set(keys)) != len(keys):
+        raise Refused(_("Two choices have the same key."), "choices")
+
+
+def update_question(user, question, values):
+    """Change a question within the rules: kind and key frozen once answers exist."""
+    questionnaire = question.questionnaire
+    reasons = locks(questionnaire)
+    for field in ("kind", "key"):
+        if values[field] != getattr(question, field) and field in reasons:
+            raise Refused(reasons[field], field)
+    if values["key"] != question.key:
+        _check_key(questionnaire, values["key"], own=question)
+    kind_changed = values["kind"] != question.kind
+    if kind_changed and question.kind in CHOICE_KINDS:
+        _refuse_dependents(question)
+    minimum, maximum = _check_bounds(values["kind"], values.get("minimum"), values.get("maximum"))
+    show_if = _check_show_if(questionnaire, values.get("show_if"), question)
+    new = {"key": values["key"], "kind": values["kind"], "prompt": values.get("prompt", ""),
+           "help": values.get("help", ""), "required": bool(values.get("required")),
+           "minimum": minimum, "maximum": maximum,
+           "show_if_question": show_if[0], "show_if_choice": show_if[1]}
+    changed = _changes(question, new)
+    old_key = question.key
+    with database.atomic():
+        for field, value in new.items():
+            setattr(question, field, value)
+        question.save()
+        if kind_changed and values["kind"] not in CHOICE_KINDS:
+            Choice.delete().where(Choice.question == question).execute()
+        if old_key != question.key:  # only before answers: keep show_if references pointing here
+            Question.update(show_if_question=question.key).where(
+                (Question.questionnaire == questionnaire)
+                & (Question.show_if_question == old_key)).execute()
+        _touch(questionnaire)
+        _record(user, "question.update", f"{questionnaire.slug}/{old_key}", **changed)
+    return question
+
+
+def _touch(questionnaire):
+    """Stamp the questionnaire as changed now."""
+    Questionnaire.update(updated_at=utcnow()).where(Questionnaire.id == questionnaire.id).execute()
+
+
+def delete_question(user, question):
+    """Delete a question (and its choices), only while nothing is answered."""
+    questionnaire = question.questionnaire
+    if "delete" in locks(questionnaire):
+        raise Refused(locks(questionnaire)["delete"])
+    _refuse_dependents(question)
+    with database.atomic():
+        question.delete_instance(recursive=True)
+        _renumber(questionnaire)
+        _touch(questionnaire)
+        _record(user, "question.delete", f"{questionnaire.slug}/{question.key}")
+
+
+def set_question_hidden(user, question, hidden):
+    """Hide a question from the form (its answers stay), or show it again."""
+    if hidden:
+        _refuse_dependents(question)
+    elif question.show_if_question:
+        _check_show_if(question.questionnaire,
+                       (question.show_if_question, question.show_if_choice), question)
+    with database.atomic():
+        question.hidden = hidden
+        question.save(only=[Question.hidden])
+        _touch(question.questionnaire)
+        _record(user, "question.hide" if hidden else "question.show",
+                f"{question.questionnaire.slug}/{question.key}")
+
+
+def _renumber(questionnaire):
+    """Give the questions positions 0..n-1 in their present order."""
+    for position, question in enumerate(questionnaire.ordered_questions(include_hidden=True)):
+        if question.position != position:
+            Question.update(position=position).where(Question.id == question.id).execute()
+
+
+def _swap(items, item, direction):
+    """Return the list with item moved one place up or down (unchanged at either end)."""
+    items = list(items)
+    index = next(i for i, x in enumerate(items) if x.id == item.id)
+    other = index - 1 if direction == "up" else index + 1
+    if 0 <= other < len(items):
+        items[index], items[other] = items[other], items[index]
+    return items
+
+
+def move_question(user, question, direction):
+    """Move a question one place up or down, keeping every show_if after its trigger."""
+    questionnaire = question.questionnaire
+    order = _swap(questionnaire.ordered_questions(include_hidden=True), question, direction)
+    seen = set()
+    for item in order:
+        if item.show_if_question and not item.hidden and item.show_if_question not in seen:
+            raise Refused(_("%(key)s is shown only after an answer to %(parent)s, so it must "
+                            "come after it.", key=item.key, parent=item.show_if_question))
+        seen.add(item.key)
+    with database.atomic():
+        for position, item in enumerate(order):
+            Question.update(position=position).where(Question.id == item.id).execute()
+        _touch(questionnaire)
+        _record(user, "question.move", f"{questionnaire.slug}/{question.key}",
+                direction=direction)
+
+
+# --- Choices ---
+
+def create_choice(user, question, key, label):
+    """Add a choice at the end of a single/multi question (always allowed)."""
+    if question.kind not in CHOICE_KINDS:
+        raise Refused(_("Only one-choice and several-choices questions have choices."))
+    used = {c.key for c in question.choices}
+    key = key or make_key(label, used)
+    _check_choice_keys([key])
+    if key in used:
+        raise Refused(_("Another choice already has the key %(key)s.", key=key), "key")
+    position = (Choice.select(fn.MAX(Choice.position)).where(Choice.question == question)
+                .scalar() or 0) + 1
+    with database.atomic():
+        choice = Choice.create(question=question, key=key, label=label, position=position)
+        _touch(question.questionnaire)
+        _record(user, "choice.create", _choice_target(choice), label=label)
+    return choice
+
+
+def _choice_target(choice):
+    """Name a choice in the audit log: slug/question/choice."""
+    return f"{choice.question.questionnaire.slug}/{choice.question.key}/{choice.key}"
+
+
+def update_choice(user, choice, key, label):
+    """Relabel a choice; its key may change only while nothing is answered."""
+    question = choice.question
+    if key != choice.key:
+        reasons = locks(question.questionnaire)
+        if "key" in reasons:
+            raise Refused(reasons["key"], "key")
+        _check_choice_keys([key])
+        if question.choices.where((Choice.key == key) & (Choice.id != choice.id)).exists():
+            raise Refused(_("Another choice already has the key %(key)s.", key=key), "key")
+    changed = _changes(choice, {"key": key, "label": label})
+    old_target, old_key = _choice_target(choice), choice.key
+    with database.atomic():
+        choice.key, choice.label = key, label
+        choice.save()
+        if key != old_key:  # only before answers: keep show_if references pointing here
+            Question.update(show_if_choice=key).where(
+                (Question.questionnaire == question.questionnaire_id)
+                & (Question.show_if_question == question.key)
+                & (Question.show_if_choice == old_key)).execute()
+        _touch(question.questionnaire)
+        _record(user, "choice.update", old_target, **changed)
+    return choice
+
+
+def _refuse_last_choice(choice):
+    """Refuse removing the last visible choice of a question."""
+    others = choice.question.choices.where((Choice.id != choice.id) & ~Choice.hidden)
+    if not others.exists():
+        raise Refused(_("A choice question keeps at least one choice."))
+
+
+def delete_choice(user, choice):
+    """Delete a choice, only while nothing is answered."""
+    question = choice.question
+    if "delete" in locks(question.questionnaire):
+        raise Refused(locks(question.questionnaire)["delete"])
+    _refuse_dependents(question, choice.key)
+    _refuse_last_choice(choice)
+    with database.atomic():
+        target = _choice_target(choice)
+        choice.delete_instance()
+        _touch(question.questionnaire)
+        _record(user, "choice.delete", target)
+
+
+def set_choice_hidden(user, choice, hidden):
+    """Hide a choice from the form (its answers stay), or show it again."""
+    if hidden:
+        _refuse_dependents(choice.question, choice.key)
+        _refuse_last_choice(choice)
+    with database.atomic():
+        choice.hidden = hidden
+        choice.save(only=[Choice.hidden])
+        _touch(choice.question.questionnaire)
+        _record(user, "choice.hide" if hidden else "choice.show", _choice_target(choice))
+
+
+def move_choice(user, choice, direction):
+    """Move a choice one place up or down."""
+    order = _swap(choice.question.ordered_choices(include_hidden=True), choice, direction)
+    with database.atomic():
+        for position, item in enumerate(order):
+            Choice.update(position=position).where(Choice.id == item.id).execute()
+        _touch(choice.question.questionnaire)
+        _record(user, "choice.move", _choice_target(choice), direction=direction)

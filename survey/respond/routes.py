@@ -1,0 +1,193 @@
+"""The collaborator's phone pages: their own page, the form, the open and poster links, thanks."""
+import uuid
+
+from flask import abort, current_app, jsonify, render_template, request, url_for
+from flask_wtf.csrf import generate_csrf
+from werkzeug.datastructures import MultiDict
+
+from survey.i18n import gettext as _
+from survey.models import Collaborator, Organisation, Questionnaire, Receipt, Ward, utcnow
+from survey.respond import bp, submit
+from survey.respond.links import read_group
+from survey.respond.rules import check_answers, offered_to, refusal, schema_of, valid_client_uuid
+from survey.security import PHONE, access, questionnaire_or_404
+
+
+def collaborator_or_404(token):
+    """Return the active collaborator holding this token, or answer a plain 404."""
+    collaborator = Collaborator.by_token(token)
+    if collaborator is None:
+        abort(404)
+    return collaborator
+
+
+def receipts_of(collaborator):
+    """Return how many responses the collaborator sent, by questionnaire id."""
+    query = Receipt.select(Receipt.questionnaire, Receipt.count).where(
+        Receipt.collaborator == collaborator)
+    return {r.questionnaire_id: r.count for r in query}
+
+
+def places(questionnaire):
+    """Return the active wards and organisations a respondent of the open link may pick."""
+    wards = list(questionnaire.target_wards().where(Ward.active)) or list(Ward.ordered())
+    orgs = (list(questionnaire.target_organisations().where(Organisation.active))
+            or list(Organisation.ordered()))
+    return wards, orgs
+
+
+def refusal_page(questionnaire, message):
+    """Answer a questionnaire that takes no answer: 410 once it is over, 403 otherwise."""
+    over = questionnaire.status == "closed" or (
+        questionnaire.closes_at is not None and utcnow() >= questionnaire.closes_at)
+    return render_template("respond/refused.html", questionnaire=questionnaire,
+                           message=message), 410 if over else 403
+
+
+@bp.route("/c/<token>")
+@access(PHONE)
+def home(token):
+    """Show a collaborator's own page: what is open for them and what they answered."""
+    collaborator = collaborator_or_404(token)
+    receipts = receipts_of(collaborator)
+    offered = offered_to(collaborator)
+    answered = list(Questionnaire.select().where(Questionnaire.id.in_(list(receipts)))
+                    .order_by(Questionnaire.created_at.desc())) if receipts else []
+    return render_template("respond/home.html", collaborator=collaborator, offered=offered,
+                           answered=answered, receipts=receipts)
+
+
+@bp.route("/c/<token>/<slug>", methods=["GET", "POST"])
+@access(PHONE)
+def form(token, slug):
+    """Show and take a collaborator's form."""
+    collaborator = collaborator_or_404(token)
+    questionnaire = questionnaire_or_404(slug)
+    message = refusal(questionnaire, collaborator)
+    if message:
+        return refusal_page(questionnaire, message)
+    place = (collaborator.ward_id, collaborator.organisation_id)
+    if request.method == "GET" and questionnaire.per_collaborator == "one" \
+            and Receipt.has_answered(questionnaire, collaborator):
+        return render_template("respond/answered.html", questionnaire=questionnaire,
+                               collaborator=collaborator)
+    return answer(questionnaire, collaborator=collaborator, place=place)
+
+
+@bp.route("/s/<slug>", methods=["GET", "POST"])
+@access(PHONE)
+def open_form(slug):
+    """Show and take the open-link form, where the respondent picks ward and organisation."""
+    questionnaire = questionnaire_or_404(slug)
+    if not questionnaire.open_link:
+        abort(404)
+    message = refusal(questionnaire)
+    if message:
+        return refusal_page(questionnaire, message)
+    return answer(questionnaire, choose=places(questionnaire))
+
+
+@bp.route("/s/<slug>/<group>", methods=["GET", "POST"])
+@access(PHONE)
+def group_form(slug, group):
+    """Show and take the poster-link form, whose ward and organisation are signed into the link."""
+    questionnaire = questionnaire_or_404(slug)
+    pair = read_group(group) if questionnaire.open_link else None
+    if pair is None:
+        abort(404)
+    wards, orgs = places(questionnaire)
+    ward, organisation = pair
+    if ward not in wards or organisation not in orgs:
+        abort(404)  # a poster for a ward or organisation this questionnaire is not sent to
+    message = refusal(questionnaire)
+    if message:
+        return refusal_page(questionnaire, message)
+    return answer(questionnaire, place=(ward.id, organisation.id), fixed=pair)
+
+
+def single(form, name):
+    """Return a field sent exactly once, else None (a repeated field is not guessed at)."""
+    values = form.getlist(name)
+    return values[0] if len(values) == 1 else None
+
+
+def chosen_place(choose, form, errors):
+    """Return the (ward id, organisation id) picked on the open link, noting errors by field."""
+    wards, orgs = choose
+    ward = {w.code: w for w in wards}.get(single(form, "ward"))
+    organisation = {o.code: o for o in orgs}.get(single(form, "organisation"))
+    if ward is None:
+        errors["ward"] = _("Choose your ward.")
+    if organisation is None:
+        errors["organisation"] = _("Choose your organisation.")
+    return (ward.id if ward else None, organisation.id if organisation else None)
+
+
+def answer(questionnaire, collaborator=None, place=None, choose=None, fixed=None):
+    """Render the form (GET) or check and store a submission (POST)."""
+    schema = schema_of(questionnaire)
+    page = {"questionnaire": questionnaire, "schema": schema, "collaborator": collaborator,
+            "choose": choose, "fixed": fixed, "thanks_url": thanks_url(questionnaire, collaborator)}
+    if request.method == "GET":
+        return render_template("respond/form.html", form=MultiDict(), errors={},
+                               client_uuid=str(uuid.uuid4()), **page)
+    client_uuid = request.form.get("client_uuid", "")
+    if not valid_client_uuid(client_uuid):
+        return render_template("respond/refused.html", questionnaire=questionnaire, message=_(
+            "This form is incomplete. Please open it again and send your answers again.")), 400
+    place_errors = {}
+    if choose is not None:
+        place = chosen_place(choose, request.form, place_errors)
+    outcome = check_answers(schema, request.form)
+    if place_errors or not outcome.ok:
+        return render_template("respond/form.html", form=request.form, client_uuid=client_uuid,
+                               errors={**place_errors, **outcome.errors},
+                               **page), 400 if place_errors else 422
+    result = submit.store(questionnaire, place[0], place[1], collaborator, client_uuid,
+                          outcome.values)
+    if result == submit.ALREADY_ANSWERED:
+        return render_template("respond/answered.html", questionnaire=questionnaire,
+                               collaborator=collaborator), 409
+    if result == submit.UUID_TAKEN:
+        return render_template("respond/refused.html", questionnaire=questionnaire, message=_(
+            "This form is incomplete. Please open it again and send your answers again.")), 400
+    return see_other(page["thanks_url"])
+
+
+def see_other(location):
+    """Answer 303 See Other without a body; the phone goes straight to Location.
+
+    Flask's redirect() also writes an HTML page with the link, a body no browser shows,
+    sent over the phone's slow line after every answer.
+    """
+    return current_app.response_class(status=303, headers={"Location": location})
+
+
+def thanks_url(questionnaire, collaborator):
+    """Return the thank-you address of a form: personal when the collaborator is known."""
+    if collaborator is not None:
+        return url_for("respond.thanks", slug=questionnaire.slug, token=collaborator.token)
+    return url_for("respond.thanks", slug=questionnaire.slug)
+
+
+@bp.route("/c/<token>/<slug>/thanks")
+@bp.route("/s/<slug>/thanks")
+@access(PHONE)
+def thanks(slug, token=None):
+    """Thank the respondent, with a way back to the collaborator's page."""
+    collaborator = collaborator_or_404(token) if token is not None else None
+    questionnaire = questionnaire_or_404(slug)
+    again = None
+    if collaborator is not None and questionnaire.per_collaborator == "many":
+        again = url_for("respond.form", token=token, slug=slug)
+    return render_template("respond/thanks.html", questionnaire=questionnaire,
+                           collaborator=collaborator, again=again)
+
+
+@bp.route("/csrf")
+@access(PHONE)
+def csrf_token():
+    """Give the phone's script a fresh form token, to send answers kept offline for hours."""
+    response = jsonify(csrf_token=generate_csrf())
+    response.headers["Cache-Control"] = "no-store"
+    return response

@@ -1,0 +1,224 @@
+"""What an answer may be: validation per kind, show_if, lifecycle, the one-response rule.
+
+The phone form, the open link, the importer and the fake-response generator all ask here.
+"""
+import datetime
+import math
+import uuid
+from dataclasses import dataclass, field
+
+from survey.i18n import gettext as _
+from survey.models import Choice, Questionnaire, utcnow
+
+TEXT_LIMIT = 500
+LONGTEXT_LIMIT = 5000
+DEFAULT_SCALE = (1, 5)
+
+
+@dataclass
+class Value:
+    """One answer row to store: a chosen choice, a text or a number."""
+    question_id: int
+    choice_id: int | None = None
+    text: str | None = None
+    number: float | None = None
+
+
+@dataclass
+class Outcome:
+    """The result of checking a submitted form: the values to store, or messages per question key."""
+    values: list = field(default_factory=list)
+    errors: dict = field(default_factory=dict)
+
+    @property
+    def ok(self):
+        """Tell whether the form may be stored."""
+        return not self.errors
+
+
+@dataclass
+class Schema:
+    """A questionnaire's visible questions with their choices and its targets, loaded in four queries."""
+    questions: list
+    choices: dict  # question id -> list of Choice
+    organisation_ids: frozenset = frozenset()  # targeted organisations (empty: all)
+    ward_ids: frozenset = frozenset()  # targeted wards (empty: all)
+    by_key: dict = field(default_factory=dict)  # question id -> {choice key: Choice}
+
+    @classmethod
+    def load(cls, questionnaire):
+        """Load the visible questions, choices and targets of a questionnaire."""
+        questions = list(questionnaire.ordered_questions())
+        choices = {q.id: [] for q in questions}
+        if questions:
+            query = (Choice.select().where(Choice.question.in_([q.id for q in questions])
+                                           & ~Choice.hidden)
+                     .order_by(Choice.position, Choice.id))
+            for choice in query:
+                choices[choice.question_id].append(choice)
+        return cls(questions, choices,
+                   frozenset(o.id for o in questionnaire.target_organisations()),
+                   frozenset(w.id for w in questionnaire.target_wards()),
+                   {qid: {c.key: c for c in items} for qid, items in choices.items()})
+
+    def choice_by_key(self, question):
+        """Return a question's choices by key."""
+        return self.by_key.get(question.id, {})
+
+    def targets(self, collaborator):
+        """Tell whether the questionnaire is sent to this collaborator's organisation and ward."""
+        return ((not self.organisation_ids or collaborator.organisation_id in self.organisation_ids)
+                and (not self.ward_ids or collaborator.ward_id in self.ward_ids))
+
+
+def schema_of(questionnaire):
+    """Return the questionnaire's Schema as it is now."""
+    return Schema.load(questionnaire)
+
+
+def scale_bounds(question):
+    """Return the (min, max) of a scale question, 1–5 unless set."""
+    low = int(question.minimum) if question.minimum is not None else DEFAULT_SCALE[0]
+    high = int(question.maximum) if question.maximum is not None else DEFAULT_SCALE[1]
+    return low, high
+
+
+def clean_text(raw):
+    """Strip a submitted string; return None for NUL or other control characters we refuse."""
+    text = raw.strip()
+    if any(ord(c) < 32 and c not in "\n\r\t" for c in text) or "\ufffd" in text:
+        return None
+    return text.replace("\r\n", "\n")
+
+
+def shown_keys(schema, form):
+    """Return the keys of the questions shown for this form, following show_if in order."""
+    shown = set()
+    chosen = {}
+    for question in schema.questions:
+        if question.show_if_question:
+            parent = question.show_if_question
+            if parent not in shown or question.show_if_choice not in chosen.get(parent, ()):
+                continue
+        shown.add(question.key)
+        if question.kind in ("single", "multi"):
+            chosen[question.key] = set(form.getlist(question.key))
+    return shown
+
+
+def _check_choices(question, raw, by_key):
+    """Validate a single or multi answer; return (values, message)."""
+    keys = list(dict.fromkeys(raw))
+    if question.kind == "single" and len(keys) > 1:
+        return [], _("Choose only one answer.")
+    unknown = [k for k in keys if k not in by_key]
+    if unknown:
+        return [], _("Choose one of the answers offered.")
+    return [Value(question.id, choice_id=by_key[k].id) for k in keys], None
+
+
+def _check_number(question, raw):
+    """Validate a scale or number answer; return (values, message)."""
+    text = raw.strip().replace(",", ".") if question.kind == "number" else raw.strip()
+    try:
+        number = float(text) if len(text) <= 40 else math.nan
+    except ValueError:
+        return [], _("Enter a number.")
+    if not math.isfinite(number):
+        return [], _("Enter a number.")
+    if question.kind == "scale":
+        low, high = scale_bounds(question)
+        if number != int(number) or not low <= number <= high:
+            return [], _("Choose a value from %(low)s to %(high)s.", low=low, high=high)
+        return [Value(question.id, number=int(number))], None
+    if question.minimum is not None and number < question.minimum:
+        return [], _("Enter a number of at least %(min)s.", min=_fmt(question.minimum))
+    if question.maximum is not None and number > question.maximum:
+        return [], _("Enter a number of at most %(max)s.", max=_fmt(question.maximum))
+    return [Value(question.id, number=number)], None
+
+
+def _fmt(number):
+    """Show a bound without a needless .0."""
+    return int(number) if number == int(number) else number
+
+
+def _check_text(question, raw):
+    """Validate a text, longtext or date answer; return (values, message)."""
+    text = clean_text(raw)
+    if text is None:
+        return [], _("The answer contains characters that are not allowed.")
+    if question.kind == "date":
+        try:
+            datetime.date.fromisoformat(text)
+        except ValueError:
+            return [], _("Enter a date as year-month-day, for example 2025-07-01.")
+        return [Value(question.id, text=text)], None
+    limit = TEXT_LIMIT if question.kind == "text" else LONGTEXT_LIMIT
+    if len(text) > limit:
+        return [], _("Keep the answer under %(limit)s characters.", limit=limit)
+    return [Value(question.id, text=text)], None
+
+
+def check_question(question, raw, by_key):
+    """Validate the submitted strings of one question; return (values, message)."""
+    if question.kind in ("single", "multi"):
+        return _check_choices(question, raw, by_key)
+    if len(raw) > 1:
+        return [], _("Give only one answer.")
+    if question.kind in ("scale", "number"):
+        return _check_number(question, raw[0])
+    return _check_text(question, raw[0])
+
+
+def check_answers(schema, form):
+    """Check a submitted form (a MultiDict keyed by question key) against a questionnaire.
+
+    Answers to questions hidden by show_if are discarded, not refused; `required`
+    applies only to questions shown.
+    """
+    outcome = Outcome()
+    shown = shown_keys(schema, form)
+    for question in schema.questions:
+        if question.kind == "section" or question.key not in shown:
+            continue
+        raw = [v for v in form.getlist(question.key) if v.strip()]
+        if not raw:
+            if question.required:
+                outcome.errors[question.key] = _("Please answer this question.")
+            continue
+        values, message = check_question(question, raw, schema.choice_by_key(question))
+        if message:
+            outcome.errors[question.key] = message
+        else:
+            outcome.values.extend(values)
+    return outcome
+
+
+def refusal(questionnaire, collaborator=None, now=None):
+    """Say why this questionnaire takes no answer now (from this collaborator), or None."""
+    if not questionnaire.is_accepting(now):
+        if questionnaire.status == "open" and questionnaire.opens_at and (
+                (now or utcnow()) < questionnaire.opens_at):
+            return _("This questionnaire is not open yet.")
+        return _("This questionnaire is closed and no longer takes answers.")
+    if collaborator is not None and not schema_of(questionnaire).targets(collaborator):
+        return _("This questionnaire was not sent to you.")
+    return None
+
+
+def offered_to(collaborator, now=None):
+    """Return the questionnaires open now and sent to this collaborator, newest first."""
+    candidates = (Questionnaire.select().where(Questionnaire.status == "open")
+                  .order_by(Questionnaire.created_at.desc()))
+    return [q for q in candidates
+            if q.is_accepting(now) and schema_of(q).targets(collaborator)]
+
+
+def valid_client_uuid(value):
+    """Tell whether a client_uuid is a well-formed UUID string."""
+    try:
+        return str(uuid.UUID(value)) == value.lower() and len(value) == 36
+    except (ValueError, AttributeError, TypeError):
+        return False
+

@@ -1,0 +1,124 @@
+"""Storing a checked response: its row, its receipt and its answers, all or nothing.
+
+The unique client_uuid and the receipt's primary key decide races, not a check before the
+insert: whichever insert loses rolls the whole response back, and the loser is told why.
+"""
+import sqlite3
+
+from peewee import IntegrityError
+
+from survey.db import database, is_sqlite
+from survey.db.sqlite import write_transaction
+from survey.models import Response, utcnow
+
+STORED, DUPLICATE, ALREADY_ANSWERED, UUID_TAKEN = (
+    "stored", "duplicate", "already_answered", "uuid_taken")
+
+# SQLite: three statements in one write transaction.
+SQLITE_RESPONSE = (
+    'INSERT INTO "response" ("questionnaire_id", "ward_id", "organisation_id", '
+    '"collaborator_id", "submitted_at", "client_uuid") VALUES (?, ?, ?, ?, ?, ?)')
+SQLITE_RECEIPT_ONE = (
+    'INSERT INTO "receipt" ("questionnaire_id", "collaborator_id", "count") VALUES (?, ?, 1)')
+SQLITE_RECEIPT_MANY = (
+    'INSERT INTO "receipt" ("questionnaire_id", "collaborator_id", "count") VALUES (?, ?, 1) '
+    'ON CONFLICT ("questionnaire_id", "collaborator_id") DO UPDATE SET "count" = "receipt"."count" + 1')
+SQLITE_ANSWER = (
+    'INSERT INTO "answer" ("response_id", "question_id", "choice_id", "text", "number", '
+    '"first_row", "questionnaire_id", "ward_id", "organisation_id", "submitted_at") '
+    'VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
+
+# PostgreSQL: one statement (one round trip) whose WITH clauses insert the response, then its
+# receipt and its answers from the response's row; the answers arrive as five arrays.
+POSTGRES_RESPONSE = (
+    'WITH r AS (INSERT INTO "response" ("questionnaire_id", "ward_id", "organisation_id", '
+    '"collaborator_id", "submitted_at", "client_uuid") VALUES (%s, %s, %s, %s, %s, %s) '
+    'RETURNING "id", "questionnaire_id", "ward_id", "organisation_id", "submitted_at")')
+POSTGRES_RECEIPT_ONE = (
+    ', c AS (INSERT INTO "receipt" ("questionnaire_id", "collaborator_id", "count") '
+    'SELECT "questionnaire_id", %s, 1 FROM r)')
+POSTGRES_RECEIPT_MANY = (
+    ', c AS (INSERT INTO "receipt" ("questionnaire_id", "collaborator_id", "count") '
+    'SELECT "questionnaire_id", %s, 1 FROM r ON CONFLICT ("questionnaire_id", "collaborator_id") '
+    'DO UPDATE SET "count" = "receipt"."count" + 1)')
+POSTGRES_ANSWERS = (
+    ', a AS (INSERT INTO "answer" ("response_id", "question_id", "choice_id", "text", "number", '
+    '"first_row", "questionnaire_id", "ward_id", "organisation_id", "submitted_at") '
+    'SELECT r."id", v.q, v.c, v.t, v.n, v.f, r."questionnaire_id", r."ward_id", '
+    'r."organisation_id", r."submitted_at" FROM r, '
+    'unnest(%s::integer[], %s::integer[], %s::text[], %s::double precision[], %s::boolean[]) '
+    'AS v (q, c, t, n, f)) SELECT "id" FROM r')
+POSTGRES_STORE = {
+    None: POSTGRES_RESPONSE + POSTGRES_ANSWERS,
+    "one": POSTGRES_RESPONSE + POSTGRES_RECEIPT_ONE + POSTGRES_ANSWERS,
+    "many": POSTGRES_RESPONSE + POSTGRES_RECEIPT_MANY + POSTGRES_ANSWERS,
+}
+
+
+def answer_rows(values):
+    """Return (question, choice, text, number, first_row) per value; first_row marks one row a question."""
+    rows, seen = [], set()
+    for v in values:
+        number = None if v.number is None else float(v.number)  # one type per array column
+        rows.append((v.question_id, v.choice_id, v.text, number, v.question_id not in seen))
+        seen.add(v.question_id)
+    return rows
+
+
+def store_sqlite(response, receipt, answers, receipt_collaborator_id):
+    """Store a response in one SQLite write transaction."""
+    questionnaire_id, ward_id, organisation_id, _linked, submitted_at, _uuid = response
+    with write_transaction() as cursor:
+        cursor.execute(SQLITE_RESPONSE, response)
+        response_id = cursor.lastrowid
+        if receipt is not None:
+            cursor.execute(SQLITE_RECEIPT_ONE if receipt == "one" else SQLITE_RECEIPT_MANY,
+                           (questionnaire_id, receipt_collaborator_id))
+        cursor.executemany(SQLITE_ANSWER, [
+            (response_id, *row, questionnaire_id, ward_id, organisation_id, submitted_at)
+            for row in answers])
+
+
+def store_postgres(response, receipt, answers, receipt_collaborator_id):
+    """Store a response in one PostgreSQL statement (atomic on its own)."""
+    columns = [list(column) for column in zip(*answers)] if answers else [[]] * 5
+    params = [*response]
+    if receipt is not None:
+        params.append(receipt_collaborator_id)
+    database.execute_sql(POSTGRES_STORE[receipt], [*params, *columns])
+
+
+def store(questionnaire, ward_id, organisation_id, collaborator, client_uuid, values):
+    """Store a checked response; say STORED, DUPLICATE, ALREADY_ANSWERED or UUID_TAKEN.
+
+    An anonymous questionnaire's response carries no collaborator; the receipt alone says
+    that they answered.
+    """
+    now = utcnow()
+    linked = None if questionnaire.anonymous or collaborator is None else collaborator.id
+    receipt = None if collaborator is None else questionnaire.per_collaborator
+    answers = answer_rows(values)
+    try:
+        if is_sqlite():
+            stamp = now.isoformat(" ")  # as peewee stores times in SQLite
+            store_sqlite((questionnaire.id, ward_id, organisation_id, linked, stamp, client_uuid),
+                         receipt, answers, collaborator and collaborator.id)
+        else:
+            store_postgres((questionnaire.id, ward_id, organisation_id, linked, now, client_uuid),
+                           receipt, answers, collaborator and collaborator.id)
+    except (IntegrityError, sqlite3.IntegrityError):  # peewee's, or SQLite's from its cursor
+        outcome = conflict(questionnaire, collaborator, client_uuid)
+        if outcome is None:
+            raise
+        return outcome
+    return STORED
+
+
+def conflict(questionnaire, collaborator, client_uuid):
+    """Say why a response was refused by a unique key (sent before, answered before, a reused id), or None."""
+    earlier = Response.get_or_none(Response.client_uuid == client_uuid)
+    if earlier is not None:
+        return DUPLICATE if earlier.questionnaire_id == questionnaire.id else UUID_TAKEN
+    if collaborator is not None and questionnaire.per_collaborator == "one":
+        return ALREADY_ANSWERED
+    return None

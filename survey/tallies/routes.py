@@ -1,0 +1,158 @@
+"""Tally screens: the live tally page, free-text answers, the printable report and the exports."""
+import os
+import tempfile
+
+from flask import Response, current_app, render_template, request, stream_with_context
+from flask_login import current_user
+from playhouse.flask_utils import get_object_or_404, object_list
+
+from survey.errors import render_error
+from survey.i18n import gettext as _
+from survey.models import AuditEvent, Organisation, Question, Ward, utcnow
+from survey.security import VIEWER, access, organisation_scope, questionnaire_or_404
+from survey.tallies import bp, exports
+from survey.tallies.counting import (
+    FilterError,
+    filtered_responses,
+    parse_filters,
+    tally,
+    text_answers,
+)
+from survey.tallies.forms import TallyFilterForm
+
+
+def _live_ms():
+    """Return how often the tally page refreshes itself (TALLY_REFRESH_SECONDS, 15 by default)."""
+    return int(current_app.config.get("TALLY_REFRESH_SECONDS", 15) * 1000)
+
+
+@bp.errorhandler(FilterError)
+def bad_filter(error):
+    """Answer an unknown ward, organisation, breakdown or date with a 400 that says which."""
+    return render_error(400, str(error))
+
+
+def _load(slug):
+    """Return the questionnaire of the URL and the filters of the query string (scoped)."""
+    questionnaire = questionnaire_or_404(slug)
+    return questionnaire, parse_filters(request.args, organisation_scope())
+
+
+def _filter_form(filters):
+    """Return the GET filter form, its organisations limited to the viewer's scope."""
+    orgs = Organisation.ordered()
+    if filters.scope is not None:
+        orgs = orgs.where(Organisation.id == filters.scope)
+    return TallyFilterForm(request.args, wards=Ward.ordered(), organisations=orgs)
+
+
+@bp.route("/questionnaires/<slug>/tallies")
+@access(VIEWER)
+def show(slug):
+    """Show every question's counts, with filters and a breakdown; the page refreshes itself."""
+    questionnaire, filters = _load(slug)
+    return render_template("tallies/show.html", t=tally(questionnaire, filters),
+                           form=_filter_form(filters), params=filters.params(),
+                           live_ms=_live_ms())
+
+
+@bp.route("/questionnaires/<slug>/tallies/live")
+@access(VIEWER)
+def live(slug):
+    """Return the figures of the tally page alone, for the page's refresh script."""
+    questionnaire, filters = _load(slug)
+    return render_template("tallies/_body.html", t=tally(questionnaire, filters),
+                           params=filters.params())
+
+
+@bp.route("/questionnaires/<slug>/answers/<key>")
+@access(VIEWER)
+def answers(slug, key):
+    """List a free-text question's answers, newest first, searchable and paged."""
+    questionnaire, filters = _load(slug)
+    question = get_object_or_404(Question, (Question.questionnaire == questionnaire)
+                                 & (Question.key == key)
+                                 & Question.kind.in_(("text", "longtext", "date")))
+    k = questionnaire.suppress_below or 0
+    withheld = 0 < filtered_responses(questionnaire, filters) < k
+    search = request.args.get("q", "")[:200]
+    return object_list("tallies/answers.html", text_answers(questionnaire, question, filters, search),
+                       paginate_by=25, check_bounds=False, questionnaire=questionnaire,
+                       question=question, search=search, withheld=withheld, k=k,
+                       params=filters.params())
+
+
+@bp.route("/questionnaires/<slug>/report")
+@access(VIEWER)
+def report(slug):
+    """Show the printable A4 report: period, filters, counts and every question's table."""
+    questionnaire, filters = _load(slug)
+    return render_template("tallies/report.html", t=tally(questionnaire, filters),
+                           params=filters.params(), now=utcnow())
+
+
+def _download(body, mimetype, filename):
+    """Return a streamed download."""
+    response = Response(body, mimetype=mimetype)
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _stream_file(path):
+    """Yield a file's bytes in blocks, then delete it."""
+    try:
+        with open(path, "rb") as handle:
+            while block := handle.read(64 * 1024):
+                yield block
+    finally:
+        os.unlink(path)
+
+
+def _temp_xlsx(sheets):
+    """Write sheets to a temporary XLSX file and return its path."""
+    handle, path = tempfile.mkstemp(suffix=".xlsx")
+    os.close(handle)
+    try:
+        exports.write_xlsx(path, sheets)
+    except BaseException:
+        os.unlink(path)
+        raise
+    return path
+
+
+@bp.route("/questionnaires/<slug>/export.csv")
+@access(VIEWER)
+def export_csv(slug):
+    """Download the responses (within scope and filters) as CSV, streamed row batch by batch."""
+    questionnaire, filters = _load(slug)
+    AuditEvent.record(current_user, "responses.export", slug)
+    body = stream_with_context(exports.csv_stream(exports.response_rows(questionnaire, filters)))
+    return _download(body, "text/csv; charset=utf-8", f"{slug}.csv")
+
+
+@bp.route("/questionnaires/<slug>/export.xlsx")
+@access(VIEWER)
+def export_xlsx(slug):
+    """Download the responses (within scope and filters) as an XLSX workbook."""
+    questionnaire, filters = _load(slug)
+    AuditEvent.record(current_user, "responses.export", slug)
+    path = _temp_xlsx([(slug, exports.response_rows(questionnaire, filters))])
+    return _download(_stream_file(path), exports.XLSX_TYPE, f"{slug}.xlsx")
+
+
+@bp.route("/questionnaires/<slug>/tallies.xlsx")
+@access(VIEWER)
+def tallies_xlsx(slug):
+    """Download the tallies: a summary, each breakdown and the ward × organisation table."""
+    questionnaire, filters = _load(slug)
+    AuditEvent.record(current_user, "responses.export", slug)
+    filters.by = None
+    summary = tally(questionnaire, filters)
+    sheets = [(_("Summary"), exports.summary_rows(summary))]
+    for by, title in (("ward", _("By ward")), ("organisation", _("By organisation"))):
+        filters.by = by
+        sheets.append((title, exports.breakdown_rows(tally(questionnaire, filters))))
+    sheets.append((_("Ward × organisation"), exports.cross_rows(summary)))
+    path = _temp_xlsx(sheets)
+    return _download(_stream_file(path), exports.XLSX_TYPE, f"{slug}-tallies.xlsx")

@@ -1,0 +1,137 @@
+"""A form opened before a change: the answer sent from it follows the change, or is refused."""
+import uuid
+
+import pytest
+
+from survey.models import Answer, Collaborator, Organisation, Questionnaire, Receipt, Response, Ward
+from survey.questionnaires.authoring import set_status
+from survey.respond.links import sign_group
+
+
+@pytest.fixture
+def alice(network):
+    """Return collaborator P1/MTTQ."""
+    return network["collaborators"][("P1", "MTTQ")]
+
+
+def send(client, token, **answers):
+    """Post an answer to the sample questionnaire through a collaborator's link."""
+    return client.post(f"/c/{token}/sample",
+                       data={"client_uuid": str(uuid.uuid4()), "agree": "yes", **answers})
+
+
+def counts():
+    """Return how many responses, answers and receipted responses are stored."""
+    receipts = sum(r.count for r in Receipt.select())
+    return Response.select().count(), Answer.select().count(), receipts
+
+
+def test_answers_sent_from_one_opened_form_are_all_stored(client, sample, alice):
+    """Three answers sent from one opened many-responses form: three responses, in her ward."""
+    Questionnaire.update(per_collaborator="many").where(Questionnaire.id == sample.id).execute()
+    assert client.get(f"/c/{alice.token}/sample").status_code == 200
+    for _ in range(3):
+        sent = send(client, alice.token, topics="roads")
+        assert sent.status_code == 303
+        assert sent.headers["Location"].endswith(f"/c/{alice.token}/sample/thanks")
+    assert counts() == (3, 6, 3)
+    assert {r.ward_id for r in Response.select()} == {alice.ward_id}
+
+
+def close_by_coordinator(questionnaire, person):
+    """Close the questionnaire as the coordinator's page does."""
+    set_status(None, Questionnaire.get_by_id(questionnaire.id), "closed")
+
+
+def close_behind_the_apps_back(questionnaire, person):
+    """Close the questionnaire in the database, behind the app's back."""
+    Questionnaire.update(status="closed").where(Questionnaire.id == questionnaire.id).execute()
+
+
+def deactivate(questionnaire, person):
+    """Take the collaborator out of the network."""
+    Collaborator.update(active=False).where(Collaborator.id == person.id).execute()
+
+
+def rotate_token(questionnaire, person):
+    """Give the collaborator a new link; the old one must stop working."""
+    Collaborator.get_by_id(person.id).rotate_token()
+
+
+@pytest.mark.parametrize("change,status", [
+    (close_by_coordinator, 410), (close_behind_the_apps_back, 410), (deactivate, 404),
+    (rotate_token, 404)])
+def test_an_opened_form_refuses_once_its_rows_change(client, sample, alice, change, status):
+    """A questionnaire closed or a collaborator removed after the form was opened: refused,
+    nothing more is stored."""
+    Questionnaire.update(per_collaborator="many").where(Questionnaire.id == sample.id).execute()
+    assert client.get(f"/c/{alice.token}/sample").status_code == 200
+    assert send(client, alice.token).status_code == 303
+    change(sample, alice)
+    assert send(client, alice.token).status_code == status
+    assert counts() == (1, 1, 1)
+
+
+def test_an_opened_form_follows_a_move_and_a_new_question(client, sample, alice, network,
+                                                           login):
+    """A collaborator moved to another ward, a question added: the next answer follows both."""
+    Questionnaire.update(per_collaborator="many").where(Questionnaire.id == sample.id).execute()
+    assert client.get(f"/c/{alice.token}/sample").status_code == 200
+    p2 = network["wards"][1]
+    Collaborator.update(ward=p2).where(Collaborator.id == alice.id).execute()
+    assert send(client, alice.token).status_code == 303
+    assert Response.get().ward_id == p2.id  # the new ward, not the one of the opened form
+    coordinator = login("coordinator")
+    added = coordinator.post("/questionnaires/sample/questions",
+                             data={"key": "extra", "kind": "number", "prompt": "Thêm?"})
+    assert added.status_code == 302
+    assert send(client, alice.token, extra="7").status_code == 303
+    assert Answer.select().where(Answer.number == 7).count() == 1
+
+
+def test_a_second_answer_to_a_one_response_form_is_still_409(client, sample, alice):
+    """The receipt's key refuses a collaborator's second answer."""
+    assert client.get(f"/c/{alice.token}/sample").status_code == 200
+    assert send(client, alice.token).status_code == 303
+    assert send(client, alice.token).status_code == 409
+    assert counts() == (1, 1, 1)
+
+
+def test_the_open_link_refuses_a_ward_closed_since_it_was_opened(client, sample, network):
+    """Answers through an opened open link are stored; a ward made inactive since is refused."""
+    assert client.get("/s/sample").status_code == 200
+    for ward in ("P1", "P2"):
+        sent = client.post("/s/sample", data={"client_uuid": str(uuid.uuid4()), "agree": "yes",
+                                              "ward": ward, "organisation": "DOAN"})
+        assert sent.status_code == 303
+    Ward.update(active=False).where(Ward.code == "P2").execute()
+    refused = client.post("/s/sample", data={"client_uuid": str(uuid.uuid4()), "agree": "yes",
+                                             "ward": "P2", "organisation": "DOAN"})
+    assert refused.status_code == 400
+    assert counts() == (2, 2, 0)
+
+
+def test_a_poster_is_404_once_its_organisation_closes(client, sample, network, app):
+    """A poster's answers are stored; its organisation made inactive since, it is a 404."""
+    with app.test_request_context():
+        group = sign_group(network["wards"][1], network["organisations"][0])
+    assert client.get(f"/s/sample/{group}").status_code == 200
+    sent = client.post(f"/s/sample/{group}", data={"client_uuid": str(uuid.uuid4()),
+                                                    "agree": "yes"})
+    assert sent.status_code == 303
+    assert (Response.get().ward.code, Response.get().organisation.code) == ("P2", "MTTQ")
+    Organisation.update(active=False).where(Organisation.code == "MTTQ").execute()
+    gone = client.post(f"/s/sample/{group}", data={"client_uuid": str(uuid.uuid4()),
+                                                    "agree": "yes"})
+    assert gone.status_code == 404
+    assert counts() == (1, 1, 0)
+
+
+def test_the_open_link_turned_off_is_404_for_a_form_opened_before(client, sample, network):
+    """The open link switched off in the database after the form was opened: 404, nothing stored."""
+    assert client.get("/s/sample").status_code == 200
+    Questionnaire.update(open_link=False).where(Questionnaire.id == sample.id).execute()
+    sent = client.post("/s/sample", data={"client_uuid": str(uuid.uuid4()), "agree": "yes",
+                                          "ward": "P1", "organisation": "MTTQ"})
+    assert sent.status_code == 404
+    assert counts() == (0, 0, 0)
