@@ -39,8 +39,15 @@ PUBLIC_RATE_LIMIT = "600 per minute"
 
 # Compress text answers (Flask-Compress): gzip only, which every phone browser reads.
 COMPRESS_ALGORITHM = "gzip"
-COMPRESS_MIMETYPES = ["text/html", "text/css", "text/javascript", "application/javascript",
-                      "application/json", "text/csv", "image/svg+xml"]
+COMPRESS_MIMETYPES = [
+    "text/html",
+    "text/css",
+    "text/javascript",
+    "application/javascript",
+    "application/json",
+    "text/csv",
+    "image/svg+xml",
+]
 COMPRESS_MIN_SIZE = 500
 # Streamed answers (exports) go out as they are made, in constant memory.
 COMPRESS_STREAMS = False

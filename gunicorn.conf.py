@@ -2,6 +2,7 @@
 
 Every value can be overridden on the command line or with GUNICORN_CMD_ARGS.
 """
+
 import multiprocessing
 import os
 
@@ -26,5 +27,6 @@ forwarded_allow_ips = os.environ.get("SURVEY_FORWARDED_ALLOW_IPS", "127.0.0.1")
 def post_fork(server, worker):
     """Give each worker its own database connections (never share a socket across a fork)."""
     from survey.db import database
+
     if database.obj is not None and hasattr(database.obj, "close_all"):
         database.obj.close_all()

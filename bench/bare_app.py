@@ -3,6 +3,7 @@
 Served under the same gunicorn settings as survey:
 `gunicorn -c gunicorn.conf.py --pythonpath bench 'bare_app:create_app()'`.
 """
+
 from flask import Flask
 
 

@@ -7,6 +7,7 @@ anything from another host.
 
     python bench/page_weight.py
 """
+
 import gzip
 import http.client
 import sys
@@ -49,11 +50,19 @@ def fetch(port, path):
     conn.request("GET", path, headers={"Accept-Encoding": "gzip"})
     response = conn.getresponse()
     body = response.read()
-    header_bytes = len(f"HTTP/1.1 {response.status} {response.reason}\r\n") + sum(
-        len(f"{name}: {value}\r\n") for name, value in response.getheaders()) + 2
+    header_bytes = (
+        len(f"HTTP/1.1 {response.status} {response.reason}\r\n")
+        + sum(len(f"{name}: {value}\r\n") for name, value in response.getheaders())
+        + 2
+    )
     conn.close()
-    return response.status, response.getheader("Content-Encoding", "-"), len(body), \
-        header_bytes, body
+    return (
+        response.status,
+        response.getheader("Content-Encoding", "-"),
+        len(body),
+        header_bytes,
+        body,
+    )
 
 
 def weigh(port, path):
@@ -81,8 +90,10 @@ def weigh(port, path):
     bodies = sum(r[3] for r in rows)
     with_headers = bodies + sum(r[4] for r in rows)
     verdict = "within" if with_headers <= BUDGET else "OVER"
-    print(f"total: {bodies:,} bytes of bodies, {with_headers:,} with headers "
-          f"({with_headers / 1024:.1f} KB) — {verdict} the {BUDGET // 1024} KB budget")
+    print(
+        f"total: {bodies:,} bytes of bodies, {with_headers:,} with headers "
+        f"({with_headers / 1024:.1f} KB) — {verdict} the {BUDGET // 1024} KB budget"
+    )
     return with_headers, foreign
 
 
@@ -96,16 +107,23 @@ def serve(app):
 def main():
     """Seed a temporary database, serve it, weigh the phone forms, exit 1 if over budget."""
     with tempfile.TemporaryDirectory() as folder:
-        app = create_app({"DATABASE_URL": "sqlite:///" + str(Path(folder) / "bench.sqlite3"),
-                          "SECRET_KEY": "bench", "RATELIMIT_ENABLED": False})
+        app = create_app(
+            {
+                "DATABASE_URL": "sqlite:///" + str(Path(folder) / "bench.sqlite3"),
+                "SECRET_KEY": "bench",
+                "RATELIMIT_ENABLED": False,
+            }
+        )
         migrate()
         with database.connection_context():
             seed()
             token = showcase_collaborators(1)[0].token
         server = serve(app)
         try:
-            results = [weigh(server.server_port, f"/c/{token}/{SAMPLE_SLUG}"),
-                       weigh(server.server_port, f"/s/{SAMPLE_SLUG}")]
+            results = [
+                weigh(server.server_port, f"/c/{token}/{SAMPLE_SLUG}"),
+                weigh(server.server_port, f"/s/{SAMPLE_SLUG}"),
+            ]
         finally:
             server.shutdown()
             database.obj.close_all()

@@ -18,6 +18,7 @@ by one, each against the bare turn just before it) and checks that the stored re
 exactly the acknowledged (303) ones: none lost, none doubled.
 Exit status 1 when a response was lost or doubled or a request failed.
 """
+
 import argparse
 import contextlib
 import http.client
@@ -44,13 +45,26 @@ BUDGET = 0.4
 SLUG = "bench"
 # Five questions; every POST answers all of them with six Answer rows (two multi choices).
 QUESTIONNAIRE = {
-    "slug": SLUG, "title": "Bench", "status": "open", "anonymous": False,
-    "per_collaborator": "many", "open_link": False,
+    "slug": SLUG,
+    "title": "Bench",
+    "status": "open",
+    "anonymous": False,
+    "per_collaborator": "many",
+    "open_link": False,
     "questions": [
-        {"key": "agree", "kind": "single", "prompt": "Agree?", "required": True,
-         "choices": [{"key": "yes", "label": "Yes"}, {"key": "no", "label": "No"}]},
-        {"key": "topics", "kind": "multi", "prompt": "Topics",
-         "choices": [{"key": k, "label": k} for k in ("roads", "parks", "safety")]},
+        {
+            "key": "agree",
+            "kind": "single",
+            "prompt": "Agree?",
+            "required": True,
+            "choices": [{"key": "yes", "label": "Yes"}, {"key": "no", "label": "No"}],
+        },
+        {
+            "key": "topics",
+            "kind": "multi",
+            "prompt": "Topics",
+            "choices": [{"key": k, "label": k} for k in ("roads", "parks", "safety")],
+        },
         {"key": "score", "kind": "scale", "prompt": "Score", "min": 1, "max": 5},
         {"key": "age", "kind": "number", "prompt": "Age", "min": 0, "max": 120},
         {"key": "note", "kind": "text", "prompt": "Note"},
@@ -61,13 +75,17 @@ ANSWERS_PER_RESPONSE = 6
 
 def answers():
     """Return one valid random set of form fields (always six Answer rows)."""
-    return [("agree", random.choice(("yes", "no"))),
-            *[("topics", t) for t in random.sample(("roads", "parks", "safety"), 2)],
-            ("score", str(random.randint(1, 5))), ("age", str(random.randint(18, 90))),
-            ("note", random.choice(("Tốt", "Cần sửa đường", "Không ý kiến")))]
+    return [
+        ("agree", random.choice(("yes", "no"))),
+        *[("topics", t) for t in random.sample(("roads", "parks", "safety"), 2)],
+        ("score", str(random.randint(1, 5))),
+        ("age", str(random.randint(18, 90))),
+        ("note", random.choice(("Tốt", "Cần sửa đường", "Không ý kiến"))),
+    ]
 
 
 # ---- databases -----------------------------------------------------------------------------
+
 
 def seed(url, collaborators):
     """Migrate a fresh database; add wards, organisations, collaborators, a form; return tokens."""
@@ -75,13 +93,16 @@ def seed(url, collaborators):
     from survey.db import database, migrate
     from survey.models import Collaborator, Organisation, Ward
     from survey.questionnaires.file_format import import_questionnaire
+
     with create_app({"DATABASE_URL": url}).app_context():
         migrate()
         with database.connection_context():
             wards = [Ward.create(code=f"P{i}", name=f"Phường {i}") for i in (1, 2, 3)]
             orgs = [Organisation.create(code=c, name=c) for c in ("MTTQ", "DOAN")]
-            people = [Collaborator.create(name=f"CTV {i}", ward=wards[i % 3],
-                                          organisation=orgs[i % 2]) for i in range(collaborators)]
+            people = [
+                Collaborator.create(name=f"CTV {i}", ward=wards[i % 3], organisation=orgs[i % 2])
+                for i in range(collaborators)
+            ]
             import_questionnaire(QUESTIONNAIRE)
         database.obj.close_all()
     return [p.token for p in people]
@@ -94,10 +115,14 @@ def stored(url):
     from survey import create_app
     from survey.db import database
     from survey.models import Answer, Receipt, Response
+
     with create_app({"DATABASE_URL": url}).app_context(), database.connection_context():
         uuids = [r.client_uuid for r in Response.select(Response.client_uuid)]
-        counts = (len(uuids), Answer.select().count(),
-                  Receipt.select(fn.SUM(Receipt.count)).scalar() or 0)
+        counts = (
+            len(uuids),
+            Answer.select().count(),
+            Receipt.select(fn.SUM(Receipt.count)).scalar() or 0,
+        )
     database.obj.close_all()
     return (set(uuids), *counts)
 
@@ -106,6 +131,7 @@ def stored(url):
 def postgres_scratch(url):
     """Create the scratch database survey_bench_<pid> beside url's; drop it at the end."""
     import psycopg2
+
     name = f"survey_bench_{os.getpid()}"
     admin = psycopg2.connect(url)
     admin.autocommit = True
@@ -121,6 +147,7 @@ def postgres_scratch(url):
 
 
 # ---- servers -------------------------------------------------------------------------------
+
 
 def free_port():
     """Return a TCP port free on the loopback interface now."""
@@ -166,13 +193,28 @@ def spawn(app_spec, workers, log_path, port, env=None, pythonpath=None):
 
     It runs in a process group of its own, so stop() (or a test's SIGKILL) reaches every worker.
     """
-    cmd = [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"),
-           "--bind", f"127.0.0.1:{port}", "--workers", str(workers)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "-c",
+        str(ROOT / "gunicorn.conf.py"),
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        str(workers),
+    ]
     if pythonpath:
         cmd += ["--pythonpath", str(pythonpath)]
     with open(log_path, "ab") as log:
-        proc = subprocess.Popen(cmd + [app_spec], cwd=ROOT, env={**os.environ, **(env or {})},
-                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(
+            cmd + [app_spec],
+            cwd=ROOT,
+            env={**os.environ, **(env or {})},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     try:
         wait_ready(port, proc, log_path)
     except BaseException:
@@ -226,15 +268,20 @@ def survey_env(url):
     """Return the environment survey runs with here: production settings, CSRF on, limits wide."""
     # The limiter still runs (its cost is part of the path) but one loopback address is
     # every phone here, so its per-address limit is raised out of the way.
-    return {"SURVEY_DATABASE_URL": url, "SURVEY_SECRET_KEY": secrets.token_hex(32),
-            "SURVEY_PUBLIC_RATE_LIMIT": "100000000 per minute"}
+    return {
+        "SURVEY_DATABASE_URL": url,
+        "SURVEY_SECRET_KEY": secrets.token_hex(32),
+        "SURVEY_PUBLIC_RATE_LIMIT": "100000000 per minute",
+    }
 
 
 # ---- load ----------------------------------------------------------------------------------
 
+
 @dataclass
 class Load:
     """What one load run saw: every request's status, latency and client_uuid."""
+
     results: list = field(default_factory=list)
     elapsed: float = 0.0
     client_cpu: float = 0.0
@@ -291,8 +338,10 @@ def send(port, request):
 
 def phone(port, path, with_form, gate, shared, out):
     """Act as one phone: (open the form,) then POST answers until the deadline."""
-    head = (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
-            "Content-Type: application/x-www-form-urlencoded\r\nConnection: close\r\n")
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+        "Content-Type: application/x-www-form-urlencoded\r\nConnection: close\r\n"
+    )
     csrf = ""
     if with_form:
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
@@ -320,12 +369,24 @@ def drive(server, paths, with_form, connections, duration, database_cpu=lambda: 
     port, pgid = server
     load = Load()
     shared = {}
-    gate = threading.Barrier(connections + 1, action=lambda: shared.update(
-        deadline=time.perf_counter() + duration, start=time.perf_counter(),
-        cpu=time.process_time(), server_cpu=group_cpu(pgid), database_cpu=database_cpu()))
-    threads = [threading.Thread(target=phone, daemon=True,
-                                args=(port, paths[i % len(paths)], with_form, gate, shared,
-                                      load.results)) for i in range(connections)]
+    gate = threading.Barrier(
+        connections + 1,
+        action=lambda: shared.update(
+            deadline=time.perf_counter() + duration,
+            start=time.perf_counter(),
+            cpu=time.process_time(),
+            server_cpu=group_cpu(pgid),
+            database_cpu=database_cpu(),
+        ),
+    )
+    threads = [
+        threading.Thread(
+            target=phone,
+            daemon=True,
+            args=(port, paths[i % len(paths)], with_form, gate, shared, load.results),
+        )
+        for i in range(connections)
+    ]
     for thread in threads:
         thread.start()
     gate.wait()
@@ -339,6 +400,7 @@ def drive(server, paths, with_form, connections, duration, database_cpu=lambda: 
 
 
 # ---- report --------------------------------------------------------------------------------
+
 
 def merged(loads):
     """Return one Load holding several runs: their results, time and CPU added up."""
@@ -357,16 +419,26 @@ def line(name, load, bare=None, turns=()):
     """Print one result line; `turns` are the (load, bare load) pairs of each turn, for the spread."""
     # A database server on this machine is part of the submission's server cost.
     server = load.cpu_per_request(load.server_cpu + load.database_cpu)
-    ratio = (f"  ratio {load.rate() / bare.rate():.2f} (by server CPU "
-             f"{bare.cpu_per_request() / server:.2f})" if bare else "")
+    ratio = (
+        f"  ratio {load.rate() / bare.rate():.2f} (by server CPU "
+        f"{bare.cpu_per_request() / server:.2f})"
+        if bare
+        else ""
+    )
     if turns:
         each = sorted(turn.rate() / bare_turn.rate() for turn, bare_turn in turns)
         ratio += f" turns {each[0]:.2f}-{each[-1]:.2f}"
-    print(f"{name:<12} {load.rate():7.0f} req/s  p50 {load.latency(0.5):6.1f} ms  "
-          f"p99 {load.latency(0.99):6.1f} ms  server {load.cpu_per_request():5.2f} CPU ms/req  "
-          + (f"+ database {load.cpu_per_request(load.database_cpu):4.2f}  "
-             if load.database_cpu else "") +
-          f"client CPU {load.client_cpu:4.0%}  {load.statuses()}{ratio}", flush=True)
+    print(
+        f"{name:<12} {load.rate():7.0f} req/s  p50 {load.latency(0.5):6.1f} ms  "
+        f"p99 {load.latency(0.99):6.1f} ms  server {load.cpu_per_request():5.2f} CPU ms/req  "
+        + (
+            f"+ database {load.cpu_per_request(load.database_cpu):4.2f}  "
+            if load.database_cpu
+            else ""
+        )
+        + f"client CPU {load.client_cpu:4.0%}  {load.statuses()}{ratio}",
+        flush=True,
+    )
 
 
 def verify(load, url):
@@ -386,9 +458,12 @@ def verify(load, url):
     bad = {s: n for s, n in load.statuses().items() if s != 303}
     if bad:
         problems.append(f"requests not acknowledged: {bad}")
-    print(f"{'':12} stored {responses} responses / {len(acked)} acknowledged, "
-          f"{answer_rows} answers (= {ANSWERS_PER_RESPONSE} x), receipts {receipts}: "
-          + ("; ".join(problems) if problems else "none lost, none doubled"), flush=True)
+    print(
+        f"{'':12} stored {responses} responses / {len(acked)} acknowledged, "
+        f"{answer_rows} answers (= {ANSWERS_PER_RESPONSE} x), receipts {receipts}: "
+        + ("; ".join(problems) if problems else "none lost, none doubled"),
+        flush=True,
+    )
     return problems
 
 
@@ -405,33 +480,70 @@ def main(argv=None):
     parser.add_argument("--rounds", type=int, default=3, help="turns of each server")
     parser.add_argument("--collaborators", type=int, default=8)
     parser.add_argument("--postgres", metavar="URL", help="also measure on PostgreSQL")
-    parser.add_argument("--app", default="survey:create_app()",
-                        help="the gunicorn app to measure (a variant of survey, say)")
+    parser.add_argument(
+        "--app",
+        default="survey:create_app()",
+        help="the gunicorn app to measure (a variant of survey, say)",
+    )
     parser.add_argument("--pythonpath", help="where --app's module lives")
     args = parser.parse_args(argv)
-    print(f"gunicorn {args.workers} sync workers, {args.connections} connections, "
-          f"{args.rounds} turns x {args.duration:g} s each, loopback, CPUs {os.cpu_count()}, "
-          f"load average {os.getloadavg()[0]:.1f}", flush=True)
-    with tempfile.TemporaryDirectory(prefix="survey-bench-") as tmp, \
-            contextlib.ExitStack() as stack:
+    print(
+        f"gunicorn {args.workers} sync workers, {args.connections} connections, "
+        f"{args.rounds} turns x {args.duration:g} s each, loopback, CPUs {os.cpu_count()}, "
+        f"load average {os.getloadavg()[0]:.1f}",
+        flush=True,
+    )
+    with (
+        tempfile.TemporaryDirectory(prefix="survey-bench-") as tmp,
+        contextlib.ExitStack() as stack,
+    ):
         logs = Path(tmp)
         urls = {"sqlite": f"sqlite:///{logs / 'bench.sqlite3'}"}
         if args.postgres:
             urls["postgresql"] = stack.enter_context(postgres_scratch(args.postgres))
-        targets = {"bare flask": (stack.enter_context(gunicorn(
-            "bare_app:create_app()", args.workers, logs / "bare.log",
-            pythonpath=ROOT / "bench")), ["/c/token/bench"], False)}
+        targets = {
+            "bare flask": (
+                stack.enter_context(
+                    gunicorn(
+                        "bare_app:create_app()",
+                        args.workers,
+                        logs / "bare.log",
+                        pythonpath=ROOT / "bench",
+                    )
+                ),
+                ["/c/token/bench"],
+                False,
+            )
+        }
         for name, url in urls.items():
             paths = [f"/c/{t}/{SLUG}" for t in seed(url, args.collaborators)]
-            targets[name] = (stack.enter_context(gunicorn(
-                args.app, args.workers, logs / f"{name}.log", env=survey_env(url),
-                pythonpath=args.pythonpath)), paths, True)
+            targets[name] = (
+                stack.enter_context(
+                    gunicorn(
+                        args.app,
+                        args.workers,
+                        logs / f"{name}.log",
+                        env=survey_env(url),
+                        pythonpath=args.pythonpath,
+                    )
+                ),
+                paths,
+                True,
+            )
         database_cpu = {"postgresql": postgres_cpu}
         loads = {name: [] for name in targets}
         for _ in range(args.rounds):
             for name, (server, paths, with_form) in targets.items():
-                loads[name].append(drive(server, paths, with_form, args.connections,
-                                         args.duration, database_cpu.get(name, lambda: 0.0)))
+                loads[name].append(
+                    drive(
+                        server,
+                        paths,
+                        with_form,
+                        args.connections,
+                        args.duration,
+                        database_cpu.get(name, lambda: 0.0),
+                    )
+                )
         bare = merged(loads["bare flask"])
         line("bare flask", bare)
         problems = []
@@ -439,9 +551,11 @@ def main(argv=None):
             load = merged(loads[name])
             line(name, load, bare, list(zip(loads[name], loads["bare flask"])))
             problems += verify(load, url)
-    print(f"budget: submit >= {BUDGET:.0%} of the bare endpoint's requests/s; load average now "
-          f"{os.getloadavg()[0]:.1f} (other work on the machine lowers and scatters req/s; "
-          "server CPU ms/req scatters less)")
+    print(
+        f"budget: submit >= {BUDGET:.0%} of the bare endpoint's requests/s; load average now "
+        f"{os.getloadavg()[0]:.1f} (other work on the machine lowers and scatters req/s; "
+        "server CPU ms/req scatters less)"
+    )
     return 1 if problems else 0
 
 

@@ -10,6 +10,7 @@ survey.tally.tally() without and with a breakdown (medians of several warm runs,
 in turns, and the ratio to the fastest bare query), and the streamed CSV export's time and peak Python memory.
 Budget (DESIGN.md): a tally within 2× the bare query and under a second.
 """
+
 import argparse
 import datetime
 import os
@@ -42,25 +43,61 @@ def questionnaire_spec():
     """Return a 20-question questionnaire: 12 single, 3 multi, 2 scale, 1 number, 2 text."""
     questions = []
     for i in range(12):
-        questions.append({"key": f"s{i}", "kind": "single", "prompt": f"Câu hỏi {i}",
-                          "choices": [{"key": f"c{j}", "label": f"Lựa chọn {j}"}
-                                      for j in range(3 + i % 3)]})
+        questions.append(
+            {
+                "key": f"s{i}",
+                "kind": "single",
+                "prompt": f"Câu hỏi {i}",
+                "choices": [{"key": f"c{j}", "label": f"Lựa chọn {j}"} for j in range(3 + i % 3)],
+            }
+        )
     for i in range(3):
-        questions.append({"key": f"m{i}", "kind": "multi", "prompt": f"Nhiều lựa chọn {i}",
-                          "choices": [{"key": f"c{j}", "label": f"Mục {j}"} for j in range(5)]})
-    questions += [{"key": "sc0", "kind": "scale", "prompt": "Hài lòng", "min": 1, "max": 5},
-                  {"key": "sc1", "kind": "scale", "prompt": "Tin tưởng", "min": 1, "max": 10},
-                  {"key": "age", "kind": "number", "prompt": "Tuổi", "min": 16, "max": 100},
-                  {"key": "t0", "kind": "text", "prompt": "Góp ý"},
-                  {"key": "t1", "kind": "longtext", "prompt": "Ý kiến khác"}]
-    return {"slug": "bench", "title": "Đo hiệu năng", "status": "open", "anonymous": True,
-            "per_collaborator": "many", "questions": questions}
+        questions.append(
+            {
+                "key": f"m{i}",
+                "kind": "multi",
+                "prompt": f"Nhiều lựa chọn {i}",
+                "choices": [{"key": f"c{j}", "label": f"Mục {j}"} for j in range(5)],
+            }
+        )
+    questions += [
+        {"key": "sc0", "kind": "scale", "prompt": "Hài lòng", "min": 1, "max": 5},
+        {"key": "sc1", "kind": "scale", "prompt": "Tin tưởng", "min": 1, "max": 10},
+        {"key": "age", "kind": "number", "prompt": "Tuổi", "min": 16, "max": 100},
+        {"key": "t0", "kind": "text", "prompt": "Góp ý"},
+        {"key": "t1", "kind": "longtext", "prompt": "Ý kiến khác"},
+    ]
+    return {
+        "slug": "bench",
+        "title": "Đo hiệu năng",
+        "status": "open",
+        "anonymous": True,
+        "per_collaborator": "many",
+        "questions": questions,
+    }
 
 
-RESPONSE_COLUMNS = ["id", "questionnaire_id", "ward_id", "organisation_id", "collaborator_id",
-                    "submitted_at", "client_uuid"]
-ANSWER_COLUMNS = ["response_id", "question_id", "choice_id", "text", "number", "first_row",
-                  "questionnaire_id", "ward_id", "organisation_id", "submitted_at"]
+RESPONSE_COLUMNS = [
+    "id",
+    "questionnaire_id",
+    "ward_id",
+    "organisation_id",
+    "collaborator_id",
+    "submitted_at",
+    "client_uuid",
+]
+ANSWER_COLUMNS = [
+    "response_id",
+    "question_id",
+    "choice_id",
+    "text",
+    "number",
+    "first_row",
+    "questionnaire_id",
+    "ward_id",
+    "organisation_id",
+    "submitted_at",
+]
 
 
 def insert_rows(table, columns, rows):
@@ -71,8 +108,10 @@ def insert_rows(table, columns, rows):
         cursor.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)
     else:
         from psycopg2.extras import execute_values
-        execute_values(cursor, f"INSERT INTO {table} ({', '.join(columns)}) VALUES %s", rows,
-                       page_size=5000)
+
+        execute_values(
+            cursor, f"INSERT INTO {table} ({', '.join(columns)}) VALUES %s", rows, page_size=5000
+        )
 
 
 def answer_values(question, choices, rng):
@@ -107,8 +146,10 @@ def fill(questionnaire, n, seed=1):
             when = str(start + datetime.timedelta(seconds=i * 7))
             responses.append((rid, questionnaire.id, ward, org, None, when, str(uuid.uuid4())))
             for q in questions:
-                answers.extend((rid, q.id, c, t, num, i == 0, questionnaire.id, ward, org, when)
-                               for i, (c, t, num) in enumerate(answer_values(q, choices[q.id], rng)))
+                answers.extend(
+                    (rid, q.id, c, t, num, i == 0, questionnaire.id, ward, org, when)
+                    for i, (c, t, num) in enumerate(answer_values(q, choices[q.id], rng))
+                )
         with database.atomic():
             insert_rows("response", RESPONSE_COLUMNS, responses)
             insert_rows("answer", ANSWER_COLUMNS, answers)
@@ -147,11 +188,11 @@ def timed(function, runs=RUNS):
 # against the fastest of them on each database (the strictest yardstick, whichever it is).
 BARE_QUERIES = {
     "by questionnaire": "SELECT question_id, choice_id, COUNT(*) FROM answer "
-                        "WHERE questionnaire_id = {questionnaire} GROUP BY 1, 2",
+    "WHERE questionnaire_id = {questionnaire} GROUP BY 1, 2",
     "by question ids": "SELECT question_id, choice_id, COUNT(*) FROM answer "
-                       "WHERE question_id IN ({questions}) GROUP BY 1, 2",
+    "WHERE question_id IN ({questions}) GROUP BY 1, 2",
     "finest grain": "SELECT question_id, ward_id, organisation_id, choice_id, number, COUNT(*) "
-                    "FROM answer WHERE question_id IN ({questions}) GROUP BY 1, 2, 3, 4, 5",
+    "FROM answer WHERE question_id IN ({questions}) GROUP BY 1, 2, 3, 4, 5",
 }
 
 
@@ -185,22 +226,36 @@ def measure(label, url, n):
         questionnaire = import_questionnaire(questionnaire_spec())
         started = time.perf_counter()
         rows = fill(questionnaire, n)
-        print(f"[{label}] filled {n:,} responses, {rows:,} answers, "
-              f"{Question.select().where(Question.questionnaire == questionnaire).count()} "
-              f"questions in {time.perf_counter() - started:.1f} s")
+        print(
+            f"[{label}] filled {n:,} responses, {rows:,} answers, "
+            f"{Question.select().where(Question.questionnaire == questionnaire).count()} "
+            f"questions in {time.perf_counter() - started:.1f} s"
+        )
         analyze()
         ids = [q.id for q in Question.select().where(Question.questionnaire == questionnaire)]
-        runs = {f"bare GROUP BY {name}": lambda t=template: bare_sql(t, questionnaire.id, ids)
-                for name, template in BARE_QUERIES.items()}
-        runs.update({"tally" + ("" if by is None else " by " + by):
-                     lambda by=by: tally(questionnaire, Filters(by=by))
-                     for by in (None, "ward", "organisation")})
+        runs = {
+            f"bare GROUP BY {name}": lambda t=template: bare_sql(t, questionnaire.id, ids)
+            for name, template in BARE_QUERIES.items()
+        }
+        runs.update(
+            {
+                "tally" + ("" if by is None else " by " + by): lambda by=by: tally(
+                    questionnaire, Filters(by=by)
+                )
+                for by in (None, "ward", "organisation")
+            }
+        )
         medians = interleaved(runs)
         fastest = min((n for n in medians if n.startswith("bare")), key=medians.get)
         for name, median in medians.items():
-            ratio = "" if name.startswith("bare") else (
-                f"  ratio {median / medians[fastest]:.2f}× to the fastest bare GROUP BY "
-                f"({fastest[len('bare GROUP BY '):]})")
+            ratio = (
+                ""
+                if name.startswith("bare")
+                else (
+                    f"  ratio {median / medians[fastest]:.2f}× to the fastest bare GROUP BY "
+                    f"({fastest[len('bare GROUP BY ') :]})"
+                )
+            )
             print(f"[{label}] {name:<31} median {median * 1000:7.1f} ms{ratio}")
         one_ward = Ward.get(code="P4")
         median, _ = timed(lambda: tally(questionnaire, Filters(ward=one_ward, by="organisation")))
@@ -213,14 +268,17 @@ def measure(label, url, n):
         peak = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
         rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        print(f"[{label}] CSV export {size / 1e6:.1f} MB in {elapsed:.2f} s; peak Python memory "
-              f"while streaming {peak / 1e6:.1f} MB (tracemalloc); process max RSS {rss:.0f} MB")
+        print(
+            f"[{label}] CSV export {size / 1e6:.1f} MB in {elapsed:.2f} s; peak Python memory "
+            f"while streaming {peak / 1e6:.1f} MB (tracemalloc); process max RSS {rss:.0f} MB"
+        )
     database.obj.close_all()
 
 
 def reset_postgres(url):
     """Empty the PostgreSQL database the benchmark was pointed at."""
     import psycopg2
+
     conn = psycopg2.connect(url)
     conn.autocommit = True
     with conn.cursor() as cur:
@@ -245,6 +303,7 @@ def main():
     if args.postgres:
         reset_postgres(args.postgres)
         measure("postgresql", args.postgres, args.responses)
+
 
 if __name__ == "__main__":
     main()

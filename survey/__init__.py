@@ -1,4 +1,5 @@
 """survey: questionnaires for a district's public-opinion collaborator network."""
+
 from pathlib import Path
 
 from flask import Flask

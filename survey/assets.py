@@ -1,4 +1,5 @@
 """Static files with versioned URLs, so browsers may cache them for a year."""
+
 import hashlib
 from pathlib import Path
 
@@ -10,7 +11,8 @@ def fingerprints(static_folder):
     root = Path(static_folder)
     return {
         path.relative_to(root).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest()[:10]
-        for path in root.rglob("*") if path.is_file()
+        for path in root.rglob("*")
+        if path.is_file()
     }
 
 

@@ -1,4 +1,5 @@
 """Error pages: one handler per status, HTML for people and JSON for the API."""
+
 from flask import current_app, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from peewee import OperationalError

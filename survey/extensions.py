@@ -1,4 +1,5 @@
 """The extension instances, made once and bound to each app by its init_app."""
+
 from flask_compress import Compress
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address

@@ -1,4 +1,5 @@
 """What every blueprint's forms share: the common messages and field kinds."""
+
 from wtforms import SelectChoice, SelectMultipleField, widgets
 
 from survey.i18n import lazy_gettext as _l
@@ -9,6 +10,7 @@ CHOICE = _l("Choose one of the options offered.")
 
 class MultiCheckboxField(SelectMultipleField):
     """A multiple choice shown as a list of checkboxes."""
+
     widget = widgets.ListWidget(prefix_label=False)
     option_widget = widgets.CheckboxInput()
 

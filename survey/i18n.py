@@ -1,4 +1,5 @@
 """Languages: Vietnamese by default, English on request, through Flask-Babel."""
+
 import datetime
 from zoneinfo import ZoneInfo
 
@@ -52,18 +53,28 @@ def format_local(value, format="short"):
     return "" if value is None else format_datetime(local_time(value), format)
 
 
-STATUS_LABELS = {"draft": lazy_gettext("Draft"), "open": lazy_gettext("Open"),
-                 "closed": lazy_gettext("Closed")}
+STATUS_LABELS = {
+    "draft": lazy_gettext("Draft"),
+    "open": lazy_gettext("Open"),
+    "closed": lazy_gettext("Closed"),
+}
 KIND_LABELS = {
-    "single": lazy_gettext("One choice"), "multi": lazy_gettext("Several choices"),
-    "scale": lazy_gettext("Scale"), "number": lazy_gettext("Number"),
-    "text": lazy_gettext("Short text"), "longtext": lazy_gettext("Long text"),
-    "date": lazy_gettext("Date"), "section": lazy_gettext("Section heading"),
+    "single": lazy_gettext("One choice"),
+    "multi": lazy_gettext("Several choices"),
+    "scale": lazy_gettext("Scale"),
+    "number": lazy_gettext("Number"),
+    "text": lazy_gettext("Short text"),
+    "longtext": lazy_gettext("Long text"),
+    "date": lazy_gettext("Date"),
+    "section": lazy_gettext("Section heading"),
 }
 
 
-ROLE_LABELS = {"admin": lazy_gettext("Admin"), "coordinator": lazy_gettext("Coordinator"),
-               "viewer": lazy_gettext("Viewer")}
+ROLE_LABELS = {
+    "admin": lazy_gettext("Admin"),
+    "coordinator": lazy_gettext("Coordinator"),
+    "viewer": lazy_gettext("Viewer"),
+}
 
 
 def role_label(role):
@@ -85,6 +96,9 @@ def init_app(app):
     """Attach Flask-Babel with the locale selector and the template helpers."""
     Babel(app, locale_selector=select_locale, timezone_selector=select_timezone)
     app.jinja_env.filters["localtime"] = format_local
-    app.jinja_env.globals.update(status_label=status_label, kind_label=kind_label,
-                                  role_label=role_label,
-                                  current_locale=get_locale)
+    app.jinja_env.globals.update(
+        status_label=status_label,
+        kind_label=kind_label,
+        role_label=role_label,
+        current_locale=get_locale,
+    )

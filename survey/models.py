@@ -1,4 +1,5 @@
 """The tables of survey and the queries that belong to them."""
+
 import datetime
 import re
 import secrets
@@ -40,6 +41,7 @@ def new_token():
 
 class Organisation(BaseModel):
     """One of the district's organisations (MTTQ, Đoàn, LĐLĐ, ...)."""
+
     code = CharField(max_length=20, unique=True)
     name = CharField(max_length=200)
     active = BooleanField(default=True)
@@ -52,6 +54,7 @@ class Organisation(BaseModel):
 
 class Ward(BaseModel):
     """A ward (phường) of the district: data, never code."""
+
     code = CharField(max_length=20, unique=True)
     name = CharField(max_length=200)
     active = BooleanField(default=True)
@@ -64,6 +67,7 @@ class Ward(BaseModel):
 
 class Collaborator(BaseModel):
     """A public-opinion collaborator who answers through a personal link."""
+
     name = CharField(max_length=200)
     phone = CharField(max_length=30, null=True, index=True)
     organisation = ForeignKeyField(Organisation, backref="collaborators")
@@ -76,7 +80,9 @@ class Collaborator(BaseModel):
     def by_token(cls, token):
         """Return the active collaborator holding this token, or None."""
         if not isinstance(token, str) or not TOKEN_PATTERN.match(token):
-            return None  # never send a malformed value (a NUL byte breaks PostgreSQL) to the database
+            return (
+                None  # never send a malformed value (a NUL byte breaks PostgreSQL) to the database
+            )
         return cls.get_or_none((cls.token == token) & cls.active)
 
     def rotate_token(self):
@@ -87,6 +93,7 @@ class Collaborator(BaseModel):
 
 class User(BaseModel):
     """A coordinator, viewer or admin account."""
+
     username = CharField(max_length=80, unique=True)
     password_hash = CharField(max_length=255)
     role = CharField(max_length=20, default="coordinator")
@@ -114,6 +121,7 @@ class User(BaseModel):
 
 class Questionnaire(BaseModel):
     """A questionnaire sent to (part of) the collaborator network."""
+
     slug = CharField(max_length=80, unique=True)
     title = CharField(max_length=300)
     description = TextField(default="")
@@ -152,21 +160,31 @@ class Questionnaire(BaseModel):
 
     def target_organisations(self):
         """Return the organisations this questionnaire is sent to (empty: all)."""
-        return (Organisation.select().join(QuestionnaireOrganisation)
-                .where(QuestionnaireOrganisation.questionnaire == self).order_by(Organisation.code))
+        return (
+            Organisation.select()
+            .join(QuestionnaireOrganisation)
+            .where(QuestionnaireOrganisation.questionnaire == self)
+            .order_by(Organisation.code)
+        )
 
     def target_wards(self):
         """Return the wards this questionnaire is sent to (empty: all)."""
-        return (Ward.select().join(QuestionnaireWard)
-                .where(QuestionnaireWard.questionnaire == self).order_by(Ward.code))
+        return (
+            Ward.select()
+            .join(QuestionnaireWard)
+            .where(QuestionnaireWard.questionnaire == self)
+            .order_by(Ward.code)
+        )
 
     def targeted_collaborators(self):
         """Return the active collaborators this questionnaire is sent to."""
         query = Collaborator.select().where(Collaborator.active)
         orgs = QuestionnaireOrganisation.select(QuestionnaireOrganisation.organisation).where(
-            QuestionnaireOrganisation.questionnaire == self)
+            QuestionnaireOrganisation.questionnaire == self
+        )
         wards = QuestionnaireWard.select(QuestionnaireWard.ward).where(
-            QuestionnaireWard.questionnaire == self)
+            QuestionnaireWard.questionnaire == self
+        )
         if orgs.exists():
             query = query.where(Collaborator.organisation.in_(orgs))
         if wards.exists():
@@ -180,8 +198,10 @@ class Questionnaire(BaseModel):
 
 class QuestionnaireOrganisation(BaseModel):
     """An organisation a questionnaire is sent to."""
-    questionnaire = ForeignKeyField(Questionnaire, backref="organisation_targets",
-                                    on_delete="CASCADE")
+
+    questionnaire = ForeignKeyField(
+        Questionnaire, backref="organisation_targets", on_delete="CASCADE"
+    )
     organisation = ForeignKeyField(Organisation)
 
     class Meta:
@@ -190,6 +210,7 @@ class QuestionnaireOrganisation(BaseModel):
 
 class QuestionnaireWard(BaseModel):
     """A ward a questionnaire is sent to."""
+
     questionnaire = ForeignKeyField(Questionnaire, backref="ward_targets", on_delete="CASCADE")
     ward = ForeignKeyField(Ward)
 
@@ -199,8 +220,10 @@ class QuestionnaireWard(BaseModel):
 
 class Question(BaseModel):
     """A question (or a section heading) of a questionnaire."""
-    questionnaire = ForeignKeyField(Questionnaire, backref="questions", on_delete="CASCADE",
-                                    index=False)
+
+    questionnaire = ForeignKeyField(
+        Questionnaire, backref="questions", on_delete="CASCADE", index=False
+    )
     key = CharField(max_length=64)
     position = IntegerField(default=0)
     kind = CharField(max_length=10)
@@ -226,6 +249,7 @@ class Question(BaseModel):
 
 class Choice(BaseModel):
     """One choice of a single- or multi-choice question."""
+
     question = ForeignKeyField(Question, backref="choices", on_delete="CASCADE", index=False)
     key = CharField(max_length=64)
     position = IntegerField(default=0)
@@ -238,6 +262,7 @@ class Choice(BaseModel):
 
 class Response(BaseModel):
     """One submitted form, recorded by ward and organisation."""
+
     questionnaire = ForeignKeyField(Questionnaire, backref="responses", index=False)
     ward = ForeignKeyField(Ward, index=False)
     organisation = ForeignKeyField(Organisation, index=False)
@@ -257,6 +282,7 @@ class Answer(BaseModel):
     The response's questionnaire, ward, organisation and time are copied here so a
     tally or breakdown is one GROUP BY over an index, with no join.
     """
+
     response = ForeignKeyField(Response, backref="answers", on_delete="CASCADE")
     question = ForeignKeyField(Question, index=False)
     choice = ForeignKeyField(Choice, null=True, index=False)  # migration 0004 says why
@@ -273,8 +299,20 @@ class Answer(BaseModel):
 
     class Meta:
         # Every tally is one GROUP BY read in this index's order (migration 0004 says why).
-        indexes = ((("question", "ward", "organisation", "choice", "number", "first_row",
-                     "submitted_at"), False),)
+        indexes = (
+            (
+                (
+                    "question",
+                    "ward",
+                    "organisation",
+                    "choice",
+                    "number",
+                    "first_row",
+                    "submitted_at",
+                ),
+                False,
+            ),
+        )
 
 
 class Receipt(BaseModel):
@@ -283,6 +321,7 @@ class Receipt(BaseModel):
     No id or timestamp: nothing here orders or dates a receipt, so for an anonymous
     questionnaire no receipt can be matched to its response.
     """
+
     questionnaire = ForeignKeyField(Questionnaire, backref="receipts", index=False)
     collaborator = ForeignKeyField(Collaborator, backref="receipts")
     count = IntegerField(default=1)
@@ -293,29 +332,69 @@ class Receipt(BaseModel):
     @classmethod
     def has_answered(cls, questionnaire, collaborator):
         """Tell whether the collaborator has answered this questionnaire."""
-        return cls.select().where((cls.questionnaire == questionnaire)
-                                  & (cls.collaborator == collaborator)).exists()
+        return (
+            cls.select()
+            .where((cls.questionnaire == questionnaire) & (cls.collaborator == collaborator))
+            .exists()
+        )
 
 
 # Every action the audit log records, named object.verb.
-AUDIT_ACTIONS = frozenset({
-    "user.login", "user.login_failed", "user.logout", "user.password_change", "user.create",
-    "user.update", "user.password_reset", "api_token.create", "api_token.revoke",
-    "ward.create", "ward.rename", "ward.deactivate", "ward.reactivate",
-    "organisation.create", "organisation.rename", "organisation.deactivate",
-    "organisation.reactivate", "collaborator.create", "collaborator.update",
-    "collaborator.deactivate", "collaborator.reactivate", "collaborator.rotate",
-    "collaborator.import", "collaborator.export", "questionnaire.create", "questionnaire.update",
-    "questionnaire.status", "questionnaire.delete", "questionnaire.duplicate",
-    "questionnaire.import", "question.create", "question.update", "question.delete",
-    "question.hide", "question.show", "question.move", "choice.create", "choice.update",
-    "choice.delete", "choice.hide", "choice.show", "choice.move", "responses.export",
-    "response.fake", "database.backup", "demo.seed",
-})
+AUDIT_ACTIONS = frozenset(
+    {
+        "user.login",
+        "user.login_failed",
+        "user.logout",
+        "user.password_change",
+        "user.create",
+        "user.update",
+        "user.password_reset",
+        "api_token.create",
+        "api_token.revoke",
+        "ward.create",
+        "ward.rename",
+        "ward.deactivate",
+        "ward.reactivate",
+        "organisation.create",
+        "organisation.rename",
+        "organisation.deactivate",
+        "organisation.reactivate",
+        "collaborator.create",
+        "collaborator.update",
+        "collaborator.deactivate",
+        "collaborator.reactivate",
+        "collaborator.rotate",
+        "collaborator.import",
+        "collaborator.export",
+        "questionnaire.create",
+        "questionnaire.update",
+        "questionnaire.status",
+        "questionnaire.delete",
+        "questionnaire.duplicate",
+        "questionnaire.import",
+        "question.create",
+        "question.update",
+        "question.delete",
+        "question.hide",
+        "question.show",
+        "question.move",
+        "choice.create",
+        "choice.update",
+        "choice.delete",
+        "choice.hide",
+        "choice.show",
+        "choice.move",
+        "responses.export",
+        "response.fake",
+        "database.backup",
+        "demo.seed",
+    }
+)
 
 
 class AuditEvent(BaseModel):
     """A change made by a coordinator or admin: who, what, when."""
+
     user = ForeignKeyField(User, null=True, backref="audit_events")
     action = CharField(max_length=60)
     target = CharField(max_length=300, default="")
@@ -333,6 +412,7 @@ class AuditEvent(BaseModel):
 
 class ApiToken(BaseModel):
     """A token with which another tool reads tallies as a given user, without a browser."""
+
     user = ForeignKeyField(User, backref="api_tokens")
     name = CharField(max_length=100)
     token_hash = CharField(max_length=128, unique=True)
@@ -340,11 +420,28 @@ class ApiToken(BaseModel):
     created_at = DateTimeField(default=utcnow)
 
 
-TABLES = [Organisation, Ward, Collaborator, User, Questionnaire, QuestionnaireOrganisation,
-          QuestionnaireWard, Question, Choice, Response, Answer, Receipt, AuditEvent, ApiToken]
+TABLES = [
+    Organisation,
+    Ward,
+    Collaborator,
+    User,
+    Questionnaire,
+    QuestionnaireOrganisation,
+    QuestionnaireWard,
+    Question,
+    Choice,
+    Response,
+    Answer,
+    Receipt,
+    AuditEvent,
+    ApiToken,
+]
 
 
 def response_count(questionnaire):
     """Return how many responses a questionnaire has."""
-    return Response.select(fn.COUNT(Response.id)).where(
-        Response.questionnaire == questionnaire).scalar()
+    return (
+        Response.select(fn.COUNT(Response.id))
+        .where(Response.questionnaire == questionnaire)
+        .scalar()
+    )

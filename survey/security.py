@@ -1,4 +1,5 @@
 """Who may do what: the one place that decides access, plus login, limits and security headers."""
+
 import hashlib
 from urllib.parse import urlsplit
 
@@ -11,11 +12,11 @@ from survey.i18n import lazy_gettext as _l
 from survey.models import ApiToken, Questionnaire, User
 
 # Access rules, from the most open to the most closed. Every endpoint declares one.
-PUBLIC = "public"            # anyone: login page, health check, static files
-PHONE = "phone"              # anyone holding a personal token or an open link; rate limited
-VIEWER = "viewer"            # any logged-in account: reads tallies of its scope
+PUBLIC = "public"  # anyone: login page, health check, static files
+PHONE = "phone"  # anyone holding a personal token or an open link; rate limited
+VIEWER = "viewer"  # any logged-in account: reads tallies of its scope
 COORDINATOR = "coordinator"  # coordinators and admins: change questionnaires and the roster
-ADMIN = "admin"              # admins only: accounts, wards, organisations, audit log
+ADMIN = "admin"  # admins only: accounts, wards, organisations, audit log
 RULES = (PUBLIC, PHONE, VIEWER, COORDINATOR, ADMIN)
 ROLE_RULES = {
     "viewer": {VIEWER},
@@ -38,6 +39,7 @@ def access(rule):
     def declare(view):
         view.access_rule = rule
         return view
+
     return declare
 
 
@@ -167,9 +169,16 @@ def load_user_from_api_token(req):
     header = req.headers.get("Authorization", "")
     if not req.path.startswith("/api/") or not header.startswith("Bearer "):
         return None
-    token = (ApiToken.select(ApiToken, User).join(User)
-             .where((ApiToken.token_hash == hash_api_token(header[7:].strip()))
-                    & ApiToken.active & User.active).first())
+    token = (
+        ApiToken.select(ApiToken, User)
+        .join(User)
+        .where(
+            (ApiToken.token_hash == hash_api_token(header[7:].strip()))
+            & ApiToken.active
+            & User.active
+        )
+        .first()
+    )
     if token is None:
         return None
     g.api_token = token

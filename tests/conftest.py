@@ -3,6 +3,7 @@
 Set SURVEY_TEST_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/test to run the suite on
 PostgreSQL; under CI=true an unreachable PostgreSQL fails the run instead of skipping it.
 """
+
 import os
 import re
 import threading
@@ -23,18 +24,41 @@ PG_URL = os.environ.get("SURVEY_TEST_DATABASE_URL", "")
 FAST_HASH = "pbkdf2:sha256:1000"
 
 SAMPLE = {
-    "slug": "sample", "title": "Ý kiến về chỉnh trang đô thị", "description": "Mẫu thử",
-    "status": "open", "anonymous": False, "per_collaborator": "one", "open_link": True,
-    "suppress_below": 0, "targets": {"organisations": [], "wards": []},
+    "slug": "sample",
+    "title": "Ý kiến về chỉnh trang đô thị",
+    "description": "Mẫu thử",
+    "status": "open",
+    "anonymous": False,
+    "per_collaborator": "one",
+    "open_link": True,
+    "suppress_below": 0,
+    "targets": {"organisations": [], "wards": []},
     "questions": [
         {"key": "s1", "kind": "section", "prompt": "Phần 1"},
-        {"key": "agree", "kind": "single", "prompt": "Bạn có đồng ý?", "required": True,
-         "choices": [{"key": "yes", "label": "Đồng ý"}, {"key": "no", "label": "Không đồng ý"}]},
-        {"key": "why", "kind": "text", "prompt": "Vì sao không?",
-         "show_if": {"question": "agree", "choice": "no"}, "required": True},
-        {"key": "topics", "kind": "multi", "prompt": "Chủ đề quan tâm",
-         "choices": [{"key": "roads", "label": "Đường sá"}, {"key": "parks", "label": "Công viên"},
-                     {"key": "safety", "label": "An ninh"}]},
+        {
+            "key": "agree",
+            "kind": "single",
+            "prompt": "Bạn có đồng ý?",
+            "required": True,
+            "choices": [{"key": "yes", "label": "Đồng ý"}, {"key": "no", "label": "Không đồng ý"}],
+        },
+        {
+            "key": "why",
+            "kind": "text",
+            "prompt": "Vì sao không?",
+            "show_if": {"question": "agree", "choice": "no"},
+            "required": True,
+        },
+        {
+            "key": "topics",
+            "kind": "multi",
+            "prompt": "Chủ đề quan tâm",
+            "choices": [
+                {"key": "roads", "label": "Đường sá"},
+                {"key": "parks", "label": "Công viên"},
+                {"key": "safety", "label": "An ninh"},
+            ],
+        },
         {"key": "score", "kind": "scale", "prompt": "Mức hài lòng", "min": 1, "max": 5},
         {"key": "age", "kind": "number", "prompt": "Tuổi", "min": 0, "max": 120},
         {"key": "note", "kind": "longtext", "prompt": "Góp ý thêm"},
@@ -46,6 +70,7 @@ SAMPLE = {
 def _pg_connect(url):
     """Connect to PostgreSQL, failing under CI and skipping elsewhere when it is unreachable."""
     import psycopg2
+
     try:
         conn = psycopg2.connect(url.replace("+pool", ""), connect_timeout=5)
     except psycopg2.OperationalError as error:
@@ -92,11 +117,17 @@ def database_url(tmp_path, postgres_url):
 @pytest.fixture
 def app(database_url, tmp_path):
     """Create an app on a fresh, migrated database."""
-    app = create_app({
-        "TESTING": True, "DATABASE_URL": database_url, "SECRET_KEY": "test-secret",
-        "WTF_CSRF_ENABLED": False, "RATELIMIT_ENABLED": False,
-        "BASE_URL": "http://survey.test", "PASSWORD_HASH_METHOD": FAST_HASH,
-    })
+    app = create_app(
+        {
+            "TESTING": True,
+            "DATABASE_URL": database_url,
+            "SECRET_KEY": "test-secret",
+            "WTF_CSRF_ENABLED": False,
+            "RATELIMIT_ENABLED": False,
+            "BASE_URL": "http://survey.test",
+            "PASSWORD_HASH_METHOD": FAST_HASH,
+        }
+    )
     app.instance_path = str(tmp_path / "instance")
     migrate()
     yield app
@@ -126,14 +157,19 @@ def db(app):
 def network(db):
     """Create two wards, two organisations and four collaborators (one per ward × organisation)."""
     wards = [Ward.create(code="P1", name="Phường 1"), Ward.create(code="P2", name="Phường 2")]
-    orgs = [Organisation.create(code="MTTQ", name="Ủy ban MTTQ"),
-            Organisation.create(code="DOAN", name="Đoàn Thanh niên")]
+    orgs = [
+        Organisation.create(code="MTTQ", name="Ủy ban MTTQ"),
+        Organisation.create(code="DOAN", name="Đoàn Thanh niên"),
+    ]
     people = {}
     for ward in wards:
         for org in orgs:
             people[(ward.code, org.code)] = Collaborator.create(
-                name=f"CTV {ward.code} {org.code}", phone=f"09{ward.id}{org.id}000000",
-                ward=ward, organisation=org)
+                name=f"CTV {ward.code} {org.code}",
+                phone=f"09{ward.id}{org.id}000000",
+                ward=ward,
+                organisation=org,
+            )
     return {"wards": wards, "organisations": orgs, "collaborators": people}
 
 
@@ -145,20 +181,25 @@ def sample(network):
 
 def make_user(username, role, organisation=None, password="secret-pass"):
     """Create an account with a known password."""
-    return User.create(username=username,
-                       password_hash=generate_password_hash(password, method=FAST_HASH),
-                       role=role, organisation=organisation)
+    return User.create(
+        username=username,
+        password_hash=generate_password_hash(password, method=FAST_HASH),
+        role=role,
+        organisation=organisation,
+    )
 
 
 @pytest.fixture
 def login(client, db):
     """Return a function that creates an account and logs the test client in as it."""
+
     def log_in(role="admin", organisation=None, username=None):
         username = username or f"{role}-{organisation.code if organisation else 'all'}"
         make_user(username, role, organisation)
         response = client.post("/login", data={"username": username, "password": "secret-pass"})
         assert response.status_code == 302, response.data
         return client
+
     return log_in
 
 
@@ -170,16 +211,50 @@ def csrf_token_of(html):
 
 # ---- tallies: responses stored through the domain functions, with hand-counted totals
 TALLY_ROWS = [  # ward, organisation, local time, answers (see tests/test_tally.py for the counts)
-    ("P1", "MTTQ", "2025-07-01 10:00", {"agree": "yes", "topics": ["roads", "parks"], "score": "5",
-                                         "age": "30", "note": "Tốt lắm, cảm ơn", "day": "2025-07-01"}),
-    ("P1", "MTTQ", "2025-07-01 10:05", {"agree": "no", "why": "Ồn ào quá", "topics": ["roads"],
-                                         "score": "4", "age": "45"}),
-    ("P1", "DOAN", "2025-07-02 09:00", {"agree": "yes", "topics": ["safety"], "score": "5",
-                                         "age": "22", "note": "=HYPERLINK(\"http://x\")"}),
+    (
+        "P1",
+        "MTTQ",
+        "2025-07-01 10:00",
+        {
+            "agree": "yes",
+            "topics": ["roads", "parks"],
+            "score": "5",
+            "age": "30",
+            "note": "Tốt lắm, cảm ơn",
+            "day": "2025-07-01",
+        },
+    ),
+    (
+        "P1",
+        "MTTQ",
+        "2025-07-01 10:05",
+        {"agree": "no", "why": "Ồn ào quá", "topics": ["roads"], "score": "4", "age": "45"},
+    ),
+    (
+        "P1",
+        "DOAN",
+        "2025-07-02 09:00",
+        {
+            "agree": "yes",
+            "topics": ["safety"],
+            "score": "5",
+            "age": "22",
+            "note": '=HYPERLINK("http://x")',
+        },
+    ),
     ("P2", "MTTQ", "2025-07-02 12:00", {"agree": "yes", "score": "3"}),
-    ("P2", "DOAN", "2025-07-02 23:30", {"agree": "no", "why": "<script>alert(1)</script>",
-                                         "topics": ["roads", "parks", "safety"], "score": "1",
-                                         "age": "60"}),
+    (
+        "P2",
+        "DOAN",
+        "2025-07-02 23:30",
+        {
+            "agree": "no",
+            "why": "<script>alert(1)</script>",
+            "topics": ["roads", "parks", "safety"],
+            "score": "1",
+            "age": "60",
+        },
+    ),
     ("P2", "DOAN", "2025-07-03 00:30", {"agree": "yes", "topics": ["parks"], "age": "19"}),
 ]
 
@@ -194,13 +269,19 @@ def store_answers(questionnaire, ward, organisation, answers, local=None, collab
     from survey.i18n import to_utc
     from survey.models import Answer, Response
     from survey.respond.rules import Schema, check_answers
-    form = MultiDict([(k, v) for k, vs in answers.items()
-                      for v in (vs if isinstance(vs, list) else [vs])])
+
+    form = MultiDict(
+        [(k, v) for k, vs in answers.items() for v in (vs if isinstance(vs, list) else [vs])]
+    )
     outcome = check_answers(Schema.load(questionnaire), form)
     assert outcome.ok, outcome.errors
     client_uuid = str(uuid.uuid4())
-    assert submit.store(questionnaire, ward.id, organisation.id, collaborator, client_uuid,
-                          outcome.values) == submit.STORED
+    assert (
+        submit.store(
+            questionnaire, ward.id, organisation.id, collaborator, client_uuid, outcome.values
+        )
+        == submit.STORED
+    )
     if local:
         when = to_utc(datetime.datetime.fromisoformat(local))
         response = Response.get(Response.client_uuid == client_uuid)
@@ -219,8 +300,13 @@ def tally_sample(app, sample):
 
 # --- Browser tests: Debian's Chromium driven by Playwright, against a real server ---
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 @pytest.fixture
@@ -232,12 +318,18 @@ def csrf_time_limit():
 @pytest.fixture
 def csrf_app(database_url, tmp_path, csrf_time_limit):
     """Create an app with CSRF on, as in production, on a fresh database."""
-    app = create_app({
-        "TESTING": True, "DATABASE_URL": database_url, "SECRET_KEY": "test-secret",
-        "WTF_CSRF_ENABLED": True, "WTF_CSRF_TIME_LIMIT": csrf_time_limit,
-        "RATELIMIT_ENABLED": False, "BASE_URL": "http://survey.test",
-        "PASSWORD_HASH_METHOD": FAST_HASH,
-    })
+    app = create_app(
+        {
+            "TESTING": True,
+            "DATABASE_URL": database_url,
+            "SECRET_KEY": "test-secret",
+            "WTF_CSRF_ENABLED": True,
+            "WTF_CSRF_TIME_LIMIT": csrf_time_limit,
+            "RATELIMIT_ENABLED": False,
+            "BASE_URL": "http://survey.test",
+            "PASSWORD_HASH_METHOD": FAST_HASH,
+        }
+    )
     app.instance_path = str(tmp_path / "instance")
     migrate()
     yield app

@@ -3,6 +3,7 @@
 A new route fails `test_every_route_is_declared_and_listed` until its rule is written here too,
 so no screen can be added without saying, and testing, who may use it.
 """
+
 import csv
 import io
 
@@ -17,39 +18,75 @@ from survey.security import ADMIN, COORDINATOR, PHONE, PUBLIC, VIEWER, rule_of
 from tests.conftest import make_user
 
 EXPECTED = {
-    "static": PUBLIC, "api.healthz": PUBLIC, "auth.login": PUBLIC, "auth.logout": PUBLIC,
-    "respond.home": PHONE, "respond.form": PHONE, "respond.thanks": PHONE,
-    "respond.csrf_token": PHONE, "respond.open_form": PHONE, "respond.group_form": PHONE,
-    "questionnaires.index": VIEWER, "auth.change_password": VIEWER,
-    "questionnaires.preview": VIEWER, "questionnaires.export_json": VIEWER,
-    "tallies.show": VIEWER, "tallies.live": VIEWER, "tallies.answers": VIEWER,
-    "tallies.report": VIEWER, "tallies.export_csv": VIEWER, "tallies.export_xlsx": VIEWER,
-    "tallies.tallies_xlsx": VIEWER, "api.tallies": VIEWER,
-    "network.rates_page": VIEWER, "api.response_rates_json": VIEWER,
-    "questionnaires.create": COORDINATOR, "questionnaires.import_file": COORDINATOR,
-    "questionnaires.edit": COORDINATOR, "questionnaires.duplicate": COORDINATOR,
-    "questionnaires.delete": COORDINATOR, "questionnaires.set_status": COORDINATOR,
-    "questionnaires.add_question": COORDINATOR, "questionnaires.edit_question": COORDINATOR,
-    "questionnaires.delete_question": COORDINATOR, "questionnaires.hide_question": COORDINATOR,
-    "questionnaires.move_question": COORDINATOR, "questionnaires.add_choice": COORDINATOR,
-    "questionnaires.edit_choice": COORDINATOR, "questionnaires.delete_choice": COORDINATOR,
-    "questionnaires.hide_choice": COORDINATOR, "questionnaires.move_choice": COORDINATOR,
-    "network.collaborators": COORDINATOR, "network.collaborator_create": COORDINATOR,
-    "network.collaborator_edit": COORDINATOR, "network.collaborator_set_active": COORDINATOR,
-    "network.collaborator_rotate": COORDINATOR, "network.collaborator_qr_svg": COORDINATOR,
-    "network.collaborator_qr_png": COORDINATOR, "network.collaborators_export": COORDINATOR,
-    "network.roster_upload": COORDINATOR, "network.roster_confirm": COORDINATOR,
-    "network.cards": COORDINATOR, "network.posters": COORDINATOR,
-    "auth.users": ADMIN, "auth.create_user": ADMIN, "auth.edit_user": ADMIN,
-    "auth.reset_password": ADMIN, "auth.audit": ADMIN,
-    "network.groups": ADMIN, "network.group_create": ADMIN, "network.group_rename": ADMIN,
+    "static": PUBLIC,
+    "api.healthz": PUBLIC,
+    "auth.login": PUBLIC,
+    "auth.logout": PUBLIC,
+    "respond.home": PHONE,
+    "respond.form": PHONE,
+    "respond.thanks": PHONE,
+    "respond.csrf_token": PHONE,
+    "respond.open_form": PHONE,
+    "respond.group_form": PHONE,
+    "questionnaires.index": VIEWER,
+    "auth.change_password": VIEWER,
+    "questionnaires.preview": VIEWER,
+    "questionnaires.export_json": VIEWER,
+    "tallies.show": VIEWER,
+    "tallies.live": VIEWER,
+    "tallies.answers": VIEWER,
+    "tallies.report": VIEWER,
+    "tallies.export_csv": VIEWER,
+    "tallies.export_xlsx": VIEWER,
+    "tallies.tallies_xlsx": VIEWER,
+    "api.tallies": VIEWER,
+    "network.rates_page": VIEWER,
+    "api.response_rates_json": VIEWER,
+    "questionnaires.create": COORDINATOR,
+    "questionnaires.import_file": COORDINATOR,
+    "questionnaires.edit": COORDINATOR,
+    "questionnaires.duplicate": COORDINATOR,
+    "questionnaires.delete": COORDINATOR,
+    "questionnaires.set_status": COORDINATOR,
+    "questionnaires.add_question": COORDINATOR,
+    "questionnaires.edit_question": COORDINATOR,
+    "questionnaires.delete_question": COORDINATOR,
+    "questionnaires.hide_question": COORDINATOR,
+    "questionnaires.move_question": COORDINATOR,
+    "questionnaires.add_choice": COORDINATOR,
+    "questionnaires.edit_choice": COORDINATOR,
+    "questionnaires.delete_choice": COORDINATOR,
+    "questionnaires.hide_choice": COORDINATOR,
+    "questionnaires.move_choice": COORDINATOR,
+    "network.collaborators": COORDINATOR,
+    "network.collaborator_create": COORDINATOR,
+    "network.collaborator_edit": COORDINATOR,
+    "network.collaborator_set_active": COORDINATOR,
+    "network.collaborator_rotate": COORDINATOR,
+    "network.collaborator_qr_svg": COORDINATOR,
+    "network.collaborator_qr_png": COORDINATOR,
+    "network.collaborators_export": COORDINATOR,
+    "network.roster_upload": COORDINATOR,
+    "network.roster_confirm": COORDINATOR,
+    "network.cards": COORDINATOR,
+    "network.posters": COORDINATOR,
+    "auth.users": ADMIN,
+    "auth.create_user": ADMIN,
+    "auth.edit_user": ADMIN,
+    "auth.reset_password": ADMIN,
+    "auth.audit": ADMIN,
+    "network.groups": ADMIN,
+    "network.group_create": ADMIN,
+    "network.group_rename": ADMIN,
     "network.group_set_active": ADMIN,
-    "api.tokens": ADMIN, "api.revoke": ADMIN,
+    "api.tokens": ADMIN,
+    "api.revoke": ADMIN,
 }
 
 PERSONAS = ("anonymous", "viewer", "coordinator_a", "coordinator_b", "admin")
 ALLOWED = {
-    PUBLIC: set(PERSONAS), PHONE: set(PERSONAS),
+    PUBLIC: set(PERSONAS),
+    PHONE: set(PERSONAS),
     VIEWER: {"viewer", "coordinator_a", "coordinator_b", "admin"},
     COORDINATOR: {"coordinator_a", "coordinator_b", "admin"},
     ADMIN: {"admin"},
@@ -63,12 +100,15 @@ def world(app, sample, network):
     """Give organisation A a distinctive collaborator, one response per organisation, and users."""
     org_a, org_b = network["organisations"]
     ward = network["wards"][0]
-    alpha = Collaborator.create(name=f"{SECRET_A} Nguyễn", phone="0911222333", ward=ward,
-                                organisation=org_a)
+    alpha = Collaborator.create(
+        name=f"{SECRET_A} Nguyễn", phone="0911222333", ward=ward, organisation=org_a
+    )
     beta = network["collaborators"][(ward.code, org_b.code)]
     schema = Schema.load(sample)
-    for person, uuid in ((alpha, "00000000-0000-4000-8000-00000000000a"),
-                         (beta, "00000000-0000-4000-8000-00000000000b")):
+    for person, uuid in (
+        (alpha, "00000000-0000-4000-8000-00000000000a"),
+        (beta, "00000000-0000-4000-8000-00000000000b"),
+    ):
         outcome = check_answers(schema, MultiDict({"agree": "yes", "note": f"by {person.name}"}))
         assert outcome.ok
         submit.store(sample, person.ward_id, person.organisation_id, person, uuid, outcome.values)
@@ -78,8 +118,15 @@ def world(app, sample, network):
         "coordinator_b": make_user("coord_b", "coordinator", org_b),
         "admin": make_user("admin", "admin"),
     }
-    return {"alpha": alpha, "beta": beta, "ward": ward, "org_a": org_a, "org_b": org_b,
-            "users": users, "sample": sample}
+    return {
+        "alpha": alpha,
+        "beta": beta,
+        "ward": ward,
+        "org_a": org_a,
+        "org_b": org_b,
+        "users": users,
+        "sample": sample,
+    }
 
 
 def client_for(app, persona, world):
@@ -87,19 +134,28 @@ def client_for(app, persona, world):
     client = app.test_client()
     if persona != "anonymous":
         user = world["users"][persona]
-        response = client.post("/login", data={"username": user.username,
-                                               "password": "secret-pass"})
+        response = client.post(
+            "/login", data={"username": user.username, "password": "secret-pass"}
+        )
         assert response.status_code == 302
     return client
 
 
 def url_values(rule, world):
     """Return values for a rule's arguments, pointing at organisation A's objects."""
-    values = {"slug": "sample", "token": world["alpha"].token, "key": "agree",
-              "choice_key": "yes", "collaborator_id": world["alpha"].id,
-              "user_id": world["users"]["viewer"].id, "kind": "wards",
-              "group_id": world["ward"].id, "group": sign_group(world["ward"], world["org_a"]),
-              "filename": "style.css", "token_id": 1}
+    values = {
+        "slug": "sample",
+        "token": world["alpha"].token,
+        "key": "agree",
+        "choice_key": "yes",
+        "collaborator_id": world["alpha"].id,
+        "user_id": world["users"]["viewer"].id,
+        "kind": "wards",
+        "group_id": world["ward"].id,
+        "group": sign_group(world["ward"], world["org_a"]),
+        "filename": "style.css",
+        "token_id": 1,
+    }
     missing = set(rule.arguments) - set(values)
     assert not missing, f"{rule.rule}: give the access test a value for {missing}"
     return {name: values[name] for name in rule.arguments}
@@ -109,8 +165,11 @@ def refused(response, persona):
     """Tell whether a response refuses the request (login redirect, 401, 403)."""
     if response.status_code in (401, 403):
         return True
-    return persona == "anonymous" and response.status_code == 302 and \
-        "/login" in response.headers.get("Location", "")
+    return (
+        persona == "anonymous"
+        and response.status_code == 302
+        and "/login" in response.headers.get("Location", "")
+    )
 
 
 def test_every_route_is_declared_and_listed(app):
@@ -136,6 +195,7 @@ def test_access_matrix(app, world, persona):
         expected = EXPECTED[rule.endpoint]
         with app.test_request_context():
             from flask import url_for
+
             url = url_for(rule.endpoint, **url_values(rule, world))
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
             if persona in ALLOWED[expected] and method != "GET":
@@ -157,11 +217,18 @@ def test_access_matrix(app, world, persona):
 def test_other_organisation_never_appears(app, world):
     """A coordinator of B never sees A's collaborators or responses: pages, API, exports, cards."""
     client = client_for(app, "coordinator_b", world)
-    for path in ("/network/collaborators", "/network/cards", "/network/collaborators/export.csv",
-                 "/network/rates/sample", "/api/v1/questionnaires/sample/response-rates?by=ward",
-                 "/questionnaires/sample/tallies", "/questionnaires/sample/answers/note",
-                 "/questionnaires/sample/export.csv", "/questionnaires/sample/report",
-                 "/network/collaborators?q=Alpha"):
+    for path in (
+        "/network/collaborators",
+        "/network/cards",
+        "/network/collaborators/export.csv",
+        "/network/rates/sample",
+        "/api/v1/questionnaires/sample/response-rates?by=ward",
+        "/questionnaires/sample/tallies",
+        "/questionnaires/sample/answers/note",
+        "/questionnaires/sample/export.csv",
+        "/questionnaires/sample/report",
+        "/network/collaborators?q=Alpha",
+    ):
         response = client.get(path)
         assert response.status_code == 200, path
         body = response.get_data(as_text=True)
@@ -169,14 +236,26 @@ def test_other_organisation_never_appears(app, world):
         assert world["alpha"].phone not in body, path
     api = client.get("/api/v1/questionnaires/sample/tallies").get_json()
     assert api["responses"] == 1
-    rows = list(csv.DictReader(io.StringIO(
-        client.get("/questionnaires/sample/export.csv").get_data(as_text=True).lstrip("\ufeff"))))
+    rows = list(
+        csv.DictReader(
+            io.StringIO(
+                client.get("/questionnaires/sample/export.csv")
+                .get_data(as_text=True)
+                .lstrip("\ufeff")
+            )
+        )
+    )
     assert len(rows) == 1 and rows[0]["organisation"] == world["org_b"].code
-    for path in (f"/network/collaborators/{world['alpha'].id}",
-                 f"/network/collaborators/{world['alpha'].id}/qr.svg"):
+    for path in (
+        f"/network/collaborators/{world['alpha'].id}",
+        f"/network/collaborators/{world['alpha'].id}/qr.svg",
+    ):
         assert client.get(path).status_code in (403, 404), path
     before = Collaborator.get_by_id(world["alpha"].id).token
-    assert client.post(f"/network/collaborators/{world['alpha'].id}/rotate").status_code in (403, 404)
+    assert client.post(f"/network/collaborators/{world['alpha'].id}/rotate").status_code in (
+        403,
+        404,
+    )
     assert Collaborator.get_by_id(world["alpha"].id).token == before
 
 

@@ -1,4 +1,5 @@
 """The tally API: its exact shape, filters and errors, suppression, scope, and API tokens."""
+
 import re
 
 from survey.models import ApiToken, AuditEvent, Organisation, Questionnaire, User
@@ -14,17 +15,34 @@ def test_shape_and_counts(app, tally_sample, login):
     assert set(data) == {"questionnaire", "responses", "questions"}
     assert data["questionnaire"] == {"slug": "sample", "title": "Ý kiến về chỉnh trang đô thị"}
     assert data["responses"] == 6
-    assert [q["key"] for q in data["questions"]] == ["agree", "why", "topics", "score", "age",
-                                                     "note", "day"]
+    assert [q["key"] for q in data["questions"]] == [
+        "agree",
+        "why",
+        "topics",
+        "score",
+        "age",
+        "note",
+        "day",
+    ]
     by_key = {q["key"]: q for q in data["questions"]}
-    assert by_key["agree"] == {"key": "agree", "kind": "single", "answered": 6, "choices": [
-        {"key": "yes", "label": "Đồng ý", "count": 4},
-        {"key": "no", "label": "Không đồng ý", "count": 2}]}
+    assert by_key["agree"] == {
+        "key": "agree",
+        "kind": "single",
+        "answered": 6,
+        "choices": [
+            {"key": "yes", "label": "Đồng ý", "count": 4},
+            {"key": "no", "label": "Không đồng ý", "count": 2},
+        ],
+    }
     assert [c["count"] for c in by_key["score"]["choices"]] == [1, 0, 1, 1, 2]
     assert [c["key"] for c in by_key["score"]["choices"]] == ["1", "2", "3", "4", "5"]
     assert by_key["score"]["mean"] == 3.6 and by_key["age"]["mean"] == 35.2
     assert by_key["age"]["choices"] == [] and by_key["why"] == {
-        "key": "why", "kind": "text", "answered": 2, "choices": []}
+        "key": "why",
+        "kind": "text",
+        "answered": 2,
+        "choices": [],
+    }
     assert all("mean" not in q for q in data["questions"] if q["kind"] not in ("scale", "number"))
     assert all("by" not in q for q in data["questions"])
 
@@ -34,8 +52,10 @@ def test_breakdowns_list_every_group_and_choice(app, tally_sample, login):
     client = login("viewer")
     data = client.get(URL + "?by=organisation").get_json()
     topics = next(q for q in data["questions"] if q["key"] == "topics")
-    assert topics["by"] == {"DOAN": {"roads": 1, "parks": 2, "safety": 2},
-                            "MTTQ": {"roads": 2, "parks": 1, "safety": 0}}
+    assert topics["by"] == {
+        "DOAN": {"roads": 1, "parks": 2, "safety": 2},
+        "MTTQ": {"roads": 2, "parks": 1, "safety": 0},
+    }
     for q in data["questions"]:
         keys = {c["key"] for c in q["choices"]}
         assert set(q["by"]) == {"DOAN", "MTTQ"}

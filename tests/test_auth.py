@@ -1,4 +1,5 @@
 """Login, logout, accounts and the audit log."""
+
 from werkzeug.security import check_password_hash
 
 from survey.models import AuditEvent, User
@@ -46,7 +47,10 @@ def test_inactive_user_cannot_log_in(client, db):
     user = make_user("old", "coordinator")
     user.active = False
     user.save()
-    assert client.post("/login", data={"username": "old", "password": "secret-pass"}).status_code == 401
+    assert (
+        client.post("/login", data={"username": "old", "password": "secret-pass"}).status_code
+        == 401
+    )
 
 
 def test_next_parameter_is_followed_only_when_local(client, db):
@@ -55,9 +59,17 @@ def test_next_parameter_is_followed_only_when_local(client, db):
     ok = client.post("/login?next=/admin/users", data={"username": "an", "password": "secret-pass"})
     assert ok.headers["Location"] == "/admin/users"
     client.post("/logout")
-    for evil in ("https://evil.example/", "//evil.example/", "/\\evil.example", "javascript:alert(1)"):
-        response = client.post("/login", query_string={"next": evil},
-                               data={"username": "an", "password": "secret-pass"})
+    for evil in (
+        "https://evil.example/",
+        "//evil.example/",
+        "/\\evil.example",
+        "javascript:alert(1)",
+    ):
+        response = client.post(
+            "/login",
+            query_string={"next": evil},
+            data={"username": "an", "password": "secret-pass"},
+        )
         assert response.headers["Location"] == "/", evil
         client.post("/logout")
 
@@ -72,14 +84,23 @@ def test_anonymous_is_sent_to_login(client):
 def test_admin_creates_edits_and_resets_accounts(login, client):
     """An admin creates an account, changes its role and resets its password."""
     login("admin")
-    response = client.post("/admin/users/new", data={
-        "username": "binh", "role": "coordinator", "organisation": "", "active": "y",
-        "password": "first-password"})
+    response = client.post(
+        "/admin/users/new",
+        data={
+            "username": "binh",
+            "role": "coordinator",
+            "organisation": "",
+            "active": "y",
+            "password": "first-password",
+        },
+    )
     assert response.status_code == 302
     binh = User.get(User.username == "binh")
     assert binh.role == "coordinator" and check_password_hash(binh.password_hash, "first-password")
-    response = client.post(f"/admin/users/{binh.id}", data={
-        "username": "binh", "role": "viewer", "organisation": "", "active": "y"})
+    response = client.post(
+        f"/admin/users/{binh.id}",
+        data={"username": "binh", "role": "viewer", "organisation": "", "active": "y"},
+    )
     assert response.status_code == 302 and User.get_by_id(binh.id).role == "viewer"
     client.post(f"/admin/users/{binh.id}/password", data={"password": "second-password"})
     assert check_password_hash(User.get_by_id(binh.id).password_hash, "second-password")
@@ -91,11 +112,13 @@ def test_account_form_refuses_bad_input(login, client):
     """Duplicate names, unknown roles and short passwords are refused with 422, nothing stored."""
     login("admin", username="root")
     before = User.select().count()
-    for data in ({"username": "root", "role": "viewer", "password": "long-enough"},
-                 {"username": "x", "role": "emperor", "password": "long-enough"},
-                 {"username": "y", "role": "viewer", "password": "short"},
-                 {"username": "bad name!", "role": "viewer", "password": "long-enough"},
-                 {"username": "z", "role": "viewer", "organisation": "NOPE", "password": "long-enough"}):
+    for data in (
+        {"username": "root", "role": "viewer", "password": "long-enough"},
+        {"username": "x", "role": "emperor", "password": "long-enough"},
+        {"username": "y", "role": "viewer", "password": "short"},
+        {"username": "bad name!", "role": "viewer", "password": "long-enough"},
+        {"username": "z", "role": "viewer", "organisation": "NOPE", "password": "long-enough"},
+    ):
         response = client.post("/admin/users/new", data=data)
         assert response.status_code == 422, data
     assert User.select().count() == before
@@ -105,8 +128,10 @@ def test_admin_cannot_demote_themselves(login, client):
     """An admin cannot take away their own admin rights (the last door would close)."""
     login("admin", username="root")
     me = User.get(User.username == "root")
-    response = client.post(f"/admin/users/{me.id}", data={"username": "root", "role": "viewer",
-                                                          "organisation": "", "active": "y"})
+    response = client.post(
+        f"/admin/users/{me.id}",
+        data={"username": "root", "role": "viewer", "organisation": "", "active": "y"},
+    )
     assert response.status_code == 422
     assert User.get_by_id(me.id).role == "admin"
 
@@ -114,12 +139,15 @@ def test_admin_cannot_demote_themselves(login, client):
 def test_change_own_password(login, client):
     """A user changes their own password after giving the current one."""
     login("viewer", username="vi")
-    bad = client.post("/account/password", data={"current": "nope", "password": "new-password-1",
-                                                 "confirm": "new-password-1"})
+    bad = client.post(
+        "/account/password",
+        data={"current": "nope", "password": "new-password-1", "confirm": "new-password-1"},
+    )
     assert bad.status_code == 422
-    good = client.post("/account/password", data={"current": "secret-pass",
-                                                  "password": "new-password-1",
-                                                  "confirm": "new-password-1"})
+    good = client.post(
+        "/account/password",
+        data={"current": "secret-pass", "password": "new-password-1", "confirm": "new-password-1"},
+    )
     assert good.status_code == 302
     assert check_password_hash(User.get(User.username == "vi").password_hash, "new-password-1")
 

@@ -1,4 +1,5 @@
 """The questionnaire builder in Debian's Chromium: desktop builder, phone-width preview, skip logic."""
+
 import os
 from pathlib import Path
 
@@ -32,12 +33,25 @@ def open_page(browser):
         page = context.new_page()
         page.errors = []
         # CSP violations and script errors; failed loads are checked by status, favicon aside.
-        page.on("console", lambda m: m.type == "error" and not m.text.startswith(
-            "Failed to load resource") and page.errors.append(m.text))
-        page.on("response", lambda r: r.status >= 400 and not r.url.endswith("/favicon.ico")
-                and page.errors.append(f"{r.status} {r.url}"))
+        page.on(
+            "console",
+            lambda m: (
+                m.type == "error"
+                and not m.text.startswith("Failed to load resource")
+                and page.errors.append(m.text)
+            ),
+        )
+        page.on(
+            "response",
+            lambda r: (
+                r.status >= 400
+                and not r.url.endswith("/favicon.ico")
+                and page.errors.append(f"{r.status} {r.url}")
+            ),
+        )
         page.on("pageerror", lambda e: page.errors.append(str(e)))
         return page
+
     yield new_page
     for context in contexts:
         context.close()
@@ -101,11 +115,16 @@ def test_builder_at_desktop_width(open_page, server, coordinator, sample, tmp_pa
     page = open_page(DESKTOP)
     build(page, server)
     assert Questionnaire.get(Questionnaire.slug == "skip").status == "open"
-    assert [q.key for q in Questionnaire.get(Questionnaire.slug == "skip").ordered_questions()
-            ] == ["agree", "why", "age"]
+    assert [q.key for q in Questionnaire.get(Questionnaire.slug == "skip").ordered_questions()] == [
+        "agree",
+        "why",
+        "age",
+    ]
     page.goto(f"{server}/questionnaires/sample/edit")
-    main, side = page.locator(".builder-main").bounding_box(), page.locator(
-        ".builder-side").bounding_box()
+    main, side = (
+        page.locator(".builder-main").bounding_box(),
+        page.locator(".builder-side").bounding_box(),
+    )
     assert side["x"] > main["x"] + main["width"] - 1  # side by side at desktop width
     assert page.evaluate("document.documentElement.scrollWidth") <= DESKTOP["width"]
     # builder.js: bounds only for scale/number, the choice list only for choice questions.
@@ -157,8 +176,7 @@ def answers_to(key):
     return Answer.select().join(Question).where(Question.key == key).count()
 
 
-def test_skip_logic_with_javascript_on_and_off(open_page, server, coordinator, network,
-                                               tmp_path):
+def test_skip_logic_with_javascript_on_and_off(open_page, server, coordinator, network, tmp_path):
     """With JS the dependent question waits for its trigger; without, the server discards it."""
     builder = open_page(DESKTOP)
     build(builder, server)

@@ -1,4 +1,5 @@
 """`survey backup`: a consistent copy (SQLite) or dump (PostgreSQL) that restores to the same data."""
+
 import sqlite3
 import subprocess
 import uuid
@@ -35,7 +36,8 @@ def restored_counts(path, app):
         with sqlite3.connect(path) as copy:
             assert copy.execute("PRAGMA integrity_check").fetchone() == ("ok",)
             counts = table_counts(
-                lambda t: copy.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0])
+                lambda t: copy.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0]
+            )
         copy.close()
         return counts
     url = app.config["DATABASE_URL"].replace("+pool", "")
@@ -46,12 +48,18 @@ def restored_counts(path, app):
     target = url.rsplit("/", 1)[0] + "/" + name
     try:
         with open(path, "rb") as dump:
-            subprocess.run(["psql", "-q", "-v", "ON_ERROR_STOP=1", target], stdin=dump,
-                           check=True, capture_output=True)
+            subprocess.run(
+                ["psql", "-q", "-v", "ON_ERROR_STOP=1", target],
+                stdin=dump,
+                check=True,
+                capture_output=True,
+            )
         with psycopg2.connect(target) as conn, conn.cursor() as cur:
+
             def count(table):
                 cur.execute(f'SELECT count(*) FROM "{table}"')
                 return cur.fetchone()[0]
+
             counts = table_counts(count)
         conn.close()
     finally:
@@ -62,8 +70,12 @@ def restored_counts(path, app):
 
 def test_backup_restores_the_same_rows(runner, sample, app, tmp_path):
     fake.generate(sample, 60, seed=5)
-    assert runner.invoke(args=["create-user", "an", "--role", "admin"],
-                         input="password-1\npassword-1\n").exit_code == 0
+    assert (
+        runner.invoke(
+            args=["create-user", "an", "--role", "admin"], input="password-1\npassword-1\n"
+        ).exit_code
+        == 0
+    )
     target = tmp_path / "backup.db"
     result = runner.invoke(args=["backup", str(target)])
     assert result.exit_code == 0, result.output
@@ -95,7 +107,8 @@ def test_backup_is_consistent_while_responses_arrive(runner, sample, app, tmp_pa
             orphans = copy.execute(
                 "SELECT count(*) FROM response r WHERE NOT EXISTS (SELECT 1 FROM answer a "
                 "JOIN question q ON q.id = a.question_id WHERE a.response_id = r.id "
-                "AND q.key = 'agree')").fetchone()[0]
+                "AND q.key = 'agree')"
+            ).fetchone()[0]
             assert orphans == 0
         copy.close()
 

@@ -1,4 +1,5 @@
 """The QR card sheet in Debian's Chromium: the codes on screen and on printed A4 pages decode to the links."""
+
 import io
 import os
 from pathlib import Path
@@ -30,8 +31,12 @@ def people(network):
     """Fourteen collaborators (two printed pages), some with long Vietnamese names; return their links."""
     ward, org = network["wards"][1], network["organisations"][0]
     for i in range(10):
-        Collaborator.create(name=f"Nguyễn Thị Phương Thảo Hoàng {i}", phone=f"09770000{i:02d}",
-                            ward=ward, organisation=org)
+        Collaborator.create(
+            name=f"Nguyễn Thị Phương Thảo Hoàng {i}",
+            phone=f"09770000{i:02d}",
+            ward=ward,
+            organisation=org,
+        )
     make_user("coord", "coordinator")
     return {f"http://survey.test/c/{c.token}" for c in Collaborator.select()}
 
@@ -39,8 +44,9 @@ def people(network):
 @pytest.fixture
 def page(browser, server, people):
     """Open Chromium at desktop width, logged in through the login page as the coordinator."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900},
-                                  device_scale_factor=2, locale="vi-VN")
+    context = browser.new_context(
+        viewport={"width": 1280, "height": 900}, device_scale_factor=2, locale="vi-VN"
+    )
     page = context.new_page()
     page.goto(server + "/login")
     page.fill("input[name=username]", "coord")
@@ -53,8 +59,9 @@ def page(browser, server, people):
 
 def decode(image):
     """Return the texts of the QR codes found in a PIL image."""
-    return [r.text for r in zxingcpp.read_barcodes(image)
-            if r.format == zxingcpp.BarcodeFormat.QRCode]
+    return [
+        r.text for r in zxingcpp.read_barcodes(image) if r.format == zxingcpp.BarcodeFormat.QRCode
+    ]
 
 
 def keep(name, data):
@@ -78,8 +85,9 @@ def pdf_pages(pdf, dpi):
 def test_screen_codes_decode_to_personal_links(page, server, people):
     """Every card on the screen decodes to exactly its collaborator's personal link."""
     errors = []
-    page.on("console", lambda message: errors.append(message.text)
-            if message.type == "error" else None)
+    page.on(
+        "console", lambda message: errors.append(message.text) if message.type == "error" else None
+    )
     page.goto(server + "/network/cards")
     assert page.locator(".qr-card").count() == len(people)
     shot = page.screenshot(full_page=True)
@@ -111,8 +119,10 @@ def test_printed_a4_pages_keep_cards_whole(page, server, people, tmp_path):
 def test_phone_width_has_no_sideways_scroll(page, server, people):
     """At 360 px wide the sheet and the roster list fit without scrolling sideways."""
     page.set_viewport_size({"width": 360, "height": 740})
-    for path, name in (("/network/cards", "cards-phone.png"),
-                       ("/network/collaborators", "collaborators-phone.png")):
+    for path, name in (
+        ("/network/cards", "cards-phone.png"),
+        ("/network/collaborators", "collaborators-phone.png"),
+    ):
         page.goto(server + path)
         keep(name, page.screenshot(full_page=True))
         assert page.evaluate("document.documentElement.scrollWidth") <= 360

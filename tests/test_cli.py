@@ -1,4 +1,5 @@
 """The `survey` commands: accounts, wards, organisations, questionnaire files, roster, demo."""
+
 import copy
 import json
 import os
@@ -41,9 +42,12 @@ def write(tmp_path, name, data):
 
 # --- create-user -------------------------------------------------------------------------------
 
+
 def test_create_user_with_piped_password(runner, db, network):
-    result = runner.invoke(args=["create-user", "lan", "--role", "coordinator",
-                                 "--organisation", "MTTQ"], input="long-enough\nlong-enough\n")
+    result = runner.invoke(
+        args=["create-user", "lan", "--role", "coordinator", "--organisation", "MTTQ"],
+        input="long-enough\nlong-enough\n",
+    )
     assert result.exit_code == 0, result.output
     user = User.get(User.username == "lan")
     assert user.role == "coordinator" and user.organisation.code == "MTTQ"
@@ -51,11 +55,14 @@ def test_create_user_with_piped_password(runner, db, network):
     assert AuditEvent.select().where(AuditEvent.action == "user.create").count() == 1
 
 
-@pytest.mark.parametrize("args, password, message", [
-    (["--role", "admin"], "long-enough\nother-one\n", "differ"),
-    (["--role", "admin"], "short\nshort\n", "at least 8"),
-    (["--role", "viewer", "--organisation", "NOPE"], "long-enough\nlong-enough\n", "NOPE"),
-])
+@pytest.mark.parametrize(
+    "args, password, message",
+    [
+        (["--role", "admin"], "long-enough\nother-one\n", "differ"),
+        (["--role", "admin"], "short\nshort\n", "at least 8"),
+        (["--role", "viewer", "--organisation", "NOPE"], "long-enough\nlong-enough\n", "NOPE"),
+    ],
+)
 def test_create_user_refusals(runner, db, network, args, password, message):
     result = runner.invoke(args=["create-user", "lan", *args], input=password)
     assert result.exit_code == 1
@@ -64,19 +71,26 @@ def test_create_user_refusals(runner, db, network, args, password, message):
 
 
 def test_create_user_refuses_duplicate_and_unknown_role(runner, db):
-    assert runner.invoke(args=["create-user", "an", "--role", "admin"],
-                         input="password-1\npassword-1\n").exit_code == 0
-    again = runner.invoke(args=["create-user", "an", "--role", "viewer"],
-                          input="password-2\npassword-2\n")
+    assert (
+        runner.invoke(
+            args=["create-user", "an", "--role", "admin"], input="password-1\npassword-1\n"
+        ).exit_code
+        == 0
+    )
+    again = runner.invoke(
+        args=["create-user", "an", "--role", "viewer"], input="password-2\npassword-2\n"
+    )
     assert again.exit_code == 1 and "already exists" in again.stderr
     assert User.get(User.username == "an").role == "admin"
-    bad_role = runner.invoke(args=["create-user", "binh", "--role", "boss"],
-                             input="password-1\npassword-1\n")
+    bad_role = runner.invoke(
+        args=["create-user", "binh", "--role", "boss"], input="password-1\npassword-1\n"
+    )
     assert bad_role.exit_code == 2 and "boss" in bad_role.output
     assert User.select().count() == 1
 
 
 # --- wards and organisations -------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("group, model", [("wards", Ward), ("organisations", Organisation)])
 def test_add_coded_and_refuse_duplicate(runner, db, group, model):
@@ -93,9 +107,11 @@ def test_add_coded_and_refuse_duplicate(runner, db, group, model):
 
 # --- questionnaire files -----------------------------------------------------------------------
 
+
 def test_questionnaire_import_and_export_round_trip(runner, db, network, tmp_path):
-    result = runner.invoke(args=["questionnaire", "import",
-                                 write(tmp_path, "q.json", json.dumps(SAMPLE))])
+    result = runner.invoke(
+        args=["questionnaire", "import", write(tmp_path, "q.json", json.dumps(SAMPLE))]
+    )
     assert result.exit_code == 0, result.output
     exported = runner.invoke(args=["questionnaire", "export", "sample"])
     assert exported.exit_code == 0
@@ -103,8 +119,12 @@ def test_questionnaire_import_and_export_round_trip(runner, db, network, tmp_pat
     data = json.loads(exported.stdout)
     assert data == export_questionnaire(Questionnaire.get(Questionnaire.slug == "sample"))
     data["slug"] = "copy"
-    assert runner.invoke(args=["questionnaire", "import",
-                               write(tmp_path, "copy.json", json.dumps(data))]).exit_code == 0
+    assert (
+        runner.invoke(
+            args=["questionnaire", "import", write(tmp_path, "copy.json", json.dumps(data))]
+        ).exit_code
+        == 0
+    )
     again = json.loads(runner.invoke(args=["questionnaire", "export", "copy"]).stdout)
     assert again == data
 
@@ -121,13 +141,22 @@ def bad_sample(change):
     return json.dumps(data)
 
 
-@pytest.mark.parametrize("text, expected", [
-    ('{"slug": "x",\n  "title": }', "line 2, column 12"),
-    (bad_sample(lambda d: d["questions"][1].update(kind="dropdown")), "questions[1].kind"),
-    (bad_sample(lambda d: d["questions"][1].update(
-        show_if={"question": "topics", "choice": "roads"})), "questions[1].show_if"),
-    (b"\xff\xfe{}", "not UTF-8"),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ('{"slug": "x",\n  "title": }', "line 2, column 12"),
+        (bad_sample(lambda d: d["questions"][1].update(kind="dropdown")), "questions[1].kind"),
+        (
+            bad_sample(
+                lambda d: d["questions"][1].update(
+                    show_if={"question": "topics", "choice": "roads"}
+                )
+            ),
+            "questions[1].show_if",
+        ),
+        (b"\xff\xfe{}", "not UTF-8"),
+    ],
+)
 def test_questionnaire_import_refuses_bad_files(runner, db, network, tmp_path, text, expected):
     result = runner.invoke(args=["questionnaire", "import", write(tmp_path, "bad.json", text)])
     assert result.exit_code == 1
@@ -137,23 +166,34 @@ def test_questionnaire_import_refuses_bad_files(runner, db, network, tmp_path, t
 
 # --- collaborators -----------------------------------------------------------------------------
 
+
 def test_collaborators_import_semicolons_with_bom(runner, db, network, tmp_path):
     before = Collaborator.select().count()
     text = "\ufeffName;Phone;Organisation;Ward\r\nNguyễn Thị Hoa;0903 222 333;doan;Phường 2\r\n"
     result = runner.invoke(args=["collaborators", "import", write(tmp_path, "r.csv", text)])
     assert result.exit_code == 0, result.output
     person = Collaborator.get(Collaborator.name == "Nguyễn Thị Hoa")
-    assert (person.phone, person.organisation.code, person.ward.code) == ("0903222333", "DOAN", "P2")
+    assert (person.phone, person.organisation.code, person.ward.code) == (
+        "0903222333",
+        "DOAN",
+        "P2",
+    )
     assert Collaborator.select().count() == before + 1
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("ten,phone,organisation,ward\nAn,,MTTQ,P1\n", "line 1:"),
-    (HEADER + "An,,MTTQ,P1\nBình,,MTTQ,P7\n", "line 3: Unknown or inactive ward “P7”"),
-    (HEADER + "An,,MTTQ,P1\n,0903444555,MTTQ,P1\n", "line 3: The name is empty."),
-    (HEADER + "An,0903444555,MTTQ,P1\nBình,0903-444-555,DOAN,P2\n", "line 3: The phone number"),
-    ("name,phone,organisation,ward\nĐông,,MTTQ,P1\n".encode("cp1258"), "line 2: The file is not"),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("ten,phone,organisation,ward\nAn,,MTTQ,P1\n", "line 1:"),
+        (HEADER + "An,,MTTQ,P1\nBình,,MTTQ,P7\n", "line 3: Unknown or inactive ward “P7”"),
+        (HEADER + "An,,MTTQ,P1\n,0903444555,MTTQ,P1\n", "line 3: The name is empty."),
+        (HEADER + "An,0903444555,MTTQ,P1\nBình,0903-444-555,DOAN,P2\n", "line 3: The phone number"),
+        (
+            "name,phone,organisation,ward\nĐông,,MTTQ,P1\n".encode("cp1258"),
+            "line 2: The file is not",
+        ),
+    ],
+)
 def test_collaborators_import_refusals(runner, db, network, tmp_path, text, expected):
     before = Collaborator.select().count()
     result = runner.invoke(args=["collaborators", "import", write(tmp_path, "r.csv", text)])
@@ -174,6 +214,7 @@ def test_collaborators_export(runner, db, network):
 
 
 # --- demo and fake responses -------------------------------------------------------------------
+
 
 def counts():
     """Return the row counts the demo touches."""
@@ -208,17 +249,30 @@ def test_fake_responses_command(runner, db, sample):
 
 # --- the real console script -------------------------------------------------------------------
 
+
 def test_console_script(tmp_path):
     program = shutil.which("survey")
     assert program, "the `survey` console script is not installed (pip install -e .)"
     database = tmp_path / "cli.sqlite3"
-    env = {**os.environ, "SURVEY_DATABASE_URL": f"sqlite:///{database}",
-           "SURVEY_BABEL_DEFAULT_LOCALE": "en", "SURVEY_BASE_URL": "https://ctv.example.vn"}
+    env = {
+        **os.environ,
+        "SURVEY_DATABASE_URL": f"sqlite:///{database}",
+        "SURVEY_BABEL_DEFAULT_LOCALE": "en",
+        "SURVEY_BASE_URL": "https://ctv.example.vn",
+    }
 
     def survey(*args, stdin=""):
         """Run the console script; return the finished process."""
-        return subprocess.run([program, *args], input=stdin, capture_output=True, text=True,
-                              env=env, cwd=tmp_path, timeout=120, check=False)
+        return subprocess.run(
+            [program, *args],
+            input=stdin,
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=tmp_path,
+            timeout=120,
+            check=False,
+        )
 
     assert survey("init-db").returncode == 0
     assert survey("init-db").returncode == 0
@@ -237,15 +291,24 @@ def test_console_script(tmp_path):
         assert conn.execute("SELECT count(*) FROM ward").fetchone() == (14,)
         assert conn.execute("SELECT count(*) FROM collaborator").fetchone() == (12,)
         assert conn.execute("SELECT username, role FROM user ORDER BY username").fetchall() == [
-            ("admin", "admin"), ("hoa", "viewer")]
+            ("admin", "admin"),
+            ("hoa", "viewer"),
+        ]
     conn.close()
 
 
 def test_every_command_has_its_one_line_help(runner):
     listing = runner.invoke(args=["--help"]).output
-    for name in ("backup", "collaborators", "create-user", "demo", "fake-responses",
-                 "organisations", "questionnaire", "wards"):
+    for name in (
+        "backup",
+        "collaborators",
+        "create-user",
+        "demo",
+        "fake-responses",
+        "organisations",
+        "questionnaire",
+        "wards",
+    ):
         line = next(line for line in listing.splitlines() if line.strip().startswith(name + " "))
         assert len(line.split(None, 1)[1]) > 10 and not line.endswith("...")
-    assert "Print a questionnaire as JSON" in runner.invoke(
-        args=["questionnaire", "--help"]).output
+    assert "Print a questionnaire as JSON" in runner.invoke(args=["questionnaire", "--help"]).output

@@ -1,5 +1,6 @@
 """Races on the submit path, through a real threaded HTTP server: a re-sent form counts once,
 a one-response questionnaire keeps one response, whatever the timing."""
+
 import http.client
 import threading
 import uuid
@@ -15,12 +16,24 @@ THREADS = 16
 FORM = [("agree", "yes"), ("topics", "roads"), ("topics", "parks"), ("score", "4")]
 ANSWERS = len(FORM)  # one Answer row per field above (a multi choice is a row each)
 MANY = {
-    "slug": "many", "title": "Phỏng vấn người dân", "status": "open", "per_collaborator": "many",
+    "slug": "many",
+    "title": "Phỏng vấn người dân",
+    "status": "open",
+    "per_collaborator": "many",
     "questions": [
-        {"key": "agree", "kind": "single", "prompt": "Đồng ý?", "required": True,
-         "choices": [{"key": "yes", "label": "Có"}, {"key": "no", "label": "Không"}]},
-        {"key": "topics", "kind": "multi", "prompt": "Chủ đề",
-         "choices": [{"key": "roads", "label": "Đường"}, {"key": "parks", "label": "Công viên"}]},
+        {
+            "key": "agree",
+            "kind": "single",
+            "prompt": "Đồng ý?",
+            "required": True,
+            "choices": [{"key": "yes", "label": "Có"}, {"key": "no", "label": "Không"}],
+        },
+        {
+            "key": "topics",
+            "kind": "multi",
+            "prompt": "Chủ đề",
+            "choices": [{"key": "roads", "label": "Đường"}, {"key": "parks", "label": "Công viên"}],
+        },
         {"key": "score", "kind": "scale", "prompt": "Hài lòng", "min": 1, "max": 5},
     ],
 }
@@ -50,8 +63,7 @@ def post_all_at_once(port, path, uuids):
         try:
             conn.connect()
             gate.wait()
-            conn.request("POST", path, body,
-                         {"Content-Type": "application/x-www-form-urlencoded"})
+            conn.request("POST", path, body, {"Content-Type": "application/x-www-form-urlencoded"})
             response = conn.getresponse()
             response.read()
             statuses[i] = response.status

@@ -1,6 +1,7 @@
 """A crash in the middle of a load: gunicorn is killed outright, restarted on the same database
 (a SQLite file, or PostgreSQL under SURVEY_TEST_DATABASE_URL), and the phones' outboxes re-send
 what got no answer; every response ends up stored exactly once."""
+
 import http.client
 import importlib.util
 import os
@@ -52,8 +53,9 @@ class Phone(threading.Thread):
                 time.sleep(0.05)
         headers = {"Content-Type": "application/x-www-form-urlencoded", "Cookie": cookie}
         while self.outbox and time.monotonic() < self.end:
-            body = urlencode(self.bench.answers() + [("csrf_token", csrf),
-                                                     ("client_uuid", self.outbox[0])]).encode()
+            body = urlencode(
+                self.bench.answers() + [("csrf_token", csrf), ("client_uuid", self.outbox[0])]
+            ).encode()
             try:
                 conn.request("POST", self.path, body, headers)
                 response = conn.getresponse()
@@ -116,6 +118,7 @@ def start(bench, port, env, tmp_path):
 def stored_uuids(url):
     """Return the client_uuids stored in the database, read through a connection of our own."""
     from survey.models import Response
+
     with create_app({"DATABASE_URL": url}).app_context(), database.connection_context():
         uuids = [r.client_uuid for r in Response.select(Response.client_uuid)]
     database.obj.close_all()
@@ -125,6 +128,7 @@ def stored_uuids(url):
 def check(url, phones, killed_at, answers_each):
     """Assert the crash happened mid-load and every form was stored exactly once."""
     from survey.models import Answer, Receipt
+
     assert all(not p.is_alive() for p in phones), "phones still sending at the deadline"
     assert 0 < killed_at < PHONES * FORMS_EACH, killed_at
     assert sum(p.failures for p in phones) > 0, "the kill did not interrupt any request"

@@ -1,4 +1,5 @@
 """The database lifecycle: migrations, a connection per request, SQLite settings."""
+
 import contextlib
 import shutil
 import sqlite3
@@ -53,6 +54,7 @@ def test_data_survives_reconnect(app):
 def test_migrated_schema_matches_the_models(app, db):
     """After all migrations the tables, columns and indexes are exactly what models.py declares."""
     from playhouse.schema_diff import diff_models
+
     diff = diff_models(database.obj, TABLES)
     assert not diff, str(diff)
 
@@ -60,14 +62,24 @@ def test_migrated_schema_matches_the_models(app, db):
 def test_redundant_indexes_are_gone(app, db):
     """The answer table keeps only the indexes a query uses (each one costs every submission)."""
     indexes = {tuple(index.columns) for index in database.get_indexes("answer")} - {("id",)}
-    assert indexes == {("response_id",), (
-        "question_id", "ward_id", "organisation_id", "choice_id", "number", "first_row",
-        "submitted_at")}
+    assert indexes == {
+        ("response_id",),
+        (
+            "question_id",
+            "ward_id",
+            "organisation_id",
+            "choice_id",
+            "number",
+            "first_row",
+            "submitted_at",
+        ),
+    }
 
 
 @pytest.mark.parametrize("seconds", [0, 0.05])
-def test_checkpointer_moves_committed_answers_into_the_database_file(app, sample, tmp_path,
-                                                                     monkeypatch, seconds):
+def test_checkpointer_moves_committed_answers_into_the_database_file(
+    app, sample, tmp_path, monkeypatch, seconds
+):
     """With SQLITE_CHECKPOINT_SECONDS a thread copies the WAL into the file; with 0 it stays out."""
     if not is_sqlite():
         pytest.skip("the WAL and its checkpoints are SQLite's")
@@ -75,8 +87,7 @@ def test_checkpointer_moves_committed_answers_into_the_database_file(app, sample
     path = database.obj.database
     with app.app_context(), database.connection_context():
         database.execute_sql("PRAGMA wal_checkpoint(TRUNCATE)")  # start with an empty WAL
-        store_answers(sample, Ward.get(code="P1"), Organisation.get(code="MTTQ"),
-                      {"agree": "yes"})
+        store_answers(sample, Ward.get(code="P1"), Organisation.get(code="MTTQ"), {"agree": "yes"})
 
     def responses_in_the_file_alone():
         """Count the responses in a copy of the database file without its WAL."""

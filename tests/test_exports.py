@@ -1,4 +1,5 @@
 """Exports read back: CSV (BOM, columns, local times, formula neutralising) and XLSX, scoped and audited."""
+
 import csv
 import io
 
@@ -8,8 +9,20 @@ from survey.models import AuditEvent, Collaborator, Organisation, Questionnaire,
 from survey.tallies import exports
 from tests.conftest import store_answers
 
-HEADER = ["response", "submitted_at", "ward", "organisation", "collaborator", "agree", "why",
-          "topics", "score", "age", "note", "day"]
+HEADER = [
+    "response",
+    "submitted_at",
+    "ward",
+    "organisation",
+    "collaborator",
+    "agree",
+    "why",
+    "topics",
+    "score",
+    "age",
+    "note",
+    "day",
+]
 
 
 def read_csv(response):
@@ -33,11 +46,15 @@ def test_csv_rows_columns_and_values(app, tally_sample, login):
     assert first["topics"] == "roads;parks" and first["score"] == "5" and first["age"] == "30"
     assert first["note"] == "Tốt lắm, cảm ơn" and first["day"] == "2025-07-01"
     third = dict(zip(HEADER, rows[3]))
-    assert third["note"] == "'=HYPERLINK(\"http://x\")"
+    assert third["note"] == '\'=HYPERLINK("http://x")'
     fourth = dict(zip(HEADER, rows[4]))
     assert fourth["topics"] == "" and fourth["why"] == ""
-    assert AuditEvent.select().where((AuditEvent.action == "responses.export")
-                                     & (AuditEvent.target == "sample")).count() == 1
+    assert (
+        AuditEvent.select()
+        .where((AuditEvent.action == "responses.export") & (AuditEvent.target == "sample"))
+        .count()
+        == 1
+    )
 
 
 def test_csv_is_the_same_whatever_the_chunk_size(app, tally_sample, login, monkeypatch):
@@ -56,21 +73,36 @@ def test_filters_and_scope_apply_to_exports(app, tally_sample, login):
     rows = read_csv(client.get("/questionnaires/sample/export.csv?ward=P2"))
     assert len(rows) == 3
     assert client.get("/questionnaires/sample/export.csv?organisation=MTTQ").status_code == 400
-    book = openpyxl.load_workbook(io.BytesIO(
-        client.get("/questionnaires/sample/export.xlsx").get_data()), read_only=True)
+    book = openpyxl.load_workbook(
+        io.BytesIO(client.get("/questionnaires/sample/export.xlsx").get_data()), read_only=True
+    )
     values = list(book.active.iter_rows(values_only=True))
     assert len(values) == 4 and {r[3] for r in values[1:]} == {"DOAN"}
-    tallies = openpyxl.load_workbook(io.BytesIO(
-        client.get("/questionnaires/sample/tallies.xlsx").get_data()))
-    assert "MTTQ" not in {c for sheet in tallies for row in sheet.iter_rows(values_only=True)
-                          for c in row}
+    tallies = openpyxl.load_workbook(
+        io.BytesIO(client.get("/questionnaires/sample/tallies.xlsx").get_data())
+    )
+    assert "MTTQ" not in {
+        c for sheet in tallies for row in sheet.iter_rows(values_only=True) for c in row
+    }
 
 
 def test_anonymous_export_has_no_collaborator_column(app, network, login):
     """An anonymous questionnaire's export has no collaborator column; a named one shows the name."""
     from survey.questionnaires.file_format import import_questionnaire
-    spec = {"title": "Ẩn danh", "status": "open", "per_collaborator": "many", "questions": [
-        {"key": "ok", "kind": "single", "prompt": "OK?", "choices": [{"key": "y", "label": "Có"}]}]}
+
+    spec = {
+        "title": "Ẩn danh",
+        "status": "open",
+        "per_collaborator": "many",
+        "questions": [
+            {
+                "key": "ok",
+                "kind": "single",
+                "prompt": "OK?",
+                "choices": [{"key": "y", "label": "Có"}],
+            }
+        ],
+    }
     anonymous = import_questionnaire({**spec, "slug": "anon", "anonymous": True})
     named = import_questionnaire({**spec, "slug": "named", "anonymous": False})
     person = network["collaborators"][("P1", "MTTQ")]
@@ -79,8 +111,10 @@ def test_anonymous_export_has_no_collaborator_column(app, network, login):
             store_answers(q, person.ward, person.organisation, {"ok": "y"}, collaborator=person)
     client = login("viewer")
     rows = read_csv(client.get("/questionnaires/anon/export.csv"))
-    assert rows == [["response", "submitted_at", "ward", "organisation", "ok"],
-                    [rows[1][0], rows[1][1], "P1", "MTTQ", "y"]]
+    assert rows == [
+        ["response", "submitted_at", "ward", "organisation", "ok"],
+        [rows[1][0], rows[1][1], "P1", "MTTQ", "y"],
+    ]
     rows = read_csv(client.get("/questionnaires/named/export.csv"))
     assert rows[0][4] == "collaborator" and rows[1][4] == "CTV P1 MTTQ"
 
@@ -88,21 +122,43 @@ def test_anonymous_export_has_no_collaborator_column(app, network, login):
 def test_formula_neutralised_in_both_formats(app, network, login):
     """Text starting with = + - @, tab or CR gets a leading apostrophe; XLSX holds strings, no formulas."""
     from survey.questionnaires.file_format import import_questionnaire
-    q = import_questionnaire({"slug": "f", "title": "F", "status": "open", "questions": [
-        {"key": "t", "kind": "text", "prompt": "T"}, {"key": "n", "kind": "number", "prompt": "N"}]})
+
+    q = import_questionnaire(
+        {
+            "slug": "f",
+            "title": "F",
+            "status": "open",
+            "questions": [
+                {"key": "t", "kind": "text", "prompt": "T"},
+                {"key": "n", "kind": "number", "prompt": "N"},
+            ],
+        }
+    )
     payloads = ["=1+1", "+1", "-2+3", "@SUM(A1)", "\tx", "=cmd|' /C calc'!A0", "bình thường"]
     with app.test_request_context():
         for text in payloads:
-            store_answers(q, network["wards"][0], network["organisations"][0], {"t": text, "n": "-5"})
+            store_answers(
+                q, network["wards"][0], network["organisations"][0], {"t": text, "n": "-5"}
+            )
         Ward.update(name="=bad").execute()
         Collaborator.update(name="+evil").execute()
     client = login("viewer")
     rows = read_csv(client.get("/questionnaires/f/export.csv"))
     texts = [r[5] for r in rows[1:]]
-    assert texts == ["'=1+1", "'+1", "'-2+3", "'@SUM(A1)", "x", "'=cmd|' /C calc'!A0", "bình thường"]
+    assert texts == [
+        "'=1+1",
+        "'+1",
+        "'-2+3",
+        "'@SUM(A1)",
+        "x",
+        "'=cmd|' /C calc'!A0",
+        "bình thường",
+    ]
     # A tab at the start is stripped on input; numbers stay numbers.
     assert {r[6] for r in rows[1:]} == {"-5"}
-    book = openpyxl.load_workbook(io.BytesIO(client.get("/questionnaires/f/export.xlsx").get_data()))
+    book = openpyxl.load_workbook(
+        io.BytesIO(client.get("/questionnaires/f/export.xlsx").get_data())
+    )
     sheet = book.active
     cells = [row[5] for row in sheet.iter_rows(min_row=2)]
     assert [c.value for c in cells] == texts
@@ -115,8 +171,9 @@ def test_formula_neutralised_in_both_formats(app, network, login):
 def test_tallies_workbook_has_breakdowns_and_suppression(app, tally_sample, login):
     """The tallies workbook has a summary, both breakdowns and the cross table; withheld cells are empty."""
     client = login("viewer")
-    book = openpyxl.load_workbook(io.BytesIO(
-        client.get("/questionnaires/sample/tallies.xlsx?lang=en").get_data()))
+    book = openpyxl.load_workbook(
+        io.BytesIO(client.get("/questionnaires/sample/tallies.xlsx?lang=en").get_data())
+    )
     assert book.sheetnames == ["Summary", "By ward", "By organisation", "Ward × organisation"]
     summary = list(book["Summary"].iter_rows(values_only=True))
     agree = [r for r in summary if r[0] == "agree"]
@@ -128,8 +185,9 @@ def test_tallies_workbook_has_breakdowns_and_suppression(app, tally_sample, logi
     assert cross[1] == ("P1", 1, 2, 3) and cross[-1] == ("Total", 3, 3, 6)
 
     Questionnaire.update(suppress_below=3).where(Questionnaire.id == tally_sample.id).execute()
-    book = openpyxl.load_workbook(io.BytesIO(
-        client.get("/questionnaires/sample/tallies.xlsx?lang=en").get_data()))
+    book = openpyxl.load_workbook(
+        io.BytesIO(client.get("/questionnaires/sample/tallies.xlsx?lang=en").get_data())
+    )
     summary = list(book["Summary"].iter_rows(values_only=True))
     assert "counts from 1 to 2" in summary[0][0].lower()
     assert [(r[6], r[8]) for r in summary if r[0] == "agree"] == [("yes", None), ("no", None)]
@@ -140,6 +198,9 @@ def test_tallies_workbook_has_breakdowns_and_suppression(app, tally_sample, logi
 
 def test_exports_need_login(client, tally_sample):
     """Anonymous visitors get no export."""
-    for url in ("/questionnaires/sample/export.csv", "/questionnaires/sample/export.xlsx",
-                "/questionnaires/sample/tallies.xlsx"):
+    for url in (
+        "/questionnaires/sample/export.csv",
+        "/questionnaires/sample/export.xlsx",
+        "/questionnaires/sample/tallies.xlsx",
+    ):
         assert client.get(url).status_code == 302

@@ -1,4 +1,5 @@
 """Fake responses: valid by the same rules as real ones, spread over the targeted groups."""
+
 from peewee import fn
 
 from survey.cli import fake
@@ -18,21 +19,32 @@ def test_generates_valid_responses(sample):
     assert answers_of("agree").count() == 300
     assert answers_of("agree").select(Answer.response).distinct().count() == 300
     # "why" is shown (and then required) only after "no"
-    said_no = (answers_of("agree").join_from(Answer, Choice).where(Choice.key == "no")
-               .select(Answer.response))
+    said_no = (
+        answers_of("agree")
+        .join_from(Answer, Choice)
+        .where(Choice.key == "no")
+        .select(Answer.response)
+    )
     why = answers_of("why").select(Answer.response)
     assert {r.response_id for r in why} == {r.response_id for r in said_no}
     assert 0 < why.count() < 300
-    low, high = answers_of("score").select(fn.MIN(Answer.number), fn.MAX(Answer.number)).scalar(
-        as_tuple=True)
+    low, high = (
+        answers_of("score")
+        .select(fn.MIN(Answer.number), fn.MAX(Answer.number))
+        .scalar(as_tuple=True)
+    )
     assert 1 <= low and high <= 5 and low < high
-    low, high = answers_of("age").select(fn.MIN(Answer.number), fn.MAX(Answer.number)).scalar(
-        as_tuple=True)
+    low, high = (
+        answers_of("age").select(fn.MIN(Answer.number), fn.MAX(Answer.number)).scalar(as_tuple=True)
+    )
     assert 0 <= low and high <= 120
     # optional questions are sometimes skipped, multi-choice sometimes has several answers
     assert answers_of("note").count() < 300
-    per_response = (answers_of("topics").select(Answer.response, fn.COUNT(Answer.id).alias("n"))
-                    .group_by(Answer.response))
+    per_response = (
+        answers_of("topics")
+        .select(Answer.response, fn.COUNT(Answer.id).alias("n"))
+        .group_by(Answer.response)
+    )
     assert max(row.n for row in per_response) > 1
     assert Response.select().where(Response.collaborator.is_null(False)).count() == 0
 

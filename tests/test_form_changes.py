@@ -1,4 +1,5 @@
 """A form opened before a change: the answer sent from it follows the change, or is refused."""
+
 import uuid
 
 import pytest
@@ -16,8 +17,9 @@ def alice(network):
 
 def send(client, token, **answers):
     """Post an answer to the sample questionnaire through a collaborator's link."""
-    return client.post(f"/c/{token}/sample",
-                       data={"client_uuid": str(uuid.uuid4()), "agree": "yes", **answers})
+    return client.post(
+        f"/c/{token}/sample", data={"client_uuid": str(uuid.uuid4()), "agree": "yes", **answers}
+    )
 
 
 def counts():
@@ -58,9 +60,15 @@ def rotate_token(questionnaire, person):
     Collaborator.get_by_id(person.id).rotate_token()
 
 
-@pytest.mark.parametrize("change,status", [
-    (close_by_coordinator, 410), (close_behind_the_apps_back, 410), (deactivate, 404),
-    (rotate_token, 404)])
+@pytest.mark.parametrize(
+    "change,status",
+    [
+        (close_by_coordinator, 410),
+        (close_behind_the_apps_back, 410),
+        (deactivate, 404),
+        (rotate_token, 404),
+    ],
+)
 def test_an_opened_form_refuses_once_its_rows_change(client, sample, alice, change, status):
     """A questionnaire closed or a collaborator removed after the form was opened: refused,
     nothing more is stored."""
@@ -72,8 +80,7 @@ def test_an_opened_form_refuses_once_its_rows_change(client, sample, alice, chan
     assert counts() == (1, 1, 1)
 
 
-def test_an_opened_form_follows_a_move_and_a_new_question(client, sample, alice, network,
-                                                           login):
+def test_an_opened_form_follows_a_move_and_a_new_question(client, sample, alice, network, login):
     """A collaborator moved to another ward, a question added: the next answer follows both."""
     Questionnaire.update(per_collaborator="many").where(Questionnaire.id == sample.id).execute()
     assert client.get(f"/c/{alice.token}/sample").status_code == 200
@@ -82,8 +89,10 @@ def test_an_opened_form_follows_a_move_and_a_new_question(client, sample, alice,
     assert send(client, alice.token).status_code == 303
     assert Response.get().ward_id == p2.id  # the new ward, not the one of the opened form
     coordinator = login("coordinator")
-    added = coordinator.post("/questionnaires/sample/questions",
-                             data={"key": "extra", "kind": "number", "prompt": "Thêm?"})
+    added = coordinator.post(
+        "/questionnaires/sample/questions",
+        data={"key": "extra", "kind": "number", "prompt": "Thêm?"},
+    )
     assert added.status_code == 302
     assert send(client, alice.token, extra="7").status_code == 303
     assert Answer.select().where(Answer.number == 7).count() == 1
@@ -101,12 +110,26 @@ def test_the_open_link_refuses_a_ward_closed_since_it_was_opened(client, sample,
     """Answers through an opened open link are stored; a ward made inactive since is refused."""
     assert client.get("/s/sample").status_code == 200
     for ward in ("P1", "P2"):
-        sent = client.post("/s/sample", data={"client_uuid": str(uuid.uuid4()), "agree": "yes",
-                                              "ward": ward, "organisation": "DOAN"})
+        sent = client.post(
+            "/s/sample",
+            data={
+                "client_uuid": str(uuid.uuid4()),
+                "agree": "yes",
+                "ward": ward,
+                "organisation": "DOAN",
+            },
+        )
         assert sent.status_code == 303
     Ward.update(active=False).where(Ward.code == "P2").execute()
-    refused = client.post("/s/sample", data={"client_uuid": str(uuid.uuid4()), "agree": "yes",
-                                             "ward": "P2", "organisation": "DOAN"})
+    refused = client.post(
+        "/s/sample",
+        data={
+            "client_uuid": str(uuid.uuid4()),
+            "agree": "yes",
+            "ward": "P2",
+            "organisation": "DOAN",
+        },
+    )
     assert refused.status_code == 400
     assert counts() == (2, 2, 0)
 
@@ -116,13 +139,15 @@ def test_a_poster_is_404_once_its_organisation_closes(client, sample, network, a
     with app.test_request_context():
         group = sign_group(network["wards"][1], network["organisations"][0])
     assert client.get(f"/s/sample/{group}").status_code == 200
-    sent = client.post(f"/s/sample/{group}", data={"client_uuid": str(uuid.uuid4()),
-                                                    "agree": "yes"})
+    sent = client.post(
+        f"/s/sample/{group}", data={"client_uuid": str(uuid.uuid4()), "agree": "yes"}
+    )
     assert sent.status_code == 303
     assert (Response.get().ward.code, Response.get().organisation.code) == ("P2", "MTTQ")
     Organisation.update(active=False).where(Organisation.code == "MTTQ").execute()
-    gone = client.post(f"/s/sample/{group}", data={"client_uuid": str(uuid.uuid4()),
-                                                    "agree": "yes"})
+    gone = client.post(
+        f"/s/sample/{group}", data={"client_uuid": str(uuid.uuid4()), "agree": "yes"}
+    )
     assert gone.status_code == 404
     assert counts() == (1, 1, 0)
 
@@ -131,7 +156,14 @@ def test_the_open_link_turned_off_is_404_for_a_form_opened_before(client, sample
     """The open link switched off in the database after the form was opened: 404, nothing stored."""
     assert client.get("/s/sample").status_code == 200
     Questionnaire.update(open_link=False).where(Questionnaire.id == sample.id).execute()
-    sent = client.post("/s/sample", data={"client_uuid": str(uuid.uuid4()), "agree": "yes",
-                                          "ward": "P1", "organisation": "MTTQ"})
+    sent = client.post(
+        "/s/sample",
+        data={
+            "client_uuid": str(uuid.uuid4()),
+            "agree": "yes",
+            "ward": "P1",
+            "organisation": "MTTQ",
+        },
+    )
     assert sent.status_code == 404
     assert counts() == (0, 0, 0)

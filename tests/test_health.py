@@ -11,7 +11,9 @@ def test_healthz_reports_the_database(client):
 def test_healthz_reports_an_unreachable_database(tmp_path):
     """With the database down, /healthz answers 503 (not 500) so a balancer takes the node out."""
     from survey import create_app
-    app = create_app({"TESTING": True, "DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none",
-                      "SECRET_KEY": "x"})
+
+    app = create_app(
+        {"TESTING": True, "DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none", "SECRET_KEY": "x"}
+    )
     response = app.test_client().get("/healthz")
     assert response.status_code == 503

@@ -1,4 +1,5 @@
 """Hostile input on the public forms: never a 500, nothing stored when refused (property-based)."""
+
 import uuid
 
 from hypothesis import HealthCheck, given, settings
@@ -6,18 +7,54 @@ from hypothesis import strategies as st
 
 from survey.models import Answer, AuditEvent, Response, User
 
-KEYS = ["agree", "why", "topics", "score", "age", "note", "day", "client_uuid", "ward",
-        "organisation", "csrf_token", "x", "agree\x00", "' OR 1=1 --"]
+KEYS = [
+    "agree",
+    "why",
+    "topics",
+    "score",
+    "age",
+    "note",
+    "day",
+    "client_uuid",
+    "ward",
+    "organisation",
+    "csrf_token",
+    "x",
+    "agree\x00",
+    "' OR 1=1 --",
+]
 NASTY = st.one_of(
     st.text(max_size=50),
-    st.sampled_from(["\x00", "\ud800", "<script>alert(1)</script>", "'; DROP TABLE answer; --",
-                     "1e309", "NaN", "-0", "9" * 400, "x" * 200_000, "yes\x00", "2025-02-30",
-                     "0000-00-00", "P1", "MTTQ", "yes", "no", "5", "ﷺ", "\u202e"]),
+    st.sampled_from(
+        [
+            "\x00",
+            "\ud800",
+            "<script>alert(1)</script>",
+            "'; DROP TABLE answer; --",
+            "1e309",
+            "NaN",
+            "-0",
+            "9" * 400,
+            "x" * 200_000,
+            "yes\x00",
+            "2025-02-30",
+            "0000-00-00",
+            "P1",
+            "MTTQ",
+            "yes",
+            "no",
+            "5",
+            "ﷺ",
+            "\u202e",
+        ]
+    ),
 )
 FORMS = st.lists(st.tuples(st.sampled_from(KEYS), NASTY), max_size=12)
-SETTINGS = settings(max_examples=60, deadline=None,
-                    suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                           HealthCheck.too_slow])
+SETTINGS = settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 
 
 def _encode(pairs):
@@ -28,14 +65,16 @@ def _encode(pairs):
 def _body(pairs):
     """Return an urlencoded body that can carry any bytes, surrogates included."""
     from urllib.parse import quote_from_bytes
-    return "&".join(quote_from_bytes(k.encode("utf-8", "surrogatepass")) + "="
-                    + quote_from_bytes(v) for k, v in _encode(pairs))
+
+    return "&".join(
+        quote_from_bytes(k.encode("utf-8", "surrogatepass")) + "=" + quote_from_bytes(v)
+        for k, v in _encode(pairs)
+    )
 
 
 def _post(client, path, pairs):
     """Post raw form pairs to a path."""
-    return client.post(path, data=_body(pairs),
-                       content_type="application/x-www-form-urlencoded")
+    return client.post(path, data=_body(pairs), content_type="application/x-www-form-urlencoded")
 
 
 def _counts():
@@ -82,7 +121,11 @@ def test_login_never_fails(client, db, username, password):
 def test_unknown_tokens_and_slugs_are_plain_404(client, sample, path):
     """Made-up tokens and slugs are a plain 404 (or a redirect for a trailing slash), never a 500."""
     from urllib.parse import quote
-    for url in (f"/c/{quote(path, safe='')}", f"/s/{quote(path, safe='')}",
-                f"/c/{quote(path, safe='')}/sample"):
+
+    for url in (
+        f"/c/{quote(path, safe='')}",
+        f"/s/{quote(path, safe='')}",
+        f"/c/{quote(path, safe='')}/sample",
+    ):
         response = client.get(url)
         assert response.status_code in (404, 308, 301, 405), (url, response.status_code)

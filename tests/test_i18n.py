@@ -1,4 +1,5 @@
 """Translations: every English msgid has a Vietnamese translation, and the compiled catalog is current."""
+
 import subprocess
 import sys
 from pathlib import Path
@@ -40,9 +41,26 @@ def test_every_vietnamese_entry_is_translated():
 def test_catalog_covers_every_string_in_the_source(tmp_path):
     """Every string marked in the code and templates is in the vi catalog."""
     pot = tmp_path / "messages.pot"
-    subprocess.run([sys.executable, "-m", "babel.messages.frontend", "-q", "extract",
-                    "-F", "pyproject.toml", "-k", "_l", "-k", "lazy_gettext",
-                    "-o", str(pot), "."], check=True, cwd=ROOT)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "babel.messages.frontend",
+            "-q",
+            "extract",
+            "-F",
+            "pyproject.toml",
+            "-k",
+            "_l",
+            "-k",
+            "lazy_gettext",
+            "-o",
+            str(pot),
+            ".",
+        ],
+        check=True,
+        cwd=ROOT,
+    )
     with open(pot, "rb") as fh:
         wanted = {m.id if isinstance(m.id, str) else m.id[0] for m in read_po(fh) if m.id}
     have = {m.id if isinstance(m.id, str) else m.id[0] for m in _catalog(VI_PO) if m.id}
@@ -51,8 +69,11 @@ def test_catalog_covers_every_string_in_the_source(tmp_path):
 
 def test_compiled_catalog_matches_po():
     """messages.mo holds the same translations as messages.po (run `pybabel compile`)."""
-    po = {_hashable(m.id): _hashable(m.string) for m in _catalog(VI_PO)
-          if m.id and _translated(m) and not m.fuzzy}
+    po = {
+        _hashable(m.id): _hashable(m.string)
+        for m in _catalog(VI_PO)
+        if m.id and _translated(m) and not m.fuzzy
+    }
     mo = {_hashable(m.id): _hashable(m.string) for m in _catalog(VI_MO, read_mo) if m.id}
     assert po == mo
 

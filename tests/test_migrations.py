@@ -3,6 +3,7 @@
 The rows are made from what the database says about its own tables (columns, types, foreign
 keys), so a new migration is covered without touching this file.
 """
+
 import datetime
 
 import pytest
@@ -46,8 +47,11 @@ def dependency_order(tables, foreign_keys):
     """Return the tables ordered so that every table comes after the tables it refers to."""
     done, order = set(), []
     while len(order) < len(tables):
-        ready = [t for t in tables if t not in done
-                 and all(d in done or d == t for d in foreign_keys[t].values())]
+        ready = [
+            t
+            for t in tables
+            if t not in done and all(d in done or d == t for d in foreign_keys[t].values())
+        ]
         assert ready, f"foreign keys form a cycle among {set(tables) - done}"
         for table in sorted(ready):
             done.add(table)
@@ -58,17 +62,20 @@ def dependency_order(tables, foreign_keys):
 def fill(db):
     """Insert ROWS rows into every table, each foreign key pointing at a row of its table."""
     tables = [t for t in db.get_tables() if t != HISTORY]
-    foreign_keys = {t: {fk.column: fk.dest_table for fk in db.get_foreign_keys(t)}
-                    for t in tables}
+    foreign_keys = {t: {fk.column: fk.dest_table for fk in db.get_foreign_keys(t)} for t in tables}
     ids = {}
     for table in dependency_order(tables, foreign_keys):
         columns = db.get_columns(table)
         keys = [c for c in columns if c.primary_key]
         auto = keys[0].name if len(keys) == 1 and keys[0].name not in foreign_keys[table] else None
         for i in range(ROWS):
-            row = {c.name: ids[foreign_keys[table][c.name]][i % ROWS]
-                   if c.name in foreign_keys[table] else value(c, i)
-                   for c in columns if c.name != auto}
+            row = {
+                c.name: ids[foreign_keys[table][c.name]][i % ROWS]
+                if c.name in foreign_keys[table]
+                else value(c, i)
+                for c in columns
+                if c.name != auto
+            }
             names = ", ".join(f'"{n}"' for n in row)
             marks = ", ".join([db.param] * len(row))
             db.execute_sql(f'INSERT INTO "{table}" ({names}) VALUES ({marks})', list(row.values()))
@@ -112,7 +119,7 @@ def test_upgrade_to_head_keeps_every_row(empty, start):
         fill(empty)
         before = snapshot(empty)
     assert before and all(len(rows) == ROWS for rows in before.values()), before.keys()
-    assert migrate() == MIGRATIONS[MIGRATIONS.index(start) + 1:]
+    assert migrate() == MIGRATIONS[MIGRATIONS.index(start) + 1 :]
     with database.connection_context():
         after = snapshot(empty)
         for table, rows in before.items():
@@ -140,18 +147,23 @@ def test_first_row_marks_one_row_per_answer_after_upgrade(empty):
     with database.connection_context():
         Runner(empty, str(MIGRATIONS_DIR)).up(target="0003_tally_covering_indexes")
         fill(empty)
-        first = empty.execute_sql('SELECT "response_id", "question_id", "choice_id", '
-                                  '"questionnaire_id", "ward_id", "organisation_id", '
-                                  '"submitted_at" FROM "answer" ORDER BY "id"').fetchone()
+        first = empty.execute_sql(
+            'SELECT "response_id", "question_id", "choice_id", '
+            '"questionnaire_id", "ward_id", "organisation_id", '
+            '"submitted_at" FROM "answer" ORDER BY "id"'
+        ).fetchone()
         for _ in range(2):  # two more choices of that same multi-choice answer
             empty.execute_sql(
                 'INSERT INTO "answer" ("response_id", "question_id", "choice_id", '
                 '"questionnaire_id", "ward_id", "organisation_id", "submitted_at") VALUES '
-                f'({", ".join([empty.param] * 7)})', first)
+                f"({', '.join([empty.param] * 7)})",
+                first,
+            )
     migrate()
     with database.connection_context():
-        rows = empty.execute_sql('SELECT "response_id", "question_id", "first_row" FROM "answer" '
-                                 'ORDER BY "id"').fetchall()
+        rows = empty.execute_sql(
+            'SELECT "response_id", "question_id", "first_row" FROM "answer" ORDER BY "id"'
+        ).fetchall()
     assert [bool(r[2]) for r in rows] == [True] * ROWS + [False, False]
     assert rows[-1][:2] == rows[0][:2]
 
@@ -162,12 +174,19 @@ def test_head_schema_has_the_indexes_the_models_declare(empty):
     with database.connection_context():
         for model in TABLES:
             table = model._meta.table_name
-            declared = {(tuple(f.column_name for f in index._expressions), index._unique)
-                        for index in model._meta.fields_to_index()}
+            declared = {
+                (tuple(f.column_name for f in index._expressions), index._unique)
+                for index in model._meta.fields_to_index()
+            }
             primary = tuple(f.column_name for f in model._meta.get_primary_keys())
-            present = {(tuple(index.columns), index.unique) for index in empty.get_indexes(table)
-                       if tuple(index.columns) != primary}
-            assert present == declared, f"{table}: migrations {present - declared}, models {declared - present}"
+            present = {
+                (tuple(index.columns), index.unique)
+                for index in empty.get_indexes(table)
+                if tuple(index.columns) != primary
+            }
+            assert present == declared, (
+                f"{table}: migrations {present - declared}, models {declared - present}"
+            )
 
 
 def foreign_keys(table):
@@ -178,13 +197,17 @@ def foreign_keys(table):
 def test_head_schema_has_the_foreign_keys_the_models_declare(empty):
     """Every declared foreign key is in the database, but on PostgreSQL the answer's copies (0006)."""
     from peewee import ForeignKeyField, PostgresqlDatabase
+
     migrate()
     copies = {"questionnaire_id", "ward_id", "organisation_id"}
     with database.connection_context():
         for model in TABLES:
             table = model._meta.table_name
-            declared = {f.column_name: f.rel_model._meta.table_name
-                        for f in model._meta.sorted_fields if isinstance(f, ForeignKeyField)}
+            declared = {
+                f.column_name: f.rel_model._meta.table_name
+                for f in model._meta.sorted_fields
+                if isinstance(f, ForeignKeyField)
+            }
             if table == "answer" and isinstance(empty, PostgresqlDatabase):
                 declared = {c: t for c, t in declared.items() if c not in copies}
             assert foreign_keys(table) == declared, table
@@ -193,15 +216,23 @@ def test_head_schema_has_the_foreign_keys_the_models_declare(empty):
 def test_answer_copies_foreign_keys_come_back_on_downgrade(empty):
     """0006 goes down and up again: PostgreSQL's three constraints return, then go."""
     from peewee import PostgresqlDatabase
+
     migrate()
     runner = Runner(empty, str(MIGRATIONS_DIR))
     with database.connection_context():
         assert runner.down() == ["0006_answer_copies_without_foreign_keys"]
         assert set(foreign_keys("answer")) == {
-            "response_id", "question_id", "choice_id", "questionnaire_id", "ward_id",
-            "organisation_id"}
+            "response_id",
+            "question_id",
+            "choice_id",
+            "questionnaire_id",
+            "ward_id",
+            "organisation_id",
+        }
         assert runner.up() == ["0006_answer_copies_without_foreign_keys"]
         kept = {"response_id", "question_id", "choice_id"}
         assert set(foreign_keys("answer")) == (
-            kept if isinstance(empty, PostgresqlDatabase) else kept | {
-                "questionnaire_id", "ward_id", "organisation_id"})
+            kept
+            if isinstance(empty, PostgresqlDatabase)
+            else kept | {"questionnaire_id", "ward_id", "organisation_id"}
+        )

@@ -1,4 +1,5 @@
 """The network screens: wards and organisations, the roster, import, export, scoping, posters."""
+
 import os
 import re
 import time
@@ -19,8 +20,10 @@ def client_as(app, role, organisation=None, username=None):
     make_user(username, role, organisation)
     client = app.test_client()
     client.get("/login?lang=en")  # messages are checked in English
-    assert client.post("/login", data={"username": username,
-                                       "password": "secret-pass"}).status_code == 302
+    assert (
+        client.post("/login", data={"username": username, "password": "secret-pass"}).status_code
+        == 302
+    )
     return client
 
 
@@ -38,21 +41,29 @@ def html_of(reply):
 
 def actions():
     """Return the audit actions recorded so far, in order."""
-    return [e.action for e in AuditEvent.select().order_by(AuditEvent.id)
-            if not e.action.startswith("user.log")]
+    return [
+        e.action
+        for e in AuditEvent.select().order_by(AuditEvent.id)
+        if not e.action.startswith("user.log")
+    ]
 
 
 # --- Wards and organisations --------------------------------------------------------------
+
 
 def test_admin_adds_renames_and_deactivates_a_ward(network, login):
     """An admin manages wards; every change is audited; nothing is deleted."""
     client = login("admin")
     assert "Phường 1" in html_of(client.get("/network/wards"))
-    assert client.post("/network/wards/new", data={"code": "P3", "name": "Phường 3"}
-                       ).status_code == 302
+    assert (
+        client.post("/network/wards/new", data={"code": "P3", "name": "Phường 3"}).status_code
+        == 302
+    )
     ward = Ward.get(Ward.code == "P3")
-    assert client.post(f"/network/wards/{ward.id}/rename", data={"name": "Vườn Lài"}
-                       ).status_code == 302
+    assert (
+        client.post(f"/network/wards/{ward.id}/rename", data={"name": "Vườn Lài"}).status_code
+        == 302
+    )
     assert client.post(f"/network/wards/{ward.id}/active", data={"active": "0"}).status_code == 302
     ward = Ward.get_by_id(ward.id)
     assert (ward.name, ward.active) == ("Vườn Lài", False)
@@ -70,13 +81,20 @@ def test_admin_manages_organisations_and_bad_input_changes_nothing(network, logi
     bad = client.post("/network/organisations/new", data={"code": "a b", "name": ""})
     assert bad.status_code == 422 and "This field is required." in html_of(bad)
     org = network["organisations"][0]
-    assert client.post(f"/network/organisations/{org.id}/rename", data={"name": ""}
-                       ).status_code == 422
-    assert client.post(f"/network/organisations/{org.id}/active", data={"active": "x"}
-                       ).status_code == 400
+    assert (
+        client.post(f"/network/organisations/{org.id}/rename", data={"name": ""}).status_code == 422
+    )
+    assert (
+        client.post(f"/network/organisations/{org.id}/active", data={"active": "x"}).status_code
+        == 400
+    )
     assert client.post("/network/organisations/999/rename", data={"name": "X"}).status_code == 404
-    assert client.post("/network/organisations/new", data={"code": "CCB", "name": "Hội CCB"}
-                       ).status_code == 302
+    assert (
+        client.post(
+            "/network/organisations/new", data={"code": "CCB", "name": "Hội CCB"}
+        ).status_code
+        == 302
+    )
     assert Organisation.select().count() == 3
     assert Organisation.get_by_id(org.id).name == "Ủy ban MTTQ"
     assert actions() == ["organisation.create"]
@@ -93,18 +111,24 @@ def test_only_admins_manage_wards(network, app):
 
 # --- The roster ---------------------------------------------------------------------------
 
+
 def test_list_searches_filters_and_pages(network, login):
     """Search by name or phone, filter by ward/organisation, 50 a page, bad filters refused."""
     client = login("coordinator")
     ward, org = network["wards"][0], network["organisations"][1]
     for i in range(55):
-        Collaborator.create(name=f"Người {i:02d}", phone=f"0987{i:06d}", ward=ward,
-                            organisation=org)
+        Collaborator.create(
+            name=f"Người {i:02d}", phone=f"0987{i:06d}", ward=ward, organisation=org
+        )
     first = html_of(client.get("/network/collaborators?ward=P1&organisation=DOAN"))
     assert "56 collaborators found" in first
-    assert first.count("/network/collaborators/") - first.count("/network/collaborators/new") \
-        - first.count("/network/collaborators/import") - first.count(
-            "/network/collaborators/export") >= 50
+    assert (
+        first.count("/network/collaborators/")
+        - first.count("/network/collaborators/new")
+        - first.count("/network/collaborators/import")
+        - first.count("/network/collaborators/export")
+        >= 50
+    )
     second = html_of(client.get("/network/collaborators?ward=P1&organisation=DOAN&page=2"))
     assert second.count("Người ") == 6
     assert client.get("/network/collaborators?page=9").status_code == 404
@@ -150,14 +174,21 @@ def test_deactivate_and_rotate_stop_the_old_link_at_once(network, login):
     assert Collaborator.by_token(old) is None and Collaborator.by_token(new).id == person.id
     assert client.get(f"/c/{old}").status_code == 404
     assert new in html_of(client.get(f"/network/collaborators/{person.id}"))
-    assert client.post(f"/network/collaborators/{person.id}/active", data={"active": "0"}
-                       ).status_code == 302
+    assert (
+        client.post(f"/network/collaborators/{person.id}/active", data={"active": "0"}).status_code
+        == 302
+    )
     assert Collaborator.by_token(new) is None
-    assert client.post(f"/network/collaborators/{person.id}/active", data={"active": "1"}
-                       ).status_code == 302
+    assert (
+        client.post(f"/network/collaborators/{person.id}/active", data={"active": "1"}).status_code
+        == 302
+    )
     assert Collaborator.by_token(new).id == person.id
-    assert actions() == ["collaborator.rotate", "collaborator.deactivate",
-                         "collaborator.reactivate"]
+    assert actions() == [
+        "collaborator.rotate",
+        "collaborator.deactivate",
+        "collaborator.reactivate",
+    ]
 
 
 def test_a_coordinator_sees_and_manages_only_their_organisation(network, app):
@@ -169,14 +200,19 @@ def test_a_coordinator_sees_and_manages_only_their_organisation(network, app):
     assert "CTV P1 DOAN" in listing and "MTTQ" not in listing
     for path in ("", "/qr.svg", "/qr.png"):
         assert client.get(f"/network/collaborators/{theirs.id}{path}").status_code == 404
-    for path, data in (("", {"name": "X", "organisation": "DOAN", "ward": "P1"}),
-                       ("/rotate", {}), ("/active", {"active": "0"})):
-        assert client.post(f"/network/collaborators/{theirs.id}{path}", data=data
-                           ).status_code == 404
+    for path, data in (
+        ("", {"name": "X", "organisation": "DOAN", "ward": "P1"}),
+        ("/rotate", {}),
+        ("/active", {"active": "0"}),
+    ):
+        assert (
+            client.post(f"/network/collaborators/{theirs.id}{path}", data=data).status_code == 404
+        )
     same = Collaborator.get_by_id(theirs.id)
     assert (same.name, same.token, same.active) == (theirs.name, theirs.token, True)
-    added = client.post("/network/collaborators/new", data={
-        "name": "Sneaky", "organisation": "MTTQ", "ward": "P1"})
+    added = client.post(
+        "/network/collaborators/new", data={"name": "Sneaky", "organisation": "MTTQ", "ward": "P1"}
+    )
     assert added.status_code == 422
     assert not Collaborator.select().where(Collaborator.name == "Sneaky").exists()
     cards = html_of(client.get("/network/cards"))
@@ -190,8 +226,12 @@ def test_a_coordinator_sees_and_manages_only_their_organisation(network, app):
 def test_viewers_cannot_manage_the_roster(network, app):
     """A viewer reads rates but may not open the roster, cards or exports."""
     client = client_as(app, "viewer")
-    for path in ("/network/collaborators", "/network/cards", "/network/collaborators/export.csv",
-                 "/network/collaborators/import"):
+    for path in (
+        "/network/collaborators",
+        "/network/cards",
+        "/network/collaborators/export.csv",
+        "/network/collaborators/import",
+    ):
         assert client.get(path).status_code == 403
 
 
@@ -220,15 +260,21 @@ def test_export_is_excel_ready_csv_with_full_links(network, login):
 
 # --- Roster import ------------------------------------------------------------------------
 
+
 def upload(client, text, path="/network/collaborators/import"):
     """Post a CSV text as the roster file."""
-    return client.post(path, data={"file": (BytesIO(text.encode("utf-8")), "roster.csv")},
-                       content_type="multipart/form-data")
+    return client.post(
+        path,
+        data={"file": (BytesIO(text.encode("utf-8")), "roster.csv")},
+        content_type="multipart/form-data",
+    )
 
 
-GOOD = ("name,phone,organisation,ward\n"
-        "Trần Thị B,0912 345 678,MTTQ,P1\n"
-        "Lê Văn C,,Đoàn Thanh niên,Phường 2\n")
+GOOD = (
+    "name,phone,organisation,ward\n"
+    "Trần Thị B,0912 345 678,MTTQ,P1\n"
+    "Lê Văn C,,Đoàn Thanh niên,Phường 2\n"
+)
 
 
 def upload_id_of(html):
@@ -253,13 +299,16 @@ def test_import_preview_then_confirm_imports_every_row(network, login):
     assert actions() == ["collaborator.import"]
 
 
-@pytest.mark.parametrize("text, line, message", [
-    (GOOD + "Phạm D,0933333333,MTTQ,P9\n", 4, "Unknown or inactive ward"),
-    (GOOD + ",0944444444,MTTQ,P1\n", 4, "The name is empty."),
-    (GOOD + "Phạm D,0912345678,MTTQ,P1\n", 4, "also on line 2"),
-    (GOOD + "Phạm D,0911000000,MTTQ,P1\n", 4, "already belongs"),
-    ("ten,dien thoai,to chuc,phuong\nTrần Thị B,0912345678,MTTQ,P1\n", 1, "header"),
-])
+@pytest.mark.parametrize(
+    "text, line, message",
+    [
+        (GOOD + "Phạm D,0933333333,MTTQ,P9\n", 4, "Unknown or inactive ward"),
+        (GOOD + ",0944444444,MTTQ,P1\n", 4, "The name is empty."),
+        (GOOD + "Phạm D,0912345678,MTTQ,P1\n", 4, "also on line 2"),
+        (GOOD + "Phạm D,0911000000,MTTQ,P1\n", 4, "already belongs"),
+        ("ten,dien thoai,to chuc,phuong\nTrần Thị B,0912345678,MTTQ,P1\n", 1, "header"),
+    ],
+)
 def test_import_reports_each_bad_row_and_stores_nothing(network, login, text, line, message):
     """A file with any bad row shows the problem with its line number and imports nothing."""
     client = login("coordinator")
@@ -275,8 +324,12 @@ def test_import_rechecks_at_confirmation(network, login):
     """A row that became bad after the preview stops the whole import at confirmation."""
     client = login("coordinator")
     upload_id = upload_id_of(html_of(upload(client, GOOD)))
-    Collaborator.create(name="Came first", phone="0912345678", ward=network["wards"][0],
-                        organisation=network["organisations"][0])
+    Collaborator.create(
+        name="Came first",
+        phone="0912345678",
+        ward=network["wards"][0],
+        organisation=network["organisations"][0],
+    )
     reply = client.post("/network/collaborators/import/confirm", data={"upload": upload_id})
     assert reply.status_code == 422 and "already belongs" in html_of(reply)
     assert Collaborator.select().count() == 5
@@ -296,8 +349,10 @@ def test_import_refuses_other_organisations_and_foreign_uploads(network, app):
     forged = other.post("/network/collaborators/import/confirm", data={"upload": "../../etc"})
     assert forged.status_code == 400
     assert Collaborator.select().count() == 4
-    assert other.post("/network/collaborators/import/confirm", data={"upload": upload_id}
-                      ).status_code == 302
+    assert (
+        other.post("/network/collaborators/import/confirm", data={"upload": upload_id}).status_code
+        == 302
+    )
     assert Collaborator.select().count() == 6
 
 
@@ -307,8 +362,11 @@ def test_import_of_nothing_or_not_a_file_is_a_clear_refusal(network, login):
     assert client.post("/network/collaborators/import", data={}).status_code == 422
     empty = upload(client, "name,phone,organisation,ward\n")
     assert empty.status_code == 422 and "no collaborators" in html_of(empty)
-    junk = client.post("/network/collaborators/import", content_type="multipart/form-data",
-                       data={"file": (BytesIO(b"\xff\xfe\x00junk"), "roster.csv")})
+    junk = client.post(
+        "/network/collaborators/import",
+        content_type="multipart/form-data",
+        data={"file": (BytesIO(b"\xff\xfe\x00junk"), "roster.csv")},
+    )
     assert junk.status_code == 422 and "UTF-8" in html_of(junk)
     assert Collaborator.select().count() == 4
 
@@ -322,10 +380,14 @@ def test_unconfirmed_uploads_expire(network, login, app):
     os.utime(path, (time.time() - 7200, time.time() - 7200))
     fresh = upload_id_of(html_of(upload(client, GOOD)))
     assert not path.exists() and len(list(folder.iterdir())) == 1
-    assert client.post("/network/collaborators/import/confirm", data={"upload": stale}
-                       ).status_code == 400
-    assert client.post("/network/collaborators/import/confirm", data={"upload": fresh}
-                       ).status_code == 302
+    assert (
+        client.post("/network/collaborators/import/confirm", data={"upload": stale}).status_code
+        == 400
+    )
+    assert (
+        client.post("/network/collaborators/import/confirm", data={"upload": fresh}).status_code
+        == 302
+    )
     assert list(folder.iterdir()) == []
 
 
@@ -341,23 +403,30 @@ def test_import_confirmation_needs_its_csrf_token(network, csrf_app):
     make_user("coord", "coordinator")
     client = csrf_app.test_client()
     token = csrf_token_of(html_of(client.get("/login")))
-    client.post("/login", data={"username": "coord", "password": "secret-pass",
-                                "csrf_token": token})
+    client.post(
+        "/login", data={"username": "coord", "password": "secret-pass", "csrf_token": token}
+    )
     page = client.get("/network/collaborators/import")
     token = csrf_token_of(html_of(page))
-    preview = client.post("/network/collaborators/import", content_type="multipart/form-data",
-                          data={"file": (BytesIO(GOOD.encode()), "r.csv"), "csrf_token": token})
+    preview = client.post(
+        "/network/collaborators/import",
+        content_type="multipart/form-data",
+        data={"file": (BytesIO(GOOD.encode()), "r.csv"), "csrf_token": token},
+    )
     html = html_of(preview)
     assert preview.status_code == 200
     upload_id = upload_id_of(html)
     bare = client.post("/network/collaborators/import/confirm", data={"upload": upload_id})
     assert bare.status_code == 400 and Collaborator.select().count() == 4
-    done = client.post("/network/collaborators/import/confirm",
-                       data={"upload": upload_id, "csrf_token": csrf_token_of(html)})
+    done = client.post(
+        "/network/collaborators/import/confirm",
+        data={"upload": upload_id, "csrf_token": csrf_token_of(html)},
+    )
     assert done.status_code == 302 and Collaborator.select().count() == 6
 
 
 # --- Posters ------------------------------------------------------------------------------
+
 
 def poster_links(html):
     """Return the signed open links printed on a poster page."""

@@ -1,4 +1,5 @@
 """A wheel install (not editable) still finds its templates, static files, config and catalogs."""
+
 import os
 import shutil
 import subprocess
@@ -35,18 +36,43 @@ def test_wheel_install_finds_templates_and_static(tmp_path):
     """Build the wheel, install it with the locked dependencies into a fresh venv, render a page."""
     dist = tmp_path / "dist"
     # hatchling comes from the test extra, so the wheel builds from this interpreter, no download.
-    uv("build", "--wheel", "--no-build-isolation", "--python", sys.executable, "-q",
-       "--out-dir", str(dist), str(ROOT), cwd=tmp_path)
+    uv(
+        "build",
+        "--wheel",
+        "--no-build-isolation",
+        "--python",
+        sys.executable,
+        "-q",
+        "--out-dir",
+        str(dist),
+        str(ROOT),
+        cwd=tmp_path,
+    )
     wheel = next(dist.glob("survey-*.whl"))
     requirements = tmp_path / "requirements.txt"
-    uv("export", "--locked", "--no-dev", "--no-emit-project", "--format", "requirements-txt",
-       "-q", "--output-file", str(requirements), cwd=ROOT)
+    uv(
+        "export",
+        "--locked",
+        "--no-dev",
+        "--no-emit-project",
+        "--format",
+        "requirements-txt",
+        "-q",
+        "--output-file",
+        str(requirements),
+        cwd=ROOT,
+    )
     venv = tmp_path / "venv"
     uv("venv", "-q", "--python", sys.executable, str(venv))
     python = venv / "bin" / "python"
     uv("pip", "install", "-q", "--python", str(python), "-r", str(requirements), cwd=tmp_path)
     uv("pip", "install", "-q", "--python", str(python), "--no-deps", str(wheel), cwd=tmp_path)
-    result = subprocess.run([str(python), "-c", CHECK, str(tmp_path / "w.sqlite3"), str(ROOT)],
-                            check=False, capture_output=True, text=True, cwd=tmp_path)
+    result = subprocess.run(
+        [str(python), "-c", CHECK, str(tmp_path / "w.sqlite3"), str(ROOT)],
+        check=False,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stderr
     assert str(venv) in result.stdout

@@ -1,4 +1,5 @@
 """The phone form in Debian's Chromium at 360×740: sending, JS off, drafts, the offline outbox, layout, axe."""
+
 import os
 import time
 from pathlib import Path
@@ -33,6 +34,7 @@ def phone(browser):
         context = browser.new_context(viewport=PHONE, locale="vi-VN", **options)
         contexts.append(context)
         return context
+
     yield open_context
     for context in contexts:
         context.close()
@@ -222,8 +224,7 @@ def test_replay_after_form_token_expired(phone, form_url, db, csrf_time_limit):
 
 
 @pytest.mark.parametrize("csrf_time_limit", [1])
-def test_direct_send_after_form_token_expired(phone, server, sample, network, db,
-                                              csrf_time_limit):
+def test_direct_send_after_form_token_expired(phone, server, sample, network, db, csrf_time_limit):
     """A form left open past its token's life is still sent on the first tap."""
     token = network["collaborators"][("P2", "DOAN")].token
     page = phone().new_page()
@@ -246,13 +247,17 @@ def test_no_sideways_scroll_and_big_tap_targets(phone, form_url, server, sample,
     page.click("button.send")
     page.locator("#error-summary").wait_for()
     assert page.evaluate("document.documentElement.scrollWidth") <= 360
-    targets = page.locator("label.opt, button.send, #answer-form input[type=text], "
-                           "#answer-form input[type=date], #answer-form textarea")
+    targets = page.locator(
+        "label.opt, button.send, #answer-form input[type=text], "
+        "#answer-form input[type=date], #answer-form textarea"
+    )
     assert targets.count() > 10
     for box in (targets.nth(i).bounding_box() for i in range(targets.count())):
         assert box["height"] >= 44 and box["width"] >= 44, box
-    font = page.evaluate("[getComputedStyle(document.querySelector('textarea')).fontFamily,"
-                         " getComputedStyle(document.body).fontFamily]")
+    font = page.evaluate(
+        "[getComputedStyle(document.querySelector('textarea')).fontFamily,"
+        " getComputedStyle(document.body).fontFamily]"
+    )
     assert font[0] == font[1]
 
 

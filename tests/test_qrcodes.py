@@ -1,4 +1,5 @@
 """QR codes: they decode to the text put in, are cached, and fit a strict CSP when inlined."""
+
 import io
 import re
 
@@ -12,8 +13,11 @@ LINK = "http://survey.test/c/Zm9vYmFyYmF6cXV4cXV1eHh4eHh4eHh4"
 
 def decode_png(data):
     """Return the texts of the QR codes in PNG bytes."""
-    return [r.text for r in zxingcpp.read_barcodes(Image.open(io.BytesIO(data)))
-            if r.format == zxingcpp.BarcodeFormat.QRCode]
+    return [
+        r.text
+        for r in zxingcpp.read_barcodes(Image.open(io.BytesIO(data)))
+        if r.format == zxingcpp.BarcodeFormat.QRCode
+    ]
 
 
 def test_png_decodes_to_the_text():

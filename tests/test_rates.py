@@ -1,4 +1,5 @@
 """Response rates: exact counts on hand-counted data, scoping, the JSON contract, anonymity."""
+
 import copy
 import uuid
 
@@ -16,7 +17,8 @@ def count_receipt(questionnaire, collaborator):
     """Record one more response of a collaborator, as a submission's receipt does."""
     Receipt.insert(questionnaire=questionnaire, collaborator=collaborator, count=1).on_conflict(
         conflict_target=[Receipt.questionnaire, Receipt.collaborator],
-        update={Receipt.count: Receipt.count + 1}).execute()
+        update={Receipt.count: Receipt.count + 1},
+    ).execute()
 
 
 def questionnaire(slug, **changes):
@@ -32,10 +34,16 @@ def counted(network, sample):
     wards = {w.code: w for w in network["wards"]}
     orgs = {o.code: o for o in network["organisations"]}
     people = dict(network["collaborators"])
-    people["A"] = Collaborator.create(name="Extra A", phone="0911111111",
-                                      ward=wards["P1"], organisation=orgs["MTTQ"])
-    people["B"] = Collaborator.create(name="Inactive B", phone="0922222222", active=False,
-                                      ward=wards["P1"], organisation=orgs["DOAN"])
+    people["A"] = Collaborator.create(
+        name="Extra A", phone="0911111111", ward=wards["P1"], organisation=orgs["MTTQ"]
+    )
+    people["B"] = Collaborator.create(
+        name="Inactive B",
+        phone="0922222222",
+        active=False,
+        ward=wards["P1"],
+        organisation=orgs["DOAN"],
+    )
     for key in (("P1", "MTTQ"), "A", ("P2", "DOAN"), "B"):
         count_receipt(sample, people[key])
     return {"people": people, "wards": wards, "orgs": orgs}
@@ -59,9 +67,11 @@ def test_rates_follow_targets(counted):
     count_receipt(targeted, counted["people"]["A"])
     count_receipt(targeted, counted["people"][("P2", "DOAN")])  # not targeted: ignored
     assert rates.response_rates(targeted, "ward") == [
-        {"code": "P1", "name": "Phường 1", "expected": 2, "answered": 1}]
+        {"code": "P1", "name": "Phường 1", "expected": 2, "answered": 1}
+    ]
     assert rates.response_rates(targeted, "organisation") == [
-        {"code": "MTTQ", "name": "Ủy ban MTTQ", "expected": 2, "answered": 1}]
+        {"code": "MTTQ", "name": "Ủy ban MTTQ", "expected": 2, "answered": 1}
+    ]
 
 
 def test_rates_list_empty_targets_and_stray_groups(counted, sample):
@@ -69,7 +79,9 @@ def test_rates_list_empty_targets_and_stray_groups(counted, sample):
     ward = Ward.create(code="P3", name="Phường 3")
     closed = Ward.create(code="P9", name="Phường 9", active=False)
     Collaborator.create(name="Late", ward=closed, organisation=counted["orgs"]["MTTQ"])
-    codes = {g["code"]: (g["expected"], g["answered"]) for g in rates.response_rates(sample, "ward")}
+    codes = {
+        g["code"]: (g["expected"], g["answered"]) for g in rates.response_rates(sample, "ward")
+    }
     assert codes == {"P1": (3, 2), "P2": (2, 1), "P3": (0, 0), "P9": (1, 0)}
     assert ward.code in codes
 
@@ -79,8 +91,12 @@ def test_many_responses_count_a_person_once(counted):
     many = questionnaire("many", per_collaborator="many")
     for _ in range(3):
         count_receipt(many, counted["people"]["A"])
-    assert Receipt.get((Receipt.questionnaire == many.id)
-                       & (Receipt.collaborator == counted["people"]["A"].id)).count == 3
+    assert (
+        Receipt.get(
+            (Receipt.questionnaire == many.id) & (Receipt.collaborator == counted["people"]["A"].id)
+        ).count
+        == 3
+    )
     by_org = {g["code"]: g["answered"] for g in rates.response_rates(many, "organisation")}
     assert by_org == {"DOAN": 0, "MTTQ": 1}
 
@@ -93,7 +109,8 @@ def test_scope_limits_counts_and_groups(counted, sample):
         {"code": "P2", "name": "Phường 2", "expected": 1, "answered": 1},
     ]
     assert rates.response_rates(sample, "organisation", doan) == [
-        {"code": "DOAN", "name": "Đoàn Thanh niên", "expected": 2 - 0, "answered": 1}]
+        {"code": "DOAN", "name": "Đoàn Thanh niên", "expected": 2 - 0, "answered": 1}
+    ]
     names = [c.name for c in rates.not_answered(sample, doan)]
     assert names == ["CTV P1 DOAN"]
 
@@ -103,7 +120,8 @@ def test_not_answered_lists_the_rest_in_order(counted, sample):
     names = [c.name for c in rates.not_answered(sample)]
     assert names == ["CTV P1 DOAN", "CTV P2 MTTQ"]
     assert [c.name for c in rates.not_answered(sample, ward=counted["wards"]["P2"].id)] == [
-        "CTV P2 MTTQ"]
+        "CTV P2 MTTQ"
+    ]
 
 
 def test_bad_grouping_is_refused(sample):
@@ -117,11 +135,16 @@ def test_rates_api_contract(counted, sample, login):
     client = login("viewer")
     reply = client.get("/api/v1/questionnaires/sample/response-rates?by=organisation")
     assert reply.status_code == 200
-    assert reply.get_json() == {"groups": [
-        {"code": "DOAN", "name": "Đoàn Thanh niên", "expected": 2, "answered": 1},
-        {"code": "MTTQ", "name": "Ủy ban MTTQ", "expected": 3, "answered": 2}]}
-    assert client.get("/api/v1/questionnaires/sample/response-rates").get_json()["groups"][0][
-        "code"] == "P1"  # by=ward is the default
+    assert reply.get_json() == {
+        "groups": [
+            {"code": "DOAN", "name": "Đoàn Thanh niên", "expected": 2, "answered": 1},
+            {"code": "MTTQ", "name": "Ủy ban MTTQ", "expected": 3, "answered": 2},
+        ]
+    }
+    assert (
+        client.get("/api/v1/questionnaires/sample/response-rates").get_json()["groups"][0]["code"]
+        == "P1"
+    )  # by=ward is the default
 
 
 def test_rates_api_refuses_bad_input(counted, sample, login, client):
@@ -138,8 +161,9 @@ def test_rates_api_is_scoped(counted, sample, login):
     """A viewer of DOAN gets DOAN's counts only."""
     client = login("viewer", counted["orgs"]["DOAN"])
     groups = client.get("/api/v1/questionnaires/sample/response-rates?by=organisation").get_json()
-    assert groups == {"groups": [
-        {"code": "DOAN", "name": "Đoàn Thanh niên", "expected": 2, "answered": 1}]}
+    assert groups == {
+        "groups": [{"code": "DOAN", "name": "Đoàn Thanh niên", "expected": 2, "answered": 1}]
+    }
 
 
 def test_rates_page_shows_percentages_and_reminders(counted, sample, login):
@@ -170,13 +194,21 @@ def test_receipts_cannot_be_tied_to_anonymous_responses(network):
     """A receipt has no id or time; an anonymous response keeps no collaborator."""
     anonymous = questionnaire("anon", anonymous=True)
     person = network["collaborators"][("P1", "MTTQ")]
-    assert submit.store(anonymous, person.ward_id, person.organisation_id, person,
-                          str(uuid.uuid4()), []) == submit.STORED
+    assert (
+        submit.store(
+            anonymous, person.ward_id, person.organisation_id, person, str(uuid.uuid4()), []
+        )
+        == submit.STORED
+    )
     columns = {c.name for c in database.get_columns("receipt")}
     assert columns == {"questionnaire_id", "collaborator_id", "count"}
     stored = Response.get(Response.questionnaire == anonymous)
     assert stored.collaborator_id is None
     assert Receipt.has_answered(anonymous, person)
     assert rates.response_rates(anonymous, "ward")[0] == {
-        "code": "P1", "name": "Phường 1", "expected": 2, "answered": 1}
+        "code": "P1",
+        "name": "Phường 1",
+        "expected": 2,
+        "answered": 1,
+    }
     assert Organisation.select().count() == 2

@@ -1,4 +1,5 @@
 """The phone pages through the test client: every kind's rules, the one-response rule, links, lifecycle."""
+
 import datetime
 import gzip
 import re
@@ -37,6 +38,7 @@ def change(questionnaire, **fields):
 
 # ---- the collaborator's page ----
 
+
 def test_home_lists_what_is_open_and_answered(client, sample, alice):
     """The personal page offers the open questionnaire, then shows it answered."""
     page = client.get(f"/c/{alice.token}")
@@ -50,8 +52,14 @@ def test_home_lists_what_is_open_and_answered(client, sample, alice):
 
 def test_home_hides_questionnaires_not_sent_to_them(client, sample, alice, network):
     """A questionnaire targeted at another organisation is not offered."""
-    import_questionnaire({**SAMPLE, "slug": "doan-only", "title": "Chỉ cho Đoàn",
-                          "targets": {"organisations": ["DOAN"], "wards": []}})
+    import_questionnaire(
+        {
+            **SAMPLE,
+            "slug": "doan-only",
+            "title": "Chỉ cho Đoàn",
+            "targets": {"organisations": ["DOAN"], "wards": []},
+        }
+    )
     assert "Chỉ cho Đoàn" not in client.get(f"/c/{alice.token}").text
     bob = network["collaborators"][("P1", "DOAN")]
     assert "Chỉ cho Đoàn" in client.get(f"/c/{bob.token}").text
@@ -85,10 +93,11 @@ def test_rotated_token_old_link_404(client, sample, alice):
 
 # ---- the form ----
 
+
 def test_form_renders_every_kind(client, sample, alice):
     """Each kind has its control, labels are bound, choice groups are fieldsets."""
     html = client.get(f"/c/{alice.token}/sample").text
-    assert re.search(r'<h2>Phần 1</h2>', html)
+    assert re.search(r"<h2>Phần 1</h2>", html)
     assert html.count('type="radio" name="agree"') == 2
     assert html.count('type="checkbox" name="topics"') == 3
     assert html.count('type="radio" name="score"') == 5
@@ -108,16 +117,36 @@ def test_form_renders_every_kind(client, sample, alice):
 
 
 GOOD = [
-    ("topics", ["roads", "parks"]), ("score", "1"), ("score", "5"), ("age", "42"),
-    ("age", "4,5"), ("age", "0"), ("note", "Dòng một\r\nDòng hai"), ("day", "2025-07-01"),
+    ("topics", ["roads", "parks"]),
+    ("score", "1"),
+    ("score", "5"),
+    ("age", "42"),
+    ("age", "4,5"),
+    ("age", "0"),
+    ("note", "Dòng một\r\nDòng hai"),
+    ("day", "2025-07-01"),
     ("note", "ý" * 5000),
 ]
 BAD = [
-    ("agree", "maybe"), ("agree", ["yes", "no"]), ("topics", ["roads", "nope"]),
-    ("score", "0"), ("score", "6"), ("score", "2.5"), ("score", "x"), ("score", ["1", "2"]),
-    ("age", "abc"), ("age", "121"), ("age", "-1"), ("age", "inf"), ("age", "nan"),
-    ("age", "1e400"), ("day", "2025-13-01"), ("day", "hôm qua"), ("note", "x" * 5001),
-    ("note", "bell\x07"), ("day", "2025-02-30"),
+    ("agree", "maybe"),
+    ("agree", ["yes", "no"]),
+    ("topics", ["roads", "nope"]),
+    ("score", "0"),
+    ("score", "6"),
+    ("score", "2.5"),
+    ("score", "x"),
+    ("score", ["1", "2"]),
+    ("age", "abc"),
+    ("age", "121"),
+    ("age", "-1"),
+    ("age", "inf"),
+    ("age", "nan"),
+    ("age", "1e400"),
+    ("day", "2025-13-01"),
+    ("day", "hôm qua"),
+    ("note", "x" * 5001),
+    ("note", "bell\x07"),
+    ("day", "2025-02-30"),
 ]
 
 
@@ -145,9 +174,12 @@ def test_bad_values_are_refused_with_messages(client, sample, alice, key, value)
 def test_invalid_form_keeps_what_was_typed(client, sample, alice):
     """The re-rendered form carries the submitted values and the same client_uuid."""
     fixed = str(uuid.uuid4())
-    html = send(client, f"/c/{alice.token}/sample",
-                {"agree": "no", "topics": ["parks", "safety"], "age": "abc", "note": "<b>hi</b>"},
-                client_uuid=fixed).text
+    html = send(
+        client,
+        f"/c/{alice.token}/sample",
+        {"agree": "no", "topics": ["parks", "safety"], "age": "abc", "note": "<b>hi</b>"},
+        client_uuid=fixed,
+    ).text
     assert 'value="no" id="f-agree-no" checked' in html
     assert 'value="parks" id="f-topics-parks" checked' in html
     assert 'value="abc"' in html and "&lt;b&gt;hi&lt;/b&gt;" in html
@@ -235,27 +267,34 @@ def test_thanks_page_links_home(client, sample, alice):
 
 # ---- lifecycle ----
 
-@pytest.mark.parametrize("fields,status", [
-    ({"status": "draft"}, 403),
-    ({"status": "closed"}, 410),
-    ({"opens_at": utcnow() + datetime.timedelta(days=1)}, 403),
-    ({"closes_at": utcnow() - datetime.timedelta(minutes=1)}, 410),
-])
+
+@pytest.mark.parametrize(
+    "fields,status",
+    [
+        ({"status": "draft"}, 403),
+        ({"status": "closed"}, 410),
+        ({"opens_at": utcnow() + datetime.timedelta(days=1)}, 403),
+        ({"closes_at": utcnow() - datetime.timedelta(minutes=1)}, 410),
+    ],
+)
 def test_lifecycle_refusals_store_nothing(client, sample, alice, fields, status):
     """Draft, closed, not yet open and past closing: a clear page, nothing stored."""
     change(sample, **fields)
     for url in (f"/c/{alice.token}/sample", "/s/sample"):
         page = client.get(url)
         assert page.status_code == status and 'id="answer-form"' not in page.text
-        assert send(client, url, {"agree": "yes", "ward": "P1", "organisation": "MTTQ"}
-                    ).status_code == status
+        assert (
+            send(client, url, {"agree": "yes", "ward": "P1", "organisation": "MTTQ"}).status_code
+            == status
+        )
     assert stored() == (0, 0)
 
 
 def test_not_targeted_collaborator_is_refused(client, sample, network):
     """A collaborator outside the targets gets 403 and stores nothing."""
-    import_questionnaire({**SAMPLE, "slug": "p2-only", "targets": {"organisations": [],
-                                                                   "wards": ["P2"]}})
+    import_questionnaire(
+        {**SAMPLE, "slug": "p2-only", "targets": {"organisations": [], "wards": ["P2"]}}
+    )
     token = network["collaborators"][("P1", "DOAN")].token
     assert client.get(f"/c/{token}/p2-only").status_code == 403
     assert send(client, f"/c/{token}/p2-only", {"agree": "yes"}).status_code == 403
@@ -270,6 +309,7 @@ def test_unknown_questionnaire_is_404(client, sample, alice):
 
 
 # ---- the open link and the poster link ----
+
 
 def test_open_link_offers_active_wards_and_organisations(client, sample, network):
     """The open link lists active wards and organisations by code."""
@@ -289,9 +329,16 @@ def test_open_link_stores_the_chosen_place(client, sample, network):
     assert client.get("/s/sample/thanks").status_code == 200
 
 
-@pytest.mark.parametrize("place", [{}, {"ward": "P1"}, {"ward": "P7", "organisation": "MTTQ"},
-                                   {"ward": "P1", "organisation": "X" * 5000},
-                                   {"ward": ["P1", "P2"], "organisation": "MTTQ"}])
+@pytest.mark.parametrize(
+    "place",
+    [
+        {},
+        {"ward": "P1"},
+        {"ward": "P7", "organisation": "MTTQ"},
+        {"ward": "P1", "organisation": "X" * 5000},
+        {"ward": ["P1", "P2"], "organisation": "MTTQ"},
+    ],
+)
 def test_open_link_needs_a_valid_place(client, sample, network, place):
     """A missing or unknown ward or organisation is a 400 with a message; nothing stored."""
     response = send(client, "/s/sample", {"agree": "yes", **place})
@@ -302,8 +349,9 @@ def test_open_link_needs_a_valid_place(client, sample, network, place):
 
 def test_open_link_limited_to_targets(client, sample, network):
     """The open link offers and accepts only the targeted organisations."""
-    import_questionnaire({**SAMPLE, "slug": "mttq-only",
-                          "targets": {"organisations": ["MTTQ"], "wards": []}})
+    import_questionnaire(
+        {**SAMPLE, "slug": "mttq-only", "targets": {"organisations": ["MTTQ"], "wards": []}}
+    )
     html = client.get("/s/mttq-only").text
     assert 'value="MTTQ"' in html and 'value="DOAN"' not in html
     refused = send(client, "/s/mttq-only", {"agree": "yes", "ward": "P1", "organisation": "DOAN"})
@@ -316,8 +364,12 @@ def test_open_link_off_is_404(client, sample, network, app):
     with app.test_request_context():
         group = sign_group(network["wards"][0], network["organisations"][0])
     assert client.get("/s/sample").status_code == 404
-    assert send(client, "/s/sample", {"agree": "yes", "ward": "P1", "organisation": "MTTQ"}
-                ).status_code == 404
+    assert (
+        send(
+            client, "/s/sample", {"agree": "yes", "ward": "P1", "organisation": "MTTQ"}
+        ).status_code
+        == 404
+    )
     assert client.get(f"/s/sample/{group}").status_code == 404
     assert stored() == (0, 0)
 
@@ -346,22 +398,40 @@ def test_tampered_group_is_404(client, sample, network, app):
 
 # ---- hostile input ----
 
-@pytest.mark.parametrize("client_uuid", ["", "not-a-uuid", "5f0c3c9e\x00-4a7b-4f3e-9a51-1c2d3e4f5a6b",
-                                         "X" * 200_000, "{5f0c3c9e-4a7b-4f3e-9a51-1c2d3e4f5a6b}"])
+
+@pytest.mark.parametrize(
+    "client_uuid",
+    [
+        "",
+        "not-a-uuid",
+        "5f0c3c9e\x00-4a7b-4f3e-9a51-1c2d3e4f5a6b",
+        "X" * 200_000,
+        "{5f0c3c9e-4a7b-4f3e-9a51-1c2d3e4f5a6b}",
+    ],
+)
 def test_bad_client_uuid_is_400(client, sample, alice, client_uuid):
     """A missing or malformed client_uuid is a 400 with a message; nothing stored."""
-    response = client.post(f"/c/{alice.token}/sample",
-                           data={"agree": "yes", "client_uuid": client_uuid})
+    response = client.post(
+        f"/c/{alice.token}/sample", data={"agree": "yes", "client_uuid": client_uuid}
+    )
     assert response.status_code == 400 and "<h1>" in response.text
     assert stored() == (0, 0)
 
 
-@pytest.mark.parametrize("data", [
-    {"agree": "yes\x00"}, {"agree": "no", "why": "\x00" * 10}, {"agree": "yes", "note": "a\x00b"},
-    {"agree": "yes", "note": "ý" * 100_000}, {"agree": "yes", "age": "9" * 200_000},
-    {"agree": ["yes", "no"] * 250}, {"agree": "yes", "day": ["2025-01-01", "2025-01-02"]},
-    {"agree": "yes", "note": ["a", "b"]}, {"agree": "yes", "topics": ["roads"] * 300 + ["x"]},
-])
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"agree": "yes\x00"},
+        {"agree": "no", "why": "\x00" * 10},
+        {"agree": "yes", "note": "a\x00b"},
+        {"agree": "yes", "note": "ý" * 100_000},
+        {"agree": "yes", "age": "9" * 200_000},
+        {"agree": ["yes", "no"] * 250},
+        {"agree": "yes", "day": ["2025-01-01", "2025-01-02"]},
+        {"agree": "yes", "note": ["a", "b"]},
+        {"agree": "yes", "topics": ["roads"] * 300 + ["x"]},
+    ],
+)
 def test_hostile_input_is_refused(client, sample, alice, data):
     """NUL bytes, 200 KB strings and repeated fields get a 4xx and store nothing."""
     response = send(client, f"/c/{alice.token}/sample", data)
@@ -389,6 +459,7 @@ def test_csrf_endpoint_gives_a_working_token(client, sample, alice, app):
 
 # ---- compression ----
 
+
 def test_pages_and_static_files_are_gzipped(client, sample, alice):
     """HTML, CSS and JS come gzipped when asked, with Vary; small or unasked ones are not."""
     zipped = client.get(f"/c/{alice.token}/sample", headers={"Accept-Encoding": "gzip"})
@@ -401,8 +472,10 @@ def test_pages_and_static_files_are_gzipped(client, sample, alice):
         static = client.get(f"/static/{name}?v=1", headers={"Accept-Encoding": "gzip, br"})
         assert static.headers["Content-Encoding"] == "gzip"
         assert len(gzip.decompress(static.data)) > len(static.data)
-        assert static.headers["Cache-Control"].startswith("public, max-age=31536000") or \
-            "max-age=31536000" in static.headers["Cache-Control"]
+        assert (
+            static.headers["Cache-Control"].startswith("public, max-age=31536000")
+            or "max-age=31536000" in static.headers["Cache-Control"]
+        )
         static.close()
     small = client.get("/csrf", headers={"Accept-Encoding": "gzip"})
     assert "Content-Encoding" not in small.headers

@@ -1,4 +1,5 @@
 """The CSV roster: reading what Excel saves, all-or-nothing import, export with links."""
+
 import csv
 import io
 
@@ -41,16 +42,17 @@ def test_wrong_header_is_one_problem_at_line_1(network):
 
 def test_each_bad_row_reported_with_its_line(network):
     Ward.create(code="P9", name="Phường 9", active=False)
-    text = ("name,phone,organisation,ward\n"
-            ",0903000001,MTTQ,P1\n"            # 2 empty name
-            "An,0903000002,XYZ,P1\n"           # 3 unknown organisation
-            "Bình,0903000003,MTTQ,P9\n"        # 4 inactive ward
-            "Cường,12-34,MTTQ,P1\n"            # 5 malformed phone
-            "Dũng,0903000005,MTTQ,P1\n"        # 6 good
-            "Em,0903 000 005,MTTQ,P1\n"        # 7 duplicate of line 6
-            "Giang,0911000000,MTTQ,P1\n"       # 8 phone of an existing collaborator
-            "H\x00à,0903000008,MTTQ,P1\n"      # 9 NUL
-            + "K" * 201 + ",0903000009,MTTQ,P1\n")  # 10 too long
+    text = (
+        "name,phone,organisation,ward\n"
+        ",0903000001,MTTQ,P1\n"  # 2 empty name
+        "An,0903000002,XYZ,P1\n"  # 3 unknown organisation
+        "Bình,0903000003,MTTQ,P9\n"  # 4 inactive ward
+        "Cường,12-34,MTTQ,P1\n"  # 5 malformed phone
+        "Dũng,0903000005,MTTQ,P1\n"  # 6 good
+        "Em,0903 000 005,MTTQ,P1\n"  # 7 duplicate of line 6
+        "Giang,0911000000,MTTQ,P1\n"  # 8 phone of an existing collaborator
+        "H\x00à,0903000008,MTTQ,P1\n" + "K" * 201 + ",0903000009,MTTQ,P1\n"  # 9 NUL
+    )  # 10 too long
     preview = read(text)
     lines = [line for line, _ in preview.problems]
     assert lines == [2, 3, 4, 5, 7, 8, 9, 10]
@@ -118,8 +120,13 @@ def test_export_neutralises_and_reimports(app, network):
     rows = list(csv.reader(io.StringIO(text)))
     assert rows[0] == ["name", "phone", "organisation", "ward", "link"]
     person = Collaborator.get(Collaborator.phone == "+84903777888")
-    assert rows[1] == ["'=HYPERLINK(1)", "'+84903777888", "MTTQ", "P1",
-                       f"http://survey.test/c/{person.token}"]
+    assert rows[1] == [
+        "'=HYPERLINK(1)",
+        "'+84903777888",
+        "MTTQ",
+        "P1",
+        f"http://survey.test/c/{person.token}",
+    ]
     person.delete_instance()
     preview = roster.read(text.encode())
     assert preview.ok, preview.problems

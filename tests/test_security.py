@@ -1,4 +1,5 @@
 """Security defaults: headers, cookie flags, CSRF, login rate limit, tokens."""
+
 import pytest
 
 from survey import create_app
@@ -37,9 +38,16 @@ def test_session_cookie_flags(client, db):
 @pytest.fixture
 def strict_app(database_url, tmp_path):
     """An app with CSRF and rate limits switched on, as in production."""
-    app = create_app({"TESTING": True, "DATABASE_URL": database_url, "SECRET_KEY": "strict",
-                      "RATELIMIT_ENABLED": True, "LOGIN_RATE_LIMIT": "3 per minute",
-                      "SESSION_COOKIE_SECURE": True})
+    app = create_app(
+        {
+            "TESTING": True,
+            "DATABASE_URL": database_url,
+            "SECRET_KEY": "strict",
+            "RATELIMIT_ENABLED": True,
+            "LOGIN_RATE_LIMIT": "3 per minute",
+            "SESSION_COOKIE_SECURE": True,
+        }
+    )
     migrate()
     return app
 
@@ -58,8 +66,9 @@ def test_login_with_csrf_token_works(strict_app):
         make_user("an", "viewer")
     client = strict_app.test_client()
     token = csrf_token_of(client.get("/login").get_data(as_text=True))
-    response = client.post("/login", data={"username": "an", "password": "secret-pass",
-                                           "csrf_token": token})
+    response = client.post(
+        "/login", data={"username": "an", "password": "secret-pass", "csrf_token": token}
+    )
     assert response.status_code == 302
     assert "Secure" in response.headers["Set-Cookie"]
 
@@ -68,8 +77,12 @@ def test_login_attempts_are_limited(strict_app):
     """After the limit a login post gets 429 with a clear page."""
     client = strict_app.test_client()
     token = csrf_token_of(client.get("/login").get_data(as_text=True))
-    codes = [client.post("/login", data={"username": "x", "password": "wrong-one",
-                                         "csrf_token": token}).status_code for _ in range(4)]
+    codes = [
+        client.post(
+            "/login", data={"username": "x", "password": "wrong-one", "csrf_token": token}
+        ).status_code
+        for _ in range(4)
+    ]
     assert codes[:3] == [401, 401, 401]
     assert codes[3] == 429
     page = client.post("/login", data={"username": "x", "password": "y", "csrf_token": token})
@@ -93,30 +106,41 @@ def test_passwords_are_hashed_with_scrypt_by_default(strict_app):
 
 def test_request_too_large_is_refused(app, client):
     """A body over MAX_CONTENT_LENGTH gets 413, not a crash."""
-    response = client.post("/login", data={"username": "x" * (app.config["MAX_CONTENT_LENGTH"] + 10),
-                                           "password": "y"})
+    response = client.post(
+        "/login", data={"username": "x" * (app.config["MAX_CONTENT_LENGTH"] + 10), "password": "y"}
+    )
     assert response.status_code == 413
 
 
 def test_rate_limit_is_shared_through_redis(database_url, tmp_path):
     """With Redis storage, two app processes (here two app objects) share one login budget."""
     import redis
+
     try:
         redis.Redis(host="127.0.0.1", port=6379, socket_connect_timeout=2).ping()
     except redis.exceptions.ConnectionError as error:
         import os
+
         if os.environ.get("CI") == "true":
             pytest.fail(f"Redis unreachable under CI: {error}")
         pytest.skip(f"Redis unreachable: {error}")
     prefix = f"survey-test-{tmp_path.name}"
-    config = {"TESTING": True, "DATABASE_URL": database_url, "SECRET_KEY": "s",
-              "WTF_CSRF_ENABLED": False, "RATELIMIT_ENABLED": True,
-              "RATELIMIT_STORAGE_URI": "redis://127.0.0.1:6379", "RATELIMIT_KEY_PREFIX": prefix,
-              "LOGIN_RATE_LIMIT": "2 per minute"}
+    config = {
+        "TESTING": True,
+        "DATABASE_URL": database_url,
+        "SECRET_KEY": "s",
+        "WTF_CSRF_ENABLED": False,
+        "RATELIMIT_ENABLED": True,
+        "RATELIMIT_STORAGE_URI": "redis://127.0.0.1:6379",
+        "RATELIMIT_KEY_PREFIX": prefix,
+        "LOGIN_RATE_LIMIT": "2 per minute",
+    }
     first = create_app(config)
     migrate()
-    codes = [first.test_client().post("/login", data={"username": "x", "password": "y"}).status_code
-             for _ in range(2)]
+    codes = [
+        first.test_client().post("/login", data={"username": "x", "password": "y"}).status_code
+        for _ in range(2)
+    ]
     second = create_app(config)
     third = second.test_client().post("/login", data={"username": "x", "password": "y"})
     assert codes == [401, 401] and third.status_code == 429

@@ -1,4 +1,5 @@
 """The submit path as a phone meets it: authoring changes at once, the public limit, the bare 303."""
+
 import uuid
 
 from survey import create_app
@@ -20,14 +21,15 @@ def test_form_follows_authoring_changes_at_once(login, client, sample, network):
     assert _send(client, token, agree="yes", extra="5").status_code == 303
     assert Answer.select().count() == 1  # "extra" is not a question yet: ignored
     coordinator = login("coordinator")
-    added = coordinator.post("/questionnaires/sample/questions",
-                             data={"key": "extra", "kind": "number", "prompt": "Thêm?"})
+    added = coordinator.post(
+        "/questionnaires/sample/questions",
+        data={"key": "extra", "kind": "number", "prompt": "Thêm?"},
+    )
     assert added.status_code == 302
     sample_2 = network["collaborators"][("P1", "DOAN")].token
     assert _send(client, sample_2, agree="yes", extra="5").status_code == 303
     assert Answer.select().count() == 3  # agree + extra
-    hidden = coordinator.post("/questionnaires/sample/questions/topics/hide",
-                              data={"hidden": "1"})
+    hidden = coordinator.post("/questionnaires/sample/questions/topics/hide", data={"hidden": "1"})
     assert hidden.status_code in (302, 303)
     sample_3 = network["collaborators"][("P2", "MTTQ")].token
     # A hidden question's answer is no longer taken.
@@ -37,8 +39,16 @@ def test_form_follows_authoring_changes_at_once(login, client, sample, network):
 
 def limited_client(database_url, **limits):
     """Return a test client of an app with rate limits on and these limits, holding the sample."""
-    app = create_app({"TESTING": True, "DATABASE_URL": database_url, "SECRET_KEY": "s",
-                      "WTF_CSRF_ENABLED": False, "RATELIMIT_ENABLED": True, **limits})
+    app = create_app(
+        {
+            "TESTING": True,
+            "DATABASE_URL": database_url,
+            "SECRET_KEY": "s",
+            "WTF_CSRF_ENABLED": False,
+            "RATELIMIT_ENABLED": True,
+            **limits,
+        }
+    )
     migrate()
     with database.connection_context():
         import_questionnaire({**SAMPLE, "targets": {}})

@@ -1,4 +1,5 @@
 """The tally page and report in Debian's Chromium: phone and desktop layout, live refresh, PDF print."""
+
 import os
 import time
 from pathlib import Path
@@ -41,6 +42,7 @@ def open_page(browser, server, db):
         page.wait_for_load_state()
         errors.clear()  # the login page's favicon request is no concern of these tests
         return page, errors
+
     yield opened
     for context in contexts:
         context.close()
@@ -63,7 +65,9 @@ def test_tally_page_on_a_phone_and_a_desktop(open_page, server, tally_sample, tm
     shoot(page, "tallies-360.png", tmp_path)
     assert page.inner_text("[data-k='c|agree|yes']") == "4"
     assert page.evaluate("document.documentElement.scrollWidth") <= 360
-    widths = page.eval_on_selector_all("svg.bar rect.bar-fg", "els => els.map(e => e.getAttribute('width'))")
+    widths = page.eval_on_selector_all(
+        "svg.bar rect.bar-fg", "els => els.map(e => e.getAttribute('width'))"
+    )
     assert "66.7" in widths
     assert not errors, errors  # no CSP refusals, no script errors
 
@@ -82,8 +86,12 @@ def test_page_updates_numbers_in_place(open_page, server, tally_sample, app):
     page.evaluate("document.querySelector(\"[data-k='responses']\").dataset.mark = 'same'")
     page.evaluate("window.notReloaded = true")
     with app.test_request_context():
-        store_answers(tally_sample, Ward.get(code="P2"), Organisation.get(code="MTTQ"),
-                      {"agree": "no", "why": "Mới", "score": "2"})
+        store_answers(
+            tally_sample,
+            Ward.get(code="P2"),
+            Organisation.get(code="MTTQ"),
+            {"agree": "no", "why": "Mới", "score": "2"},
+        )
     deadline = time.monotonic() + 10
     while page.inner_text("[data-k='responses']") != "7" and time.monotonic() < deadline:
         page.wait_for_timeout(200)  # polled from here: the page's CSP forbids eval'd predicates

@@ -6,6 +6,7 @@ The data is TALLY_ROWS in conftest.py (six responses); the counts below are coun
   score  5:2 4:1 3:1 2:0 1:1, answered 5, mean 18/5  age 30 45 22 60 19: mean 35.2
   note answered 2, day answered 1; P1 = r1 r2 r3, P2 = r4 r5 r6; MTTQ = r1 r2 r4, DOAN = r3 r5 r6
 """
+
 import datetime
 
 import pytest
@@ -41,13 +42,23 @@ def test_every_kind_counted_exactly(app, tally_sample):
     assert counts(t, "topics") == {"roads": 3, "parks": 3, "safety": 2}
     assert counts(t, "score") == {"1": 1, "2": 0, "3": 1, "4": 1, "5": 2}
     assert [(q.key, q.answered, q.skipped) for q in t.questions if q.kind != "section"] == [
-        ("agree", 6, 0), ("why", 2, 4), ("topics", 5, 1), ("score", 5, 1), ("age", 5, 1),
-        ("note", 2, 4), ("day", 1, 5)]
+        ("agree", 6, 0),
+        ("why", 2, 4),
+        ("topics", 5, 1),
+        ("score", 5, 1),
+        ("age", 5, 1),
+        ("note", 2, 4),
+        ("day", 1, 5),
+    ]
     assert question(t, "score").mean == pytest.approx(3.6)
     assert question(t, "age").mean == pytest.approx(35.2)
     # age 0..120 in ranges of 20: 19 | 22 30 | 45 | 60
     assert [(c.label, c.count) for c in question(t, "age").columns][:4] == [
-        ("0–20", 1), ("20–40", 2), ("40–60", 1), ("60–80", 1)]
+        ("0–20", 1),
+        ("20–40", 2),
+        ("40–60", 1),
+        ("60–80", 1),
+    ]
     assert question(t, "agree").columns[0].percent == pytest.approx(400 / 6)
     assert question(t, "topics").columns[2].percent == pytest.approx(40.0)  # 2 of 5 answering
     assert t.cross == {("P1", "MTTQ"): 2, ("P1", "DOAN"): 1, ("P2", "MTTQ"): 1, ("P2", "DOAN"): 2}
@@ -68,8 +79,10 @@ def test_filters_by_ward_organisation_and_local_dates(app, tally_sample):
         assert t.responses == 3 and counts(t, "agree") == {"yes": 2, "no": 1}
         t = tally(tally_sample, parse_filters({"to": "2025-07-01"}))
         assert t.responses == 2 and counts(t, "agree") == {"yes": 1, "no": 1}
-        t = tally(tally_sample, parse_filters({"from": "2025-07-03", "ward": "P2",
-                                               "organisation": "DOAN"}))
+        t = tally(
+            tally_sample,
+            parse_filters({"from": "2025-07-03", "ward": "P2", "organisation": "DOAN"}),
+        )
         assert t.responses == 1 and counts(t, "topics") == {"roads": 0, "parks": 1, "safety": 0}
 
 
@@ -78,12 +91,16 @@ def test_breakdowns_list_every_group_and_choice(app, tally_sample):
     with app.test_request_context():
         t = tally(tally_sample, parse_filters({"by": "ward"}))
         assert by(t, "agree") == {"P1": {"yes": 2, "no": 1}, "P2": {"yes": 2, "no": 1}}
-        assert by(t, "topics") == {"P1": {"roads": 2, "parks": 1, "safety": 1},
-                                   "P2": {"roads": 1, "parks": 2, "safety": 1}}
+        assert by(t, "topics") == {
+            "P1": {"roads": 2, "parks": 1, "safety": 1},
+            "P2": {"roads": 1, "parks": 2, "safety": 1},
+        }
         t = tally(tally_sample, parse_filters({"by": "organisation"}))
         assert by(t, "topics")["MTTQ"] == {"roads": 2, "parks": 1, "safety": 0}
-        assert by(t, "score") == {"DOAN": {"1": 1, "2": 0, "3": 0, "4": 0, "5": 1},
-                                  "MTTQ": {"1": 0, "2": 0, "3": 1, "4": 1, "5": 1}}
+        assert by(t, "score") == {
+            "DOAN": {"1": 1, "2": 0, "3": 0, "4": 0, "5": 1},
+            "MTTQ": {"1": 0, "2": 0, "3": 1, "4": 1, "5": 1},
+        }
         assert {r.code: r.answered for r in question(t, "topics").rows} == {"DOAN": 3, "MTTQ": 2}
         assert question(t, "topics").rows[0].percents[2] == pytest.approx(200 / 3)  # DOAN safety
         # A breakdown leaves the overall counts as they are.
@@ -93,8 +110,13 @@ def test_breakdowns_list_every_group_and_choice(app, tally_sample):
 def test_bad_filters_are_refused(app, network):
     """Unknown codes, a bad breakdown, bad or reversed dates raise FilterError with a message."""
     with app.test_request_context():
-        for args in ({"ward": "NOPE"}, {"organisation": "NOPE"}, {"by": "collaborator"},
-                     {"from": "2025-13-01"}, {"from": "2025-07-02", "to": "2025-07-01"}):
+        for args in (
+            {"ward": "NOPE"},
+            {"organisation": "NOPE"},
+            {"by": "collaborator"},
+            {"from": "2025-13-01"},
+            {"from": "2025-07-02", "to": "2025-07-01"},
+        ):
             with pytest.raises(FilterError) as caught:
                 parse_filters(args)
             assert str(caught.value)
@@ -155,6 +177,7 @@ def test_suppression_in_tallies(app, tally_sample):
 def test_hidden_choices_and_questions_keep_their_counts(app, tally_sample):
     """A hidden choice or question still shows its counts, marked hidden."""
     from survey.models import Choice, Question
+
     Choice.update(hidden=True).where(Choice.key == "safety").execute()
     Question.update(hidden=True).where(Question.key == "age").execute()
     with app.test_request_context():
@@ -167,6 +190,7 @@ def test_hidden_choices_and_questions_keep_their_counts(app, tally_sample):
 def test_tallies_are_group_by_queries(app, tally_sample):
     """The whole questionnaire is counted in a handful of queries, whatever the number of answers."""
     from survey.db import database
+
     executed = []
     original = database.obj.execute_sql
 
@@ -174,6 +198,7 @@ def test_tallies_are_group_by_queries(app, tally_sample):
         """Record each statement."""
         executed.append(sql)
         return original(sql, params, *args, **kwargs)
+
     database.obj.execute_sql = spy
     try:
         with app.test_request_context():
@@ -187,6 +212,7 @@ def test_tallies_are_group_by_queries(app, tally_sample):
 
 
 # ------------------------------------------------------------------ pages
+
 
 def test_tally_page_shows_counts_bars_and_breakdown(app, tally_sample, login):
     """The page lists every question with counts, bars, the cross table and the breakdown."""
@@ -220,8 +246,12 @@ def test_answers_list_paginates(app, tally_sample, login):
     """More than a page of answers is split into pages."""
     with app.test_request_context():
         for i in range(30):
-            store_answers(tally_sample, Ward.get(code="P1"), Organisation.get(code="MTTQ"),
-                          {"agree": "yes", "note": f"Ý kiến số {i}"})
+            store_answers(
+                tally_sample,
+                Ward.get(code="P1"),
+                Organisation.get(code="MTTQ"),
+                {"agree": "yes", "note": f"Ý kiến số {i}"},
+            )
     client = login("viewer")
     first = client.get("/questionnaires/sample/answers/note").get_data(as_text=True)
     second = client.get("/questionnaires/sample/answers/note?page=2").get_data(as_text=True)
@@ -232,7 +262,9 @@ def test_answers_list_paginates(app, tally_sample, login):
 def test_page_filters_and_bad_filters(app, tally_sample, login):
     """Filters narrow the page; an unknown code or a bad date is a 400 with a message."""
     client = login("viewer")
-    html = client.get("/questionnaires/sample/tallies?ward=P2&from=2025-07-02").get_data(as_text=True)
+    html = client.get("/questionnaires/sample/tallies?ward=P2&from=2025-07-02").get_data(
+        as_text=True
+    )
     assert 'data-k="responses">3<' in html
     for query in ("ward=XX", "organisation=XX", "by=age", "from=02/07/2025"):
         page = client.get(f"/questionnaires/sample/tallies?{query}&lang=en")
@@ -243,8 +275,12 @@ def test_page_filters_and_bad_filters(app, tally_sample, login):
 
 def test_pages_need_login(client, tally_sample):
     """An anonymous visitor is sent to the login page."""
-    for url in ("/questionnaires/sample/tallies", "/questionnaires/sample/report",
-                "/questionnaires/sample/tallies/live", "/questionnaires/sample/answers/why"):
+    for url in (
+        "/questionnaires/sample/tallies",
+        "/questionnaires/sample/report",
+        "/questionnaires/sample/tallies/live",
+        "/questionnaires/sample/answers/why",
+    ):
         page = client.get(url)
         assert page.status_code == 302 and "/login" in page.headers["Location"]
 
@@ -276,7 +312,7 @@ def test_live_partial_and_report(app, tally_sample, login):
     """The refresh partial carries the figures alone; the report has the title, filters and tables."""
     client = login("viewer")
     live = client.get("/questionnaires/sample/tallies/live?ward=P1").get_data(as_text=True)
-    assert live.lstrip().startswith("<div id=\"tally-body\">") or 'id="tally-body"' in live
+    assert live.lstrip().startswith('<div id="tally-body">') or 'id="tally-body"' in live
     assert "<html" not in live and 'data-k="responses">3<' in live
     report = client.get("/questionnaires/sample/report?organisation=DOAN&lang=en")
     html = report.get_data(as_text=True)
@@ -287,10 +323,23 @@ def test_live_partial_and_report(app, tally_sample, login):
 def test_numbers_outside_bounds_and_empty_questionnaire(app, network, login):
     """A questionnaire without responses tallies to zeros; unbounded numbers get ranges from the data."""
     from survey.questionnaires.file_format import import_questionnaire
-    q = import_questionnaire({
-        "slug": "empty", "title": "Trống", "status": "open", "questions": [
-            {"key": "n", "kind": "number", "prompt": "Số"},
-            {"key": "c", "kind": "single", "prompt": "Chọn", "choices": [{"key": "a", "label": "A"}]}]})
+
+    q = import_questionnaire(
+        {
+            "slug": "empty",
+            "title": "Trống",
+            "status": "open",
+            "questions": [
+                {"key": "n", "kind": "number", "prompt": "Số"},
+                {
+                    "key": "c",
+                    "kind": "single",
+                    "prompt": "Chọn",
+                    "choices": [{"key": "a", "label": "A"}],
+                },
+            ],
+        }
+    )
     with app.test_request_context():
         t = tally(q, Filters(by="ward"))
         assert t.responses == 0 and counts(t, "c") == {"a": 0}
@@ -307,6 +356,7 @@ def test_numbers_outside_bounds_and_empty_questionnaire(app, network, login):
 def test_answer_copies_make_breakdowns_joinless(app, tally_sample):
     """Every answer row carries its response's ward, organisation and time (what the GROUP BYs rely on)."""
     rows = Answer.select().where(Answer.questionnaire == tally_sample.id)
-    assert all(a.ward_id == a.response.ward_id and a.submitted_at == a.response.submitted_at
-               for a in rows)
+    assert all(
+        a.ward_id == a.response.ward_id and a.submitted_at == a.response.submitted_at for a in rows
+    )
     assert isinstance(rows[0].submitted_at, datetime.datetime)

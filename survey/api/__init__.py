@@ -1,4 +1,5 @@
 """The JSON API (tallies and response rates, by session or API token), its tokens, and /healthz."""
+
 from flask import Blueprint
 
 bp = Blueprint("api", __name__)

@@ -1,4 +1,5 @@
 """The health check a load balancer or monitor polls."""
+
 from flask import jsonify
 from peewee import PeeweeException
 

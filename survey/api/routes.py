@@ -1,4 +1,5 @@
 """The JSON API: a questionnaire's tallies and response rates, read with a session or an API token."""
+
 from flask import jsonify, request
 
 from survey.api import bp

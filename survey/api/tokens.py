@@ -1,4 +1,5 @@
 """The admin screen of API tokens: make one (its secret shown once) or revoke one."""
+
 import secrets
 
 from flask import flash, redirect, render_template, request, url_for
@@ -28,17 +29,23 @@ def tokens():
     if form.validate_on_submit():
         secret = secrets.token_urlsafe(32)
         with database.atomic():
-            token = ApiToken.create(user=form.user.data, name=form.name.data.strip(),
-                                    token_hash=hash_api_token(secret))
-            AuditEvent.record(current_user, "api_token.create", token.name,
-                              f"user={form.user.data}")
+            token = ApiToken.create(
+                user=form.user.data, name=form.name.data.strip(), token_hash=hash_api_token(secret)
+            )
+            AuditEvent.record(
+                current_user, "api_token.create", token.name, f"user={form.user.data}"
+            )
         form = _token_form()
         form.name.data = ""
     status = 422 if request.method == "POST" and secret is None else 200
-    rows = (ApiToken.select(ApiToken, User).join(User)
-            .order_by(ApiToken.active.desc(), ApiToken.created_at.desc()))
-    return render_template("api/tokens.html", form=form, secret=secret, tokens=rows,
-                           revoke_form=ApiTokenRevokeForm()), status
+    rows = (
+        ApiToken.select(ApiToken, User)
+        .join(User)
+        .order_by(ApiToken.active.desc(), ApiToken.created_at.desc())
+    )
+    return render_template(
+        "api/tokens.html", form=form, secret=secret, tokens=rows, revoke_form=ApiTokenRevokeForm()
+    ), status
 
 
 @bp.route("/admin/api-tokens/<int:token_id>/revoke", methods=["POST"])

@@ -1,4 +1,5 @@
 """Accounts: login and logout, each user's own password, the admin's accounts and audit log."""
+
 from flask import Blueprint
 
 bp = Blueprint("auth", __name__)

@@ -1,4 +1,5 @@
 """The forms of login and accounts."""
+
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, PasswordField, SelectChoice, SelectField, StringField
@@ -11,26 +12,52 @@ from survey.security import check_password
 
 class LoginForm(FlaskForm):
     """Username and password."""
-    username = StringField(_l("Username"), validators=[
-        DataRequired(message=REQUIRED), Length(max=80, message=_l("At most 80 characters."))])
-    password = PasswordField(_l("Password"), validators=[
-        DataRequired(message=REQUIRED), Length(max=200, message=_l("At most 200 characters."))])
+
+    username = StringField(
+        _l("Username"),
+        validators=[
+            DataRequired(message=REQUIRED),
+            Length(max=80, message=_l("At most 80 characters.")),
+        ],
+    )
+    password = PasswordField(
+        _l("Password"),
+        validators=[
+            DataRequired(message=REQUIRED),
+            Length(max=200, message=_l("At most 200 characters.")),
+        ],
+    )
 
 
 # --- Accounts (auth) ---
-PASSWORD_RULES = [DataRequired(message=REQUIRED),
-                  Length(min=8, max=200, message=_l("Use 8 to 200 characters."))]
+PASSWORD_RULES = [
+    DataRequired(message=REQUIRED),
+    Length(min=8, max=200, message=_l("Use 8 to 200 characters.")),
+]
 
 
 class UserForm(FlaskForm):
     """An account as an admin edits it."""
-    username = StringField(_l("Username"), validators=[
-        DataRequired(message=REQUIRED), Length(max=80, message=_l("At most 80 characters.")),
-        Regexp(r"^[A-Za-z0-9_.-]+$", message=_l("Use letters, digits, dot, dash or underscore."))])
-    role = SelectField(_l("Role"), choices=[SelectChoice("viewer", _l("Viewer")),
-                                            SelectChoice("coordinator", _l("Coordinator")),
-                                            SelectChoice("admin", _l("Admin"))],
-                       invalid_choice_message=CHOICE)
+
+    username = StringField(
+        _l("Username"),
+        validators=[
+            DataRequired(message=REQUIRED),
+            Length(max=80, message=_l("At most 80 characters.")),
+            Regexp(
+                r"^[A-Za-z0-9_.-]+$", message=_l("Use letters, digits, dot, dash or underscore.")
+            ),
+        ],
+    )
+    role = SelectField(
+        _l("Role"),
+        choices=[
+            SelectChoice("viewer", _l("Viewer")),
+            SelectChoice("coordinator", _l("Coordinator")),
+            SelectChoice("admin", _l("Admin")),
+        ],
+        invalid_choice_message=CHOICE,
+    )
     organisation = SelectField(_l("Organisation"), choices=[], invalid_choice_message=CHOICE)
     active = BooleanField(_l("Active"), default=True)
 
@@ -38,26 +65,34 @@ class UserForm(FlaskForm):
         """Offer the organisations as choices ('' = all organisations)."""
         super().__init__(*args, **kwargs)
         self.organisation.choices = [SelectChoice("", _l("All organisations"))] + [
-            SelectChoice(o.code, f"{o.code} · {o.name}") for o in organisations]
+            SelectChoice(o.code, f"{o.code} · {o.name}") for o in organisations
+        ]
 
 
 class NewUserForm(UserForm):
     """A new account, with its first password."""
+
     password = PasswordField(_l("Password"), validators=PASSWORD_RULES)
 
 
 class PasswordResetForm(FlaskForm):
     """A new password set by an admin."""
+
     password = PasswordField(_l("New password"), validators=PASSWORD_RULES)
 
 
 class PasswordChangeForm(FlaskForm):
     """A user's change of their own password."""
+
     current = PasswordField(_l("Current password"), validators=[DataRequired(message=REQUIRED)])
     password = PasswordField(_l("New password"), validators=PASSWORD_RULES)
-    confirm = PasswordField(_l("Repeat the new password"), validators=[
-        DataRequired(message=REQUIRED),
-        EqualTo("password", message=_l("The two passwords differ."))])
+    confirm = PasswordField(
+        _l("Repeat the new password"),
+        validators=[
+            DataRequired(message=REQUIRED),
+            EqualTo("password", message=_l("The two passwords differ.")),
+        ],
+    )
 
     def validate_current(self, field):
         """Check the current password of the logged-in user."""

@@ -1,4 +1,5 @@
 """Accounts: login and logout, each user's own password, and the admin's account and audit screens."""
+
 from flask import flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 from peewee import JOIN
@@ -87,9 +88,11 @@ def change_password():
 @access(ADMIN)
 def users():
     """List every account."""
-    query = (User.select(User, Organisation)
-             .join(Organisation, on=(User.organisation == Organisation.id), join_type=JOIN.LEFT_OUTER)
-             .order_by(User.username))
+    query = (
+        User.select(User, Organisation)
+        .join(Organisation, on=(User.organisation == Organisation.id), join_type=JOIN.LEFT_OUTER)
+        .order_by(User.username)
+    )
     return object_list("auth/users.html", query, context_variable="users", paginate_by=50)
 
 
@@ -108,10 +111,13 @@ def create_user():
             form.username.errors.append(_("This username is already taken."))
         else:
             with database.atomic():
-                user = User.create(username=form.username.data, role=form.role.data,
-                                   organisation=_organisation_id(form.organisation.data),
-                                   active=form.active.data,
-                                   password_hash=hash_password(form.password.data))
+                user = User.create(
+                    username=form.username.data,
+                    role=form.role.data,
+                    organisation=_organisation_id(form.organisation.data),
+                    active=form.active.data,
+                    password_hash=hash_password(form.password.data),
+                )
                 AuditEvent.record(current_user, "user.create", user.username, user.role)
             flash(_("Account %(name)s created.", name=user.username))
             return redirect(url_for("auth.users"))
@@ -134,18 +140,26 @@ def edit_user(user_id):
         elif user.id == current_user.id and (form.role.data != "admin" or not form.active.data):
             form.role.errors.append(_("You cannot remove your own admin rights."))
         else:
-            user.username, user.role, user.active = (form.username.data, form.role.data,
-                                                     form.active.data)
+            user.username, user.role, user.active = (
+                form.username.data,
+                form.role.data,
+                form.active.data,
+            )
             user.organisation = _organisation_id(form.organisation.data)
             with database.atomic():
                 user.save()
-                AuditEvent.record(current_user, "user.update", user.username,
-                                  f"role={user.role} active={user.active}")
+                AuditEvent.record(
+                    current_user,
+                    "user.update",
+                    user.username,
+                    f"role={user.role} active={user.active}",
+                )
             flash(_("Account %(name)s saved.", name=user.username))
             return redirect(url_for("auth.users"))
     status = 422 if request.method == "POST" else 200
-    return render_template("auth/user_form.html", form=form, user=user,
-                           reset=PasswordResetForm(formdata=None)), status
+    return render_template(
+        "auth/user_form.html", form=form, user=user, reset=PasswordResetForm(formdata=None)
+    ), status
 
 
 @bp.route("/admin/users/<int:user_id>/password", methods=["POST"])
@@ -169,11 +183,19 @@ def reset_password(user_id):
 @access(ADMIN)
 def audit():
     """Show who did what and when, newest first."""
-    query = (AuditEvent.select(AuditEvent, User)
-             .join(User, on=(AuditEvent.user == User.id), join_type=JOIN.LEFT_OUTER)
-             .order_by(AuditEvent.at.desc(), AuditEvent.id.desc()))
+    query = (
+        AuditEvent.select(AuditEvent, User)
+        .join(User, on=(AuditEvent.user == User.id), join_type=JOIN.LEFT_OUTER)
+        .order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
+    )
     action = request.args.get("action", "").strip()[:60]
     if action:
         query = query.where(AuditEvent.action == action)
-    return object_list("auth/audit.html", query, context_variable="events", paginate_by=100,
-                       check_bounds=False, action=action)
+    return object_list(
+        "auth/audit.html",
+        query,
+        context_variable="events",
+        paginate_by=100,
+        check_bounds=False,
+        action=action,
+    )

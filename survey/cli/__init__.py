@@ -1,4 +1,5 @@
 """The `survey` command group: accounts, wards, organisations, questionnaires, roster, backup."""
+
 import functools
 import json
 import sys
@@ -26,12 +27,16 @@ NAME_LIMIT = 200
 
 def in_session(command):
     """Run a command in an app context, with a connection and the default language (no request)."""
+
     @with_appcontext
     @functools.wraps(command)
     def run(*args, **kwargs):
-        with database.connection_context(), force_locale(
-                current_app.config["BABEL_DEFAULT_LOCALE"]):
+        with (
+            database.connection_context(),
+            force_locale(current_app.config["BABEL_DEFAULT_LOCALE"]),
+        ):
             return command(*args, **kwargs)
+
     return run
 
 
@@ -75,8 +80,9 @@ def create_user_command(name, role, organisation):
     if len(password) < MIN_PASSWORD:
         fail(_("The password must have at least %(count)s characters.", count=MIN_PASSWORD))
     with database.atomic():
-        User.create(username=name, password_hash=hash_password(password),
-                    role=role, organisation=org)
+        User.create(
+            username=name, password_hash=hash_password(password), role=role, organisation=org
+        )
         AuditEvent.record(None, "user.create", f"{name} ({role})")
     click.echo(_("Created the %(role)s account “%(name)s”.", role=role, name=name))
 
@@ -85,8 +91,13 @@ def add_coded(model, action, code, name):
     """Create a ward or organisation with a new code; refuse a duplicate or malformed code."""
     code, name = code.strip(), name.strip()
     if not code or len(code) > CODE_LIMIT or any(c.isspace() for c in code):
-        fail(_("The code must be 1 to %(limit)s characters without spaces: “%(code)s”.",
-               limit=CODE_LIMIT, code=code))
+        fail(
+            _(
+                "The code must be 1 to %(limit)s characters without spaces: “%(code)s”.",
+                limit=CODE_LIMIT,
+                code=code,
+            )
+        )
     if not name or len(name) > NAME_LIMIT:
         fail(_("The name must have 1 to %(limit)s characters.", limit=NAME_LIMIT))
     if model.select().where(model.code == code).exists():
@@ -136,8 +147,15 @@ def load_json(path):
     except UnicodeDecodeError as error:
         fail(_("%(path)s: not UTF-8 text (byte %(byte)s).", path=path, byte=error.start))
     except json.JSONDecodeError as error:
-        fail(_("%(path)s: invalid JSON at line %(line)s, column %(column)s: %(error)s.",
-               path=path, line=error.lineno, column=error.colno, error=error.msg))
+        fail(
+            _(
+                "%(path)s: invalid JSON at line %(line)s, column %(column)s: %(error)s.",
+                path=path,
+                line=error.lineno,
+                column=error.colno,
+                error=error.msg,
+            )
+        )
 
 
 @questionnaire_group.command("import")
@@ -148,11 +166,22 @@ def import_questionnaire_command(path):
     try:
         questionnaire = import_questionnaire(load_json(path))
     except FileError as error:
-        fail(_("%(path)s: nothing imported, %(count)s problem(s):", path=path,
-               count=len(error.problems)), *(f"  {problem}" for problem in error.problems))
+        fail(
+            _(
+                "%(path)s: nothing imported, %(count)s problem(s):",
+                path=path,
+                count=len(error.problems),
+            ),
+            *(f"  {problem}" for problem in error.problems),
+        )
     AuditEvent.record(None, "questionnaire.import", questionnaire.slug)
-    click.echo(_("Imported the questionnaire “%(slug)s”: %(title)s", slug=questionnaire.slug,
-                 title=questionnaire.title))
+    click.echo(
+        _(
+            "Imported the questionnaire “%(slug)s”: %(title)s",
+            slug=questionnaire.slug,
+            title=questionnaire.title,
+        )
+    )
 
 
 @questionnaire_group.command("export")
@@ -171,10 +200,17 @@ def import_collaborators_command(path):
     """Add collaborators from a CSV: all or none."""
     preview = roster.read(Path(path).read_bytes())
     if not preview.ok:
-        fail(_("%(path)s: nothing imported, %(count)s problem(s):", path=path,
-               count=len(preview.problems)),
-             *(_("line %(line)s: %(message)s", line=line, message=message)
-               for line, message in preview.problems))
+        fail(
+            _(
+                "%(path)s: nothing imported, %(count)s problem(s):",
+                path=path,
+                count=len(preview.problems),
+            ),
+            *(
+                _("line %(line)s: %(message)s", line=line, message=message)
+                for line, message in preview.problems
+            ),
+        )
     with database.atomic():
         count = roster.import_preview(preview)
         AuditEvent.record(None, "collaborator.import", f"{count} from {Path(path).name}")
@@ -193,13 +229,23 @@ def export_collaborators_command():
 def demo_command():
     """Seed demo data (safe to run again)."""
     seeded = demo.seed()
-    click.echo(_("Added %(orgs)s organisation(s), %(wards)s ward(s), %(people)s collaborator(s), "
-                 "%(questionnaires)s questionnaire(s).", orgs=len(seeded.organisations),
-                 wards=len(seeded.wards), people=len(seeded.collaborators),
-                 questionnaires=int(seeded.questionnaire is not None)))
+    click.echo(
+        _(
+            "Added %(orgs)s organisation(s), %(wards)s ward(s), %(people)s collaborator(s), "
+            "%(questionnaires)s questionnaire(s).",
+            orgs=len(seeded.organisations),
+            wards=len(seeded.wards),
+            people=len(seeded.collaborators),
+            questionnaires=int(seeded.questionnaire is not None),
+        )
+    )
     if seeded.admin_password:
-        click.echo(_("Account admin, password %(password)s (shown only this once).",
-                     password=seeded.admin_password))
+        click.echo(
+            _(
+                "Account admin, password %(password)s (shown only this once).",
+                password=seeded.admin_password,
+            )
+        )
     click.echo(_("Open %(url)s", url=base_url() + "/login"))
     click.echo(_("Personal links of a few collaborators:"))
     for person in demo.showcase_collaborators():
@@ -235,8 +281,16 @@ def backup_command(path):
     click.echo(_("Backup written to %(path)s.", path=str(written)))
 
 
-COMMANDS = [create_user_command, wards_group, organisations_group, questionnaire_group,
-            collaborators_group, demo_command, fake_responses_command, backup_command]
+COMMANDS = [
+    create_user_command,
+    wards_group,
+    organisations_group,
+    questionnaire_group,
+    collaborators_group,
+    demo_command,
+    fake_responses_command,
+    backup_command,
+]
 
 
 def init_app(app):
@@ -248,10 +302,12 @@ def init_app(app):
 def create_cli_app():
     """Create the app for the command line."""
     from survey import create_app
+
     return create_app()
 
 
 def main():
     """Run the `survey` command group (Flask's CLI with our app)."""
-    FlaskGroup(create_app=create_cli_app,
-               help="survey: questionnaires for the collaborator network.")()
+    FlaskGroup(
+        create_app=create_cli_app, help="survey: questionnaires for the collaborator network."
+    )()

@@ -7,6 +7,7 @@ database file (SURVEY_DATABASE_URL), removing any leftover `-wal` and `-shm` fil
 PostgreSQL: `pg_dump` writes a plain SQL dump. To restore, create an empty database and
 run `psql postgresql://user@host/newdb < PATH`, then point SURVEY_DATABASE_URL at it.
 """
+
 import os
 import shutil
 import sqlite3
@@ -52,13 +53,18 @@ def _pg_dump(url, path):
     """Dump the PostgreSQL database at `url` into `path` as plain SQL with pg_dump."""
     program = shutil.which("pg_dump")
     if program is None:
-        raise BackupError("pg_dump was not found: install the PostgreSQL client "
-                          "(Debian: apt install postgresql-client)")
+        raise BackupError(
+            "pg_dump was not found: install the PostgreSQL client "
+            "(Debian: apt install postgresql-client)"
+        )
     rest = url.partition("://")[2]
     partial = path.with_name(path.name + ".partial")
-    done = subprocess.run([program, "--no-owner", "--no-privileges", "--file", str(partial),
-                           "postgresql://" + rest], check=False, capture_output=True,
-                          text=True)
+    done = subprocess.run(
+        [program, "--no-owner", "--no-privileges", "--file", str(partial), "postgresql://" + rest],
+        check=False,
+        capture_output=True,
+        text=True,
+    )
     if done.returncode != 0:
         partial.unlink(missing_ok=True)
         raise BackupError("pg_dump failed: " + done.stderr.strip())

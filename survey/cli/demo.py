@@ -1,5 +1,6 @@
 """Demo data: the programme's organisations, the wards of former District 10, a few
 collaborators, a sample questionnaire and an admin account. Seeding twice changes nothing."""
+
 import secrets
 from dataclasses import dataclass, field
 
@@ -40,39 +41,81 @@ QUESTIONNAIRE = {
     "slug": SAMPLE_SLUG,
     "title": "Ý kiến về chỉnh trang đô thị trên địa bàn phường",
     "description": "Phiếu thăm dò ý kiến dành cho cộng tác viên dư luận xã hội. "
-                   "Xin ông/bà dành ít phút trả lời; ý kiến được tổng hợp theo phường và đơn vị.",
-    "status": "open", "anonymous": False, "per_collaborator": "one", "open_link": True,
-    "suppress_below": 0, "targets": {"organisations": [], "wards": []},
+    "Xin ông/bà dành ít phút trả lời; ý kiến được tổng hợp theo phường và đơn vị.",
+    "status": "open",
+    "anonymous": False,
+    "per_collaborator": "one",
+    "open_link": True,
+    "suppress_below": 0,
+    "targets": {"organisations": [], "wards": []},
     "questions": [
         {"key": "chung", "kind": "section", "prompt": "Thông tin chung"},
-        {"key": "biet", "kind": "single", "required": True,
-         "prompt": "Ông/bà có biết kế hoạch chỉnh trang vỉa hè, lòng đường của phường không?",
-         "choices": [{"key": "co", "label": "Có biết rõ"},
-                     {"key": "nghe", "label": "Có nghe nhưng chưa rõ"},
-                     {"key": "khong", "label": "Chưa biết"}]},
-        {"key": "dong_tinh", "kind": "single", "required": True,
-         "prompt": "Ông/bà có đồng tình với việc chỉnh trang vỉa hè không?",
-         "choices": [{"key": "co", "label": "Đồng tình"},
-                     {"key": "mot_phan", "label": "Đồng tình một phần"},
-                     {"key": "khong", "label": "Không đồng tình"}]},
-        {"key": "ly_do", "kind": "longtext", "required": True,
-         "prompt": "Vì sao ông/bà chưa đồng tình?",
-         "show_if": {"question": "dong_tinh", "choice": "khong"}},
-        {"key": "quan_tam", "kind": "multi", "required": False,
-         "prompt": "Ông/bà quan tâm nhất đến những vấn đề nào? (chọn một hoặc nhiều)",
-         "choices": [{"key": "via_he", "label": "Vỉa hè, lòng đường"},
-                     {"key": "do_xe", "label": "Chỗ đậu xe"},
-                     {"key": "cay_xanh", "label": "Cây xanh"},
-                     {"key": "chieu_sang", "label": "Chiếu sáng"},
-                     {"key": "ngap", "label": "Ngập nước"},
-                     {"key": "an_ninh", "label": "An ninh trật tự"}]},
-        {"key": "hai_long", "kind": "scale", "required": True, "min": 1, "max": 5,
-         "prompt": "Mức độ hài lòng với công tác thông tin, tuyên truyền của phường",
-         "help": "1 = rất không hài lòng, 5 = rất hài lòng"},
-        {"key": "so_nguoi", "kind": "number", "required": False, "min": 1, "max": 20,
-         "prompt": "Số người trong hộ gia đình"},
-        {"key": "kien_nghi", "kind": "text", "required": False,
-         "prompt": "Kiến nghị, đề xuất của ông/bà"},
+        {
+            "key": "biet",
+            "kind": "single",
+            "required": True,
+            "prompt": "Ông/bà có biết kế hoạch chỉnh trang vỉa hè, lòng đường của phường không?",
+            "choices": [
+                {"key": "co", "label": "Có biết rõ"},
+                {"key": "nghe", "label": "Có nghe nhưng chưa rõ"},
+                {"key": "khong", "label": "Chưa biết"},
+            ],
+        },
+        {
+            "key": "dong_tinh",
+            "kind": "single",
+            "required": True,
+            "prompt": "Ông/bà có đồng tình với việc chỉnh trang vỉa hè không?",
+            "choices": [
+                {"key": "co", "label": "Đồng tình"},
+                {"key": "mot_phan", "label": "Đồng tình một phần"},
+                {"key": "khong", "label": "Không đồng tình"},
+            ],
+        },
+        {
+            "key": "ly_do",
+            "kind": "longtext",
+            "required": True,
+            "prompt": "Vì sao ông/bà chưa đồng tình?",
+            "show_if": {"question": "dong_tinh", "choice": "khong"},
+        },
+        {
+            "key": "quan_tam",
+            "kind": "multi",
+            "required": False,
+            "prompt": "Ông/bà quan tâm nhất đến những vấn đề nào? (chọn một hoặc nhiều)",
+            "choices": [
+                {"key": "via_he", "label": "Vỉa hè, lòng đường"},
+                {"key": "do_xe", "label": "Chỗ đậu xe"},
+                {"key": "cay_xanh", "label": "Cây xanh"},
+                {"key": "chieu_sang", "label": "Chiếu sáng"},
+                {"key": "ngap", "label": "Ngập nước"},
+                {"key": "an_ninh", "label": "An ninh trật tự"},
+            ],
+        },
+        {
+            "key": "hai_long",
+            "kind": "scale",
+            "required": True,
+            "min": 1,
+            "max": 5,
+            "prompt": "Mức độ hài lòng với công tác thông tin, tuyên truyền của phường",
+            "help": "1 = rất không hài lòng, 5 = rất hài lòng",
+        },
+        {
+            "key": "so_nguoi",
+            "kind": "number",
+            "required": False,
+            "min": 1,
+            "max": 20,
+            "prompt": "Số người trong hộ gia đình",
+        },
+        {
+            "key": "kien_nghi",
+            "kind": "text",
+            "required": False,
+            "prompt": "Kiến nghị, đề xuất của ông/bà",
+        },
     ],
 }
 
@@ -80,6 +123,7 @@ QUESTIONNAIRE = {
 @dataclass
 class Seeded:
     """What a demo run created (empty lists and None when everything was there already)."""
+
     organisations: list = field(default_factory=list)
     wards: list = field(default_factory=list)
     collaborators: list = field(default_factory=list)
@@ -89,8 +133,13 @@ class Seeded:
     @property
     def changed(self):
         """Tell whether this run created anything."""
-        return bool(self.organisations or self.wards or self.collaborators
-                    or self.questionnaire or self.admin_password)
+        return bool(
+            self.organisations
+            or self.wards
+            or self.collaborators
+            or self.questionnaire
+            or self.admin_password
+        )
 
 
 def _missing(model, rows):
@@ -108,8 +157,11 @@ def _collaborators():
     have = {p for (p,) in Collaborator.select(Collaborator.phone).tuples()}
     orgs = {o.code: o for o in Organisation.select()}
     wards = {w.code: w for w in Ward.select()}
-    return [Collaborator.create(name=name, phone=phone, organisation=orgs[org], ward=wards[ward])
-            for name, phone, org, ward in COLLABORATORS if phone not in have]
+    return [
+        Collaborator.create(name=name, phone=phone, organisation=orgs[org], ward=wards[ward])
+        for name, phone, org, ward in COLLABORATORS
+        if phone not in have
+    ]
 
 
 def _admin():
@@ -139,5 +191,8 @@ def seed():
 def showcase_collaborators(count=3):
     """Return a few demo collaborators whose links are worth printing."""
     phones = [phone for _, phone, _, _ in COLLABORATORS[:count]]
-    return list(Collaborator.select().where(Collaborator.phone.in_(phones) & Collaborator.active)
-                .order_by(Collaborator.phone))
+    return list(
+        Collaborator.select()
+        .where(Collaborator.phone.in_(phones) & Collaborator.active)
+        .order_by(Collaborator.phone)
+    )

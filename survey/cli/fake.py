@@ -3,6 +3,7 @@
 Each fake form is a MultiDict keyed by question key, checked by `rules.check_answers`
 and stored by `respond.submit.store`, so fakes obey exactly the rules real answers do.
 """
+
 import datetime
 import math
 import random
@@ -18,10 +19,14 @@ from survey.respond.rules import Schema, check_answers, scale_bounds
 BATCH = 1000
 SKIP_OPTIONAL = 0.15
 TEXTS = [
-    "Cần sửa lại vỉa hè trước chợ.", "Đề nghị tăng cường chiếu sáng hẻm.",
-    "Thông tin đến người dân còn chậm.", "Đồng ý, nhưng cần làm nhanh gọn.",
-    "Nên lắng nghe ý kiến các hộ kinh doanh.", "Không có ý kiến thêm.",
-    "Cần thêm cây xanh ở các tuyến đường.", "Lo ngại chỗ đậu xe khi thi công.",
+    "Cần sửa lại vỉa hè trước chợ.",
+    "Đề nghị tăng cường chiếu sáng hẻm.",
+    "Thông tin đến người dân còn chậm.",
+    "Đồng ý, nhưng cần làm nhanh gọn.",
+    "Nên lắng nghe ý kiến các hộ kinh doanh.",
+    "Không có ý kiến thêm.",
+    "Cần thêm cây xanh ở các tuyến đường.",
+    "Lo ngại chỗ đậu xe khi thi công.",
 ]
 
 
@@ -49,8 +54,9 @@ class _Faker:
 
     def __init__(self, schema, rng):
         self.schema, self.rng = schema, rng
-        self.weights = {q.id: [rng.random() + 0.1 for _ in schema.choices[q.id]]
-                        for q in schema.questions}
+        self.weights = {
+            q.id: [rng.random() + 0.1 for _ in schema.choices[q.id]] for q in schema.questions
+        }
 
     def form(self):
         """Return a random form that answers every shown question validly."""
@@ -58,7 +64,8 @@ class _Faker:
         for question in self.schema.questions:
             parent = question.show_if_question
             if question.kind == "section" or (
-                    parent and question.show_if_choice not in chosen.get(parent, ())):
+                parent and question.show_if_choice not in chosen.get(parent, ())
+            ):
                 continue
             if not question.required and self.rng.random() < SKIP_OPTIONAL:
                 continue
@@ -73,8 +80,11 @@ class _Faker:
         rng = self.rng
         if question.kind in ("single", "multi"):
             keys = [c.key for c in self.schema.choices[question.id]]
-            picks = rng.choices(keys, self.weights[question.id],
-                                k=1 if question.kind == "single" else rng.randint(1, 3))
+            picks = rng.choices(
+                keys,
+                self.weights[question.id],
+                k=1 if question.kind == "single" else rng.randint(1, 3),
+            )
             return list(dict.fromkeys(picks))
         if question.kind == "scale":
             return [str(rng.randint(*scale_bounds(question)))]
@@ -112,7 +122,8 @@ def generate(questionnaire, n, seed=None):
                 if not outcome.ok:
                     raise AssertionError(f"fake form refused by the rules: {outcome.errors}")
                 ward_id, org_id = rng.choice(groups)
-                result = submit.store(questionnaire, ward_id, org_id, None,
-                                        str(uuid.uuid4()), outcome.values)
+                result = submit.store(
+                    questionnaire, ward_id, org_id, None, str(uuid.uuid4()), outcome.values
+                )
                 stored += result == submit.STORED
     return stored

@@ -1,4 +1,5 @@
 """Database binding: one DatabaseProxy opened from SURVEY_DATABASE_URL, request hooks, migrations."""
+
 from pathlib import Path
 
 import click
@@ -52,9 +53,13 @@ def open_database(app):
         return current
     if current is not None:
         current.close_all()
-    opened = connect_url(url, {
-        "synchronous": app.config.get("SQLITE_SYNCHRONOUS", "full"),
-        "checkpoint_seconds": app.config.get("SQLITE_CHECKPOINT_SECONDS", 0)})
+    opened = connect_url(
+        url,
+        {
+            "synchronous": app.config.get("SQLITE_SYNCHRONOUS", "full"),
+            "checkpoint_seconds": app.config.get("SQLITE_CHECKPOINT_SECONDS", 0),
+        },
+    )
     opened.survey_url = url
     database.initialize(opened)
     return opened

@@ -1,4 +1,5 @@
 """SQLite: pooled connections with WAL, and short write transactions queued on a file lock."""
+
 import atexit
 import contextlib
 import fcntl
@@ -33,11 +34,18 @@ def open_pool(url, max_connections, synchronous="full", checkpoint_seconds=0):
     """Open a pooled SQLite database for a sqlite+pool:// URL."""
     # BEGIN IMMEDIATE takes the write lock up front, so a transaction never fails
     # half-way with "database is locked" when it upgrades from read to write.
-    opened = db_url.connect(url, pragmas=pragmas(synchronous), lock_type="IMMEDIATE",
-                            max_connections=max_connections, stale_timeout=3600,
-                            check_same_thread=False)
+    opened = db_url.connect(
+        url,
+        pragmas=pragmas(synchronous),
+        lock_type="IMMEDIATE",
+        max_connections=max_connections,
+        stale_timeout=3600,
+        check_same_thread=False,
+    )
     opened.checkpoint_seconds = checkpoint_seconds
     return opened
+
+
 # This process's writer lock for each SQLite database: a file lock for the other processes
 # and a thread lock for this one's threads (flock belongs to the open file, which threads
 # share, and which a forked worker would share with its parent: so opened again by pid).

@@ -3,6 +3,7 @@
 One blueprint; its views live in the modules imported at the end (by screen), the helpers they
 share (scoping, filters) here.
 """
+
 import re
 
 from flask import Blueprint, abort, request
@@ -45,14 +46,18 @@ def filter_form():
         organisation = Organisation.get_or_none(Organisation.code == asked)
         if organisation is not None and not in_scope(organisation.id):
             abort(403)
-    return NetworkFilterForm(request.args, organisations=scoped_organisations(),
-                             wards=Ward.ordered())
+    return NetworkFilterForm(
+        request.args, organisations=scoped_organisations(), wards=Ward.ordered()
+    )
 
 
 def filtered_collaborators(form):
     """Return the collaborators in scope matching a validated filter form, with ward and organisation."""
-    query = (Collaborator.select(Collaborator, Ward, Organisation)
-             .join_from(Collaborator, Ward).join_from(Collaborator, Organisation))
+    query = (
+        Collaborator.select(Collaborator, Ward, Organisation)
+        .join_from(Collaborator, Ward)
+        .join_from(Collaborator, Organisation)
+    )
     query = scoped(query, Collaborator.organisation)
     if form.ward.data:
         query = query.where(Ward.code == form.ward.data)

@@ -1,4 +1,5 @@
 """QR codes as SVG text or PNG bytes, cached in-process (drawing one costs several milliseconds)."""
+
 import functools
 import io
 
@@ -24,8 +25,9 @@ def svg(text):
     image = _code(text).make_image(image_factory=qrcode.image.svg.SvgPathImage)
     markup = image.to_string(encoding="unicode")
     # Sharp module edges, and a label for screen readers; no style attribute (strict CSP).
-    return markup.replace("<svg ", '<svg class="qr" role="img" aria-label="QR" '
-                          'shape-rendering="crispEdges" ', 1)
+    return markup.replace(
+        "<svg ", '<svg class="qr" role="img" aria-label="QR" shape-rendering="crispEdges" ', 1
+    )
 
 
 @functools.lru_cache(maxsize=CACHE_SIZE)

@@ -3,6 +3,7 @@
 Counted in SQL (one GROUP BY over collaborators left-joined to receipts). Only receipts are
 read, never responses, so nothing here can tie an anonymous response to a person.
 """
+
 from peewee import JOIN, fn
 
 from survey.models import Collaborator, Organisation, Receipt, Ward
@@ -26,8 +27,9 @@ def _targeted_ids(questionnaire, organisation_scope):
 def _candidate_groups(questionnaire, by):
     """Return a subquery of the group ids to list even when empty: the targets, else the active ones."""
     model = BY[by][0]
-    targets = (questionnaire.target_wards() if by == "ward"
-               else questionnaire.target_organisations()).select(model.id)
+    targets = (
+        questionnaire.target_wards() if by == "ward" else questionnaire.target_organisations()
+    ).select(model.id)
     return targets if targets.exists() else model.select(model.id).where(model.active)
 
 
@@ -44,27 +46,43 @@ def response_rates(questionnaire, by, organisation_scope=None):
     model, field = BY[by]
     expected = fn.COUNT(Collaborator.id)
     answered = fn.COUNT(Receipt.collaborator)
-    query = (model.select(model.code, model.name, expected.alias("expected"),
-                          answered.alias("answered"))
-             .join(Collaborator, JOIN.LEFT_OUTER,
-                   on=(field == model.id)
-                   & Collaborator.id.in_(_targeted_ids(questionnaire, organisation_scope)))
-             .join(Receipt, JOIN.LEFT_OUTER,
-                   on=(Receipt.collaborator == Collaborator.id)
-                   & (Receipt.questionnaire == questionnaire.id))
-             .group_by(model.id, model.code, model.name)
-             .having(model.id.in_(_candidate_groups(questionnaire, by)) | (expected > 0))
-             .order_by(model.code))
+    query = (
+        model.select(model.code, model.name, expected.alias("expected"), answered.alias("answered"))
+        .join(
+            Collaborator,
+            JOIN.LEFT_OUTER,
+            on=(field == model.id)
+            & Collaborator.id.in_(_targeted_ids(questionnaire, organisation_scope)),
+        )
+        .join(
+            Receipt,
+            JOIN.LEFT_OUTER,
+            on=(Receipt.collaborator == Collaborator.id)
+            & (Receipt.questionnaire == questionnaire.id),
+        )
+        .group_by(model.id, model.code, model.name)
+        .having(model.id.in_(_candidate_groups(questionnaire, by)) | (expected > 0))
+        .order_by(model.code)
+    )
     if by == "organisation" and organisation_scope is not None:
         query = query.where(model.id == organisation_scope)
-    return [{"code": row["code"], "name": row["name"], "expected": row["expected"],
-             "answered": row["answered"]} for row in query.dicts()]
+    return [
+        {
+            "code": row["code"],
+            "name": row["name"],
+            "expected": row["expected"],
+            "answered": row["answered"],
+        }
+        for row in query.dicts()
+    ]
 
 
 def totals(groups):
     """Return the expected and answered sums of a list of groups, for a total row."""
-    return {"expected": sum(g["expected"] for g in groups),
-            "answered": sum(g["answered"] for g in groups)}
+    return {
+        "expected": sum(g["expected"] for g in groups),
+        "answered": sum(g["answered"] for g in groups),
+    }
 
 
 def percent(answered, expected):
@@ -75,11 +93,16 @@ def percent(answered, expected):
 def not_answered(questionnaire, organisation_scope=None, ward=None, organisation=None):
     """Return the active targeted collaborators without a receipt, with ward and organisation, ordered."""
     receipts = Receipt.select(Receipt.collaborator).where(Receipt.questionnaire == questionnaire.id)
-    query = (Collaborator.select(Collaborator, Ward, Organisation)
-             .join_from(Collaborator, Ward).join_from(Collaborator, Organisation)
-             .where(Collaborator.id.in_(_targeted_ids(questionnaire, organisation_scope))
-                    & Collaborator.id.not_in(receipts))
-             .order_by(Ward.code, Organisation.code, Collaborator.name, Collaborator.id))
+    query = (
+        Collaborator.select(Collaborator, Ward, Organisation)
+        .join_from(Collaborator, Ward)
+        .join_from(Collaborator, Organisation)
+        .where(
+            Collaborator.id.in_(_targeted_ids(questionnaire, organisation_scope))
+            & Collaborator.id.not_in(receipts)
+        )
+        .order_by(Ward.code, Organisation.code, Collaborator.name, Collaborator.id)
+    )
     if ward is not None:
         query = query.where(Collaborator.ward == ward)
     if organisation is not None:

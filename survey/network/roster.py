@@ -4,6 +4,7 @@ The file is what Excel saves: UTF-8 with or without a BOM, comma- or semicolon-s
 header `name,phone,organisation,ward`; organisation and ward by code or by name. An export
 (the same columns plus `link`, which is ignored) reads back in.
 """
+
 import csv
 import io
 import re
@@ -31,6 +32,7 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 @dataclass
 class Row:
     """One good roster line, ready to store."""
+
     line: int
     name: str
     phone: str | None
@@ -41,6 +43,7 @@ class Row:
 @dataclass
 class Preview:
     """What a roster file would import: the good rows and every problem with its line number."""
+
     rows: list = field(default_factory=list)
     problems: list = field(default_factory=list)  # (line number, message)
 
@@ -82,7 +85,7 @@ def _decode(data):
     try:
         return data.decode("utf-8-sig"), None
     except UnicodeDecodeError as error:
-        return None, data[:error.start].count(b"\n") + 1
+        return None, data[: error.start].count(b"\n") + 1
 
 
 def _delimiter(text):
@@ -129,10 +132,16 @@ class _Checker:
         if len(cells) > self.columns:
             return None, [_("Too many columns: expected name, phone, organisation, ward.")]
         name, phone, org, ward = (cells + [""] * 4)[:4]
-        messages = [m for m in (self._text_problem(_("name"), name, NAME_LIMIT),
-                                self._text_problem(_("organisation"), org, FIELD_LIMIT),
-                                self._text_problem(_("ward"), ward, FIELD_LIMIT),
-                                self._text_problem(_("phone"), phone, PHONE_LIMIT)) if m]
+        messages = [
+            m
+            for m in (
+                self._text_problem(_("name"), name, NAME_LIMIT),
+                self._text_problem(_("organisation"), org, FIELD_LIMIT),
+                self._text_problem(_("ward"), ward, FIELD_LIMIT),
+                self._text_problem(_("phone"), phone, PHONE_LIMIT),
+            )
+            if m
+        ]
         if messages:
             return None, messages
         name = unicodedata.normalize("NFC", name).strip()
@@ -150,8 +159,7 @@ class _Checker:
         if _has_control(text):
             return _("The %(field)s contains characters that are not allowed.", field=label)
         if len(text.strip()) > limit:
-            return _("The %(field)s is longer than %(limit)s characters.", field=label,
-                     limit=limit)
+            return _("The %(field)s is longer than %(limit)s characters.", field=label, limit=limit)
         return None
 
     def _known(self, org, ward):
@@ -159,8 +167,9 @@ class _Checker:
         if _fold(org) not in self.organisations:
             return _("Unknown organisation “%(value)s”: give its code or name.", value=org.strip())
         if _fold(ward) not in self.wards:
-            return _("Unknown or inactive ward “%(value)s”: give its code or name.",
-                     value=ward.strip())
+            return _(
+                "Unknown or inactive ward “%(value)s”: give its code or name.", value=ward.strip()
+            )
         return None
 
     def _phone(self, line, raw):
@@ -169,14 +178,21 @@ class _Checker:
             return None, None
         phone = normalise_phone(raw)
         if phone is None:
-            return None, _("Malformed phone number “%(value)s”: use 8 to 15 digits, "
-                           "optionally starting with +.", value=raw)
+            return None, _(
+                "Malformed phone number “%(value)s”: use 8 to 15 digits, "
+                "optionally starting with +.",
+                value=raw,
+            )
         if phone in self.phones:
-            return None, _("The phone number %(value)s already belongs to a collaborator.",
-                           value=phone)
+            return None, _(
+                "The phone number %(value)s already belongs to a collaborator.", value=phone
+            )
         if phone in self.seen_phones:
-            return None, _("The phone number %(value)s is also on line %(line)s.",
-                           value=phone, line=self.seen_phones[phone])
+            return None, _(
+                "The phone number %(value)s is also on line %(line)s.",
+                value=phone,
+                line=self.seen_phones[phone],
+            )
         self.seen_phones[phone] = line
         return phone, None
 
@@ -186,8 +202,15 @@ def read(data):
     preview = Preview()
     text, bad_line = _decode(data)
     if text is None:
-        preview.problems.append((bad_line, _("The file is not UTF-8 text. In Excel, save it as "
-                                      "\"CSV UTF-8 (comma delimited)\".")))
+        preview.problems.append(
+            (
+                bad_line,
+                _(
+                    "The file is not UTF-8 text. In Excel, save it as "
+                    '"CSV UTF-8 (comma delimited)".'
+                ),
+            )
+        )
         return preview
     line, checker = 1, None
     try:
@@ -203,11 +226,11 @@ def read(data):
                 if row is not None:
                     preview.rows.append(row)
     except csv.Error as error:
-        preview.problems.append((line, _("The file is not valid CSV: %(error)s",
-                                         error=str(error))))
+        preview.problems.append((line, _("The file is not valid CSV: %(error)s", error=str(error))))
     if checker is None and not preview.problems:
-        preview.problems.append((1, _(
-            "The first line must be the header name,phone,organisation,ward.")))
+        preview.problems.append(
+            (1, _("The first line must be the header name,phone,organisation,ward."))
+        )
     return preview
 
 
@@ -220,8 +243,14 @@ def import_preview(preview):
     with database.atomic():
         Collaborator.insert_many(
             [(r.name, r.phone, r.organisation.id, r.ward.id, new_token()) for r in preview.rows],
-            fields=[Collaborator.name, Collaborator.phone, Collaborator.organisation,
-                    Collaborator.ward, Collaborator.token]).execute()
+            fields=[
+                Collaborator.name,
+                Collaborator.phone,
+                Collaborator.organisation,
+                Collaborator.ward,
+                Collaborator.token,
+            ],
+        ).execute()
     return len(preview.rows)
 
 
@@ -243,9 +272,18 @@ def export_csv(query):
     writer = csv.writer(out)
     writer.writerow(EXPORT_HEADER)
     for person in query.order_by(Collaborator.name, Collaborator.id):
-        writer.writerow([neutralise(v) for v in (
-            person.name, person.phone, organisations[person.organisation_id],
-            wards[person.ward_id], personal_link(person))])
+        writer.writerow(
+            [
+                neutralise(v)
+                for v in (
+                    person.name,
+                    person.phone,
+                    organisations[person.organisation_id],
+                    wards[person.ward_id],
+                    personal_link(person),
+                )
+            ]
+        )
     return out.getvalue()
 
 

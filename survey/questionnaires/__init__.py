@@ -3,6 +3,7 @@
 Coordinators author questionnaires; viewers may read the preview and the questionnaire file.
 The edit rules live in authoring.py, the questionnaire file in file_format.py.
 """
+
 from flask import Blueprint
 
 bp = Blueprint("questionnaires", __name__)

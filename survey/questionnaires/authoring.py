@@ -8,6 +8,7 @@ change. Every change writes an AuditEvent in the same transaction. Any coordinat
 author (organisation-scoped ones too): questionnaires are shared by the district, only
 their data is scoped.
 """
+
 import json
 import re
 import unicodedata
@@ -35,10 +36,29 @@ from survey.questionnaires.file_format import (
     set_targets,
 )
 
-SETTINGS = ("slug", "title", "description", "status", "opens_at", "closes_at", "anonymous",
-            "per_collaborator", "open_link", "suppress_below")
-QUESTION_FIELDS = ("key", "kind", "prompt", "help", "required", "minimum", "maximum",
-                   "show_if_question", "show_if_choice")
+SETTINGS = (
+    "slug",
+    "title",
+    "description",
+    "status",
+    "opens_at",
+    "closes_at",
+    "anonymous",
+    "per_collaborator",
+    "open_link",
+    "suppress_below",
+)
+QUESTION_FIELDS = (
+    "key",
+    "kind",
+    "prompt",
+    "help",
+    "required",
+    "minimum",
+    "maximum",
+    "show_if_question",
+    "show_if_choice",
+)
 # Where a questionnaire may go from each status; back to draft only while nothing is answered.
 TRANSITIONS = {"draft": ("open",), "open": ("closed", "draft"), "closed": ("open", "draft")}
 ANONYMOUS_DEFAULT_SUPPRESS = 5
@@ -59,26 +79,37 @@ def locks(questionnaire):
     reasons = {}
     if questionnaire.has_responses():
         reasons.update(
-            kind=_("Answers exist: a question's kind cannot change, or the stored answers "
-                   "would no longer fit it."),
-            key=_("Answers exist: keys name the stored answers and export columns, "
-                  "so they cannot change."),
-            delete=_("Answers exist: nothing can be deleted any more. Hide it instead; "
-                     "its answers stay in the tallies and exports."),
-            anonymous=_("Answers exist: respondents were told whether the questionnaire "
-                        "is anonymous, so this cannot change."),
-            draft=_("Answers exist: the questionnaire cannot go back to draft. "
-                    "Close it instead."))
+            kind=_(
+                "Answers exist: a question's kind cannot change, or the stored answers "
+                "would no longer fit it."
+            ),
+            key=_(
+                "Answers exist: keys name the stored answers and export columns, "
+                "so they cannot change."
+            ),
+            delete=_(
+                "Answers exist: nothing can be deleted any more. Hide it instead; "
+                "its answers stay in the tallies and exports."
+            ),
+            anonymous=_(
+                "Answers exist: respondents were told whether the questionnaire "
+                "is anonymous, so this cannot change."
+            ),
+            draft=_("Answers exist: the questionnaire cannot go back to draft. Close it instead."),
+        )
     if "key" in reasons or questionnaire.status != "draft":
-        reasons["slug"] = _("The questionnaire has been opened: its address is in links and "
-                            "QR codes already handed out, so it cannot change.")
+        reasons["slug"] = _(
+            "The questionnaire has been opened: its address is in links and "
+            "QR codes already handed out, so it cannot change."
+        )
     return reasons
 
 
 def _record(user, action, target, **detail):
     """Write the audit entry of a change, with what changed as JSON."""
-    AuditEvent.record(user, action, target,
-                      json.dumps(detail, ensure_ascii=False, default=str, sort_keys=True))
+    AuditEvent.record(
+        user, action, target, json.dumps(detail, ensure_ascii=False, default=str, sort_keys=True)
+    )
 
 
 def _changes(obj, values):
@@ -87,6 +118,7 @@ def _changes(obj, values):
 
 
 # --- Questionnaire settings and lifecycle ---
+
 
 def _check_settings(settings):
     """Refuse settings whose times are in the wrong order."""
@@ -110,8 +142,14 @@ def create(user, settings, organisations=(), wards=()):
         with database.atomic():
             questionnaire = Questionnaire.create(**settings)
             set_targets(questionnaire, organisations, wards)
-            _record(user, "questionnaire.create", questionnaire.slug,
-                    organisations=list(organisations), wards=list(wards), **settings)
+            _record(
+                user,
+                "questionnaire.create",
+                questionnaire.slug,
+                organisations=list(organisations),
+                wards=list(wards),
+                **settings,
+            )
     except IntegrityError:
         raise Refused(_("Another questionnaire already has this address."), "slug") from None
     return questionnaire
@@ -122,8 +160,14 @@ def check_transition(questionnaire, status):
     if status == questionnaire.status:
         return
     if status not in TRANSITIONS.get(questionnaire.status, ()):
-        raise Refused(_("A questionnaire cannot go from %(old)s to %(new)s.",
-                        old=questionnaire.status, new=status), "status")
+        raise Refused(
+            _(
+                "A questionnaire cannot go from %(old)s to %(new)s.",
+                old=questionnaire.status,
+                new=status,
+            ),
+            "status",
+        )
     if status == "draft" and "draft" in locks(questionnaire):
         raise Refused(locks(questionnaire)["draft"], "status")
     if status == "open":
@@ -134,12 +178,13 @@ def _check_ready(questionnaire):
     """Refuse to open a questionnaire without questions or with an incomplete one."""
     asks = questionnaire.ordered_questions().where(Question.kind != "section").exists()
     if not asks:
-        raise Refused(_("Add at least one question before opening the questionnaire."),
-                      "status")
+        raise Refused(_("Add at least one question before opening the questionnaire."), "status")
     problems = check(export_questionnaire(questionnaire))
     if problems:
-        raise Refused(_("The questionnaire is not complete: %(problems)s",
-                        problems="; ".join(problems)), "status")
+        raise Refused(
+            _("The questionnaire is not complete: %(problems)s", problems="; ".join(problems)),
+            "status",
+        )
 
 
 def update_settings(user, questionnaire, settings, organisations, wards):
@@ -171,8 +216,10 @@ def update_settings(user, questionnaire, settings, organisations, wards):
 
 def _target_codes(questionnaire):
     """Return the target organisation and ward codes, for the audit detail."""
-    return {"organisations": [o.code for o in questionnaire.target_organisations()],
-            "wards": [w.code for w in questionnaire.target_wards()]}
+    return {
+        "organisations": [o.code for o in questionnaire.target_organisations()],
+        "wards": [w.code for w in questionnaire.target_wards()],
+    }
 
 
 def _save(questionnaire, values):
@@ -222,8 +269,15 @@ def import_file(user, raw):
     except UnicodeDecodeError:
         raise FileError([_("The file is not UTF-8 text.")]) from None
     except json.JSONDecodeError as error:
-        raise FileError([_("The file is not valid JSON (line %(line)s, column %(col)s).",
-                           line=error.lineno, col=error.colno)]) from None
+        raise FileError(
+            [
+                _(
+                    "The file is not valid JSON (line %(line)s, column %(col)s).",
+                    line=error.lineno,
+                    col=error.colno,
+                )
+            ]
+        ) from None
     if isinstance(data, dict) and len(str(data.get("title") or "")) > 300:
         raise FileError([_("title: at most 300 characters")])
     with database.atomic():
@@ -239,13 +293,17 @@ def export(questionnaire):
 
 # --- Questions ---
 
+
 def outline(questionnaire):
     """Return [(question, [choices])] including hidden ones, in order, in two queries."""
     questions = list(questionnaire.ordered_questions(include_hidden=True))
     choices = {q.id: [] for q in questions}
     if questions:
-        query = (Choice.select().where(Choice.question.in_(list(choices)))
-                 .order_by(Choice.position, Choice.id))
+        query = (
+            Choice.select()
+            .where(Choice.question.in_(list(choices)))
+            .order_by(Choice.position, Choice.id)
+        )
         for choice in query:
             choices[choice.question_id].append(choice)
     return [(q, choices[q.id]) for q in questions]
@@ -266,10 +324,16 @@ def show_if_options(questionnaire, before=None):
 def _check_key(questionnaire, key, own=None):
     """Refuse a question key that is malformed, reserved or already used."""
     if not KEY_PATTERN.match(key or "") or key in RESERVED_KEYS:
-        raise Refused(_("A key is letters, digits and _, starting with a letter "
-                        "(not client_uuid, csrf_token, ward, organisation or lang)."), "key")
-    taken = Question.select().where((Question.questionnaire == questionnaire)
-                                    & (Question.key == key))
+        raise Refused(
+            _(
+                "A key is letters, digits and _, starting with a letter "
+                "(not client_uuid, csrf_token, ward, organisation or lang)."
+            ),
+            "key",
+        )
+    taken = Question.select().where(
+        (Question.questionnaire == questionnaire) & (Question.key == key)
+    )
     if own is not None:
         taken = taken.where(Question.id != own.id)
     if taken.exists():
@@ -286,8 +350,13 @@ def _check_bounds(kind, minimum, maximum):
         if low != int(low) or high != int(high):
             raise Refused(_("A scale runs between whole numbers."), "minimum")
         if high <= low or high - low + 1 > MAX_SCALE_POINTS:
-            raise Refused(_("A scale needs a maximum above its minimum and at most "
-                            "%(n)s points.", n=MAX_SCALE_POINTS), "maximum")
+            raise Refused(
+                _(
+                    "A scale needs a maximum above its minimum and at most %(n)s points.",
+                    n=MAX_SCALE_POINTS,
+                ),
+                "maximum",
+            )
     elif minimum is not None and maximum is not None and maximum < minimum:
         raise Refused(_("The maximum must not be below the minimum."), "maximum")
     return minimum, maximum
@@ -299,16 +368,23 @@ def _check_show_if(questionnaire, show_if, question=None):
         return None, None
     allowed = {(q.key, c.key) for q, c in show_if_options(questionnaire, before=question)}
     if tuple(show_if) not in allowed:
-        raise Refused(_("“Show only if” must name a choice of an earlier one-choice or "
-                        "several-choices question."), "show_if")
+        raise Refused(
+            _(
+                "“Show only if” must name a choice of an earlier one-choice or "
+                "several-choices question."
+            ),
+            "show_if",
+        )
     return tuple(show_if)
 
 
 def _dependents(question, choice_key=None):
     """Return the visible questions whose show_if names this question (and choice)."""
-    query = Question.select().where((Question.questionnaire == question.questionnaire_id)
-                                    & (Question.show_if_question == question.key)
-                                    & ~Question.hidden)
+    query = Question.select().where(
+        (Question.questionnaire == question.questionnaire_id)
+        & (Question.show_if_question == question.key)
+        & ~Question.hidden
+    )
     if choice_key is not None:
         query = query.where(Question.show_if_choice == choice_key)
     return list(query)
@@ -318,8 +394,13 @@ def _refuse_dependents(question, choice_key=None):
     """Refuse a change that would strand the questions depending on this one."""
     dependents = _dependents(question, choice_key)
     if dependents:
-        raise Refused(_("Questions %(keys)s are shown only after this answer; change their "
-                        "“show only if” first.", keys=", ".join(q.key for q in dependents)))
+        raise Refused(
+            _(
+                "Questions %(keys)s are shown only after this answer; change their "
+                "“show only if” first.",
+                keys=", ".join(q.key for q in dependents),
+            )
+        )
 
 
 def choice_lines(text):
@@ -359,13 +440,24 @@ def create_question(user, questionnaire, values, choices=()):
     if values["kind"] in CHOICE_KINDS and not choices:
         raise Refused(_("A choice question needs choices: write one per line."), "choices")
     _check_choice_keys([k for k, _label in choices])
-    position = (Question.select(fn.MAX(Question.position))
-                .where(Question.questionnaire == questionnaire).scalar() or 0) + 1
-    item = {"key": values["key"], "kind": values["kind"], "prompt": values.get("prompt", ""),
-            "help": values.get("help", ""), "required": values.get("required", False),
-            "min": minimum, "max": maximum,
-            "choices": [{"key": k, "label": label} for k, label in choices
-                        ] if values["kind"] in CHOICE_KINDS else []}
+    position = (
+        Question.select(fn.MAX(Question.position))
+        .where(Question.questionnaire == questionnaire)
+        .scalar()
+        or 0
+    ) + 1
+    item = {
+        "key": values["key"],
+        "kind": values["kind"],
+        "prompt": values.get("prompt", ""),
+        "help": values.get("help", ""),
+        "required": values.get("required", False),
+        "min": minimum,
+        "max": maximum,
+        "choices": [{"key": k, "label": label} for k, label in choices]
+        if values["kind"] in CHOICE_KINDS
+        else [],
+    }
     if show_if[0]:
         item["show_if"] = {"question": show_if[0], "choice": show_if[1]}
     with database.atomic():
@@ -379,8 +471,13 @@ def _check_choice_keys(keys):
     """Refuse malformed or repeated choice keys."""
     for key in keys:
         if not KEY_PATTERN.match(key):
-            raise Refused(_("A choice key is letters, digits and _, starting with a letter: "
-                            "%(key)s", key=key), "choices")
+            raise Refused(
+                _(
+                    "A choice key is letters, digits and _, starting with a letter: %(key)s",
+                    key=key,
+                ),
+                "choices",
+            )
     if len(set(keys)) != len(keys):
         raise Refused(_("Two choices have the same key."), "choices")
 
@@ -399,10 +496,17 @@ def update_question(user, question, values):
         _refuse_dependents(question)
     minimum, maximum = _check_bounds(values["kind"], values.get("minimum"), values.get("maximum"))
     show_if = _check_show_if(questionnaire, values.get("show_if"), question)
-    new = {"key": values["key"], "kind": values["kind"], "prompt": values.get("prompt", ""),
-           "help": values.get("help", ""), "required": bool(values.get("required")),
-           "minimum": minimum, "maximum": maximum,
-           "show_if_question": show_if[0], "show_if_choice": show_if[1]}
+    new = {
+        "key": values["key"],
+        "kind": values["kind"],
+        "prompt": values.get("prompt", ""),
+        "help": values.get("help", ""),
+        "required": bool(values.get("required")),
+        "minimum": minimum,
+        "maximum": maximum,
+        "show_if_question": show_if[0],
+        "show_if_choice": show_if[1],
+    }
     changed = _changes(question, new)
     old_key = question.key
     with database.atomic():
@@ -413,8 +517,8 @@ def update_question(user, question, values):
             Choice.delete().where(Choice.question == question).execute()
         if old_key != question.key:  # only before answers: keep show_if references pointing here
             Question.update(show_if_question=question.key).where(
-                (Question.questionnaire == questionnaire)
-                & (Question.show_if_question == old_key)).execute()
+                (Question.questionnaire == questionnaire) & (Question.show_if_question == old_key)
+            ).execute()
         _touch(questionnaire)
         _record(user, "question.update", f"{questionnaire.slug}/{old_key}", **changed)
     return question
@@ -443,14 +547,18 @@ def set_question_hidden(user, question, hidden):
     if hidden:
         _refuse_dependents(question)
     elif question.show_if_question:
-        _check_show_if(question.questionnaire,
-                       (question.show_if_question, question.show_if_choice), question)
+        _check_show_if(
+            question.questionnaire, (question.show_if_question, question.show_if_choice), question
+        )
     with database.atomic():
         question.hidden = hidden
         question.save(only=[Question.hidden])
         _touch(question.questionnaire)
-        _record(user, "question.hide" if hidden else "question.show",
-                f"{question.questionnaire.slug}/{question.key}")
+        _record(
+            user,
+            "question.hide" if hidden else "question.show",
+            f"{question.questionnaire.slug}/{question.key}",
+        )
 
 
 def _renumber(questionnaire):
@@ -477,18 +585,24 @@ def move_question(user, question, direction):
     seen = set()
     for item in order:
         if item.show_if_question and not item.hidden and item.show_if_question not in seen:
-            raise Refused(_("%(key)s is shown only after an answer to %(parent)s, so it must "
-                            "come after it.", key=item.key, parent=item.show_if_question))
+            raise Refused(
+                _(
+                    "%(key)s is shown only after an answer to %(parent)s, so it must "
+                    "come after it.",
+                    key=item.key,
+                    parent=item.show_if_question,
+                )
+            )
         seen.add(item.key)
     with database.atomic():
         for position, item in enumerate(order):
             Question.update(position=position).where(Question.id == item.id).execute()
         _touch(questionnaire)
-        _record(user, "question.move", f"{questionnaire.slug}/{question.key}",
-                direction=direction)
+        _record(user, "question.move", f"{questionnaire.slug}/{question.key}", direction=direction)
 
 
 # --- Choices ---
+
 
 def create_choice(user, question, key, label):
     """Add a choice at the end of a single/multi question (always allowed)."""
@@ -499,8 +613,9 @@ def create_choice(user, question, key, label):
     _check_choice_keys([key])
     if key in used:
         raise Refused(_("Another choice already has the key %(key)s.", key=key), "key")
-    position = (Choice.select(fn.MAX(Choice.position)).where(Choice.question == question)
-                .scalar() or 0) + 1
+    position = (
+        Choice.select(fn.MAX(Choice.position)).where(Choice.question == question).scalar() or 0
+    ) + 1
     with database.atomic():
         choice = Choice.create(question=question, key=key, label=label, position=position)
         _touch(question.questionnaire)
@@ -532,7 +647,8 @@ def update_choice(user, choice, key, label):
             Question.update(show_if_choice=key).where(
                 (Question.questionnaire == question.questionnaire_id)
                 & (Question.show_if_question == question.key)
-                & (Question.show_if_choice == old_key)).execute()
+                & (Question.show_if_choice == old_key)
+            ).execute()
         _touch(question.questionnaire)
         _record(user, "choice.update", old_target, **changed)
     return choice

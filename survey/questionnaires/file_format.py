@@ -1,4 +1,5 @@
 """The questionnaire file of the public contract (JSON): check, import and export."""
+
 import datetime
 
 from survey.db import database
@@ -50,14 +51,26 @@ def _check_question(index, item, seen_keys, problems):
         return
     key, kind = item.get("key"), item.get("kind")
     if not isinstance(key, str) or not KEY_PATTERN.match(key) or key in RESERVED_KEYS:
-        problems.append(_("%(where)s.key: must be letters, digits and _ (starting with a letter), "
-                          "not one of %(reserved)s: %(key)r", where=where,
-                          reserved=", ".join(sorted(RESERVED_KEYS)), key=key))
+        problems.append(
+            _(
+                "%(where)s.key: must be letters, digits and _ (starting with a letter), "
+                "not one of %(reserved)s: %(key)r",
+                where=where,
+                reserved=", ".join(sorted(RESERVED_KEYS)),
+                key=key,
+            )
+        )
     elif key in seen_keys:
         problems.append(_("%(where)s.key: used twice: %(key)r", where=where, key=key))
     if kind not in KINDS:
-        problems.append(_("%(where)s.kind: must be one of %(kinds)s: %(kind)r", where=where,
-                          kinds=", ".join(KINDS), kind=kind))
+        problems.append(
+            _(
+                "%(where)s.kind: must be one of %(kinds)s: %(kind)r",
+                where=where,
+                kinds=", ".join(KINDS),
+                kind=kind,
+            )
+        )
     if kind != "section" and not str(item.get("prompt") or "").strip():
         problems.append(_("%(where)s.prompt: must not be empty", where=where))
     for bound in ("min", "max"):
@@ -65,16 +78,23 @@ def _check_question(index, item, seen_keys, problems):
             problems.append(_("%(where)s.%(bound)s: must be a number", where=where, bound=bound))
     choices = item.get("choices") or []
     if kind in CHOICE_KINDS and not choices:
-        problems.append(_("%(where)s.choices: a %(kind)s question needs choices", where=where, kind=kind))
+        problems.append(
+            _("%(where)s.choices: a %(kind)s question needs choices", where=where, kind=kind)
+        )
     choice_keys = set()
     for c_index, choice in enumerate(choices if isinstance(choices, list) else []):
         c_where = f"{where}.choices[{c_index}]"
-        if not isinstance(choice, dict) or not isinstance(choice.get("key"), str) \
-                or not KEY_PATTERN.match(choice.get("key", "")):
+        if (
+            not isinstance(choice, dict)
+            or not isinstance(choice.get("key"), str)
+            or not KEY_PATTERN.match(choice.get("key", ""))
+        ):
             problems.append(_("%(where)s.key: must be letters, digits and _", where=c_where))
             continue
         if choice["key"] in choice_keys:
-            problems.append(_("%(where)s.key: used twice: %(key)r", where=c_where, key=choice["key"]))
+            problems.append(
+                _("%(where)s.key: used twice: %(key)r", where=c_where, key=choice["key"])
+            )
         choice_keys.add(choice["key"])
         if not str(choice.get("label") or "").strip():
             problems.append(_("%(where)s.label: must not be empty", where=c_where))
@@ -82,10 +102,17 @@ def _check_question(index, item, seen_keys, problems):
     if show_if is not None:
         parent = seen_keys.get(show_if.get("question")) if isinstance(show_if, dict) else None
         if parent is None or parent[0] not in CHOICE_KINDS:
-            problems.append(_("%(where)s.show_if: must name an earlier single or multi question", where=where))
+            problems.append(
+                _("%(where)s.show_if: must name an earlier single or multi question", where=where)
+            )
         elif show_if.get("choice") not in parent[1]:
-            problems.append(_("%(where)s.show_if.choice: not a choice of %(question)r", where=where,
-                              question=show_if.get("question")))
+            problems.append(
+                _(
+                    "%(where)s.show_if.choice: not a choice of %(question)r",
+                    where=where,
+                    question=show_if.get("question"),
+                )
+            )
     if isinstance(key, str):
         seen_keys[key] = (kind, choice_keys)
 
@@ -96,7 +123,9 @@ def check(data):
     if not isinstance(data, dict):
         return [_("the file must hold one JSON object")]
     if not isinstance(data.get("slug"), str) or not SLUG_PATTERN.match(data.get("slug", "")):
-        problems.append(_("slug: lower-case letters, digits and -: %(slug)r", slug=data.get("slug")))
+        problems.append(
+            _("slug: lower-case letters, digits and -: %(slug)r", slug=data.get("slug"))
+        )
     if not str(data.get("title") or "").strip():
         problems.append(_("title: must not be empty"))
     elif len(str(data["title"])) > 300:
@@ -104,7 +133,7 @@ def check(data):
     if data.get("status", "draft") not in STATUSES:
         problems.append(_("status: must be one of %(statuses)s", statuses=", ".join(STATUSES)))
     if data.get("per_collaborator", "one") not in ("one", "many"):
-        problems.append(_("per_collaborator: must be \"one\" or \"many\""))
+        problems.append(_('per_collaborator: must be "one" or "many"'))
     suppress = data.get("suppress_below", 0)
     if not isinstance(suppress, int) or isinstance(suppress, bool) or suppress < 0:
         problems.append(_("suppress_below: must be a whole number, 0 or more"))
@@ -141,16 +170,22 @@ def import_questionnaire(data):
         raise FileError(problems)
     with database.atomic():
         questionnaire = Questionnaire.create(
-            slug=data["slug"], title=data["title"].strip(),
-            description=data.get("description") or "", status=data.get("status", "draft"),
+            slug=data["slug"],
+            title=data["title"].strip(),
+            description=data.get("description") or "",
+            status=data.get("status", "draft"),
             opens_at=_parse_time(data.get("opens_at"), "", []),
             closes_at=_parse_time(data.get("closes_at"), "", []),
             anonymous=bool(data.get("anonymous", False)),
             per_collaborator=data.get("per_collaborator", "one"),
             open_link=bool(data.get("open_link", False)),
-            suppress_below=data.get("suppress_below", 0))
-        set_targets(questionnaire, (data.get("targets") or {}).get("organisations") or [],
-                    (data.get("targets") or {}).get("wards") or [])
+            suppress_below=data.get("suppress_below", 0),
+        )
+        set_targets(
+            questionnaire,
+            (data.get("targets") or {}).get("organisations") or [],
+            (data.get("targets") or {}).get("wards") or [],
+        )
         for position, item in enumerate(data["questions"]):
             add_question(questionnaire, item, position)
     return questionnaire
@@ -159,7 +194,8 @@ def import_questionnaire(data):
 def set_targets(questionnaire, organisation_codes, ward_codes):
     """Replace the organisations and wards a questionnaire is sent to (empty lists: everyone)."""
     QuestionnaireOrganisation.delete().where(
-        QuestionnaireOrganisation.questionnaire == questionnaire).execute()
+        QuestionnaireOrganisation.questionnaire == questionnaire
+    ).execute()
     QuestionnaireWard.delete().where(QuestionnaireWard.questionnaire == questionnaire).execute()
     for org in Organisation.select().where(Organisation.code.in_(list(organisation_codes))):
         QuestionnaireOrganisation.create(questionnaire=questionnaire, organisation=org)
@@ -171,14 +207,22 @@ def add_question(questionnaire, item, position):
     """Create one question (and its choices) from a file entry."""
     show_if = item.get("show_if") or {}
     question = Question.create(
-        questionnaire=questionnaire, key=item["key"], position=position, kind=item["kind"],
-        prompt=str(item.get("prompt") or ""), help=str(item.get("help") or ""),
+        questionnaire=questionnaire,
+        key=item["key"],
+        position=position,
+        kind=item["kind"],
+        prompt=str(item.get("prompt") or ""),
+        help=str(item.get("help") or ""),
         required=bool(item.get("required", False)),
-        minimum=item.get("min"), maximum=item.get("max"),
-        show_if_question=show_if.get("question"), show_if_choice=show_if.get("choice"))
+        minimum=item.get("min"),
+        maximum=item.get("max"),
+        show_if_question=show_if.get("question"),
+        show_if_choice=show_if.get("choice"),
+    )
     for c_position, choice in enumerate(item.get("choices") or []):
-        Choice.create(question=question, key=choice["key"], position=c_position,
-                      label=choice["label"])
+        Choice.create(
+            question=question, key=choice["key"], position=c_position, label=choice["label"]
+        )
     return question
 
 
@@ -196,24 +240,36 @@ def export_questionnaire(questionnaire):
     """Return the file data of a questionnaire (the contract's JSON shape)."""
     questions = []
     for question in questionnaire.ordered_questions():
-        item = {"key": question.key, "kind": question.kind, "prompt": question.prompt,
-                "help": question.help, "required": question.required,
-                "min": _number(question.minimum), "max": _number(question.maximum),
-                "choices": [{"key": c.key, "label": c.label}
-                            for c in question.ordered_choices()]}
+        item = {
+            "key": question.key,
+            "kind": question.kind,
+            "prompt": question.prompt,
+            "help": question.help,
+            "required": question.required,
+            "min": _number(question.minimum),
+            "max": _number(question.maximum),
+            "choices": [{"key": c.key, "label": c.label} for c in question.ordered_choices()],
+        }
         if question.show_if_question:
-            item["show_if"] = {"question": question.show_if_question,
-                               "choice": question.show_if_choice}
+            item["show_if"] = {
+                "question": question.show_if_question,
+                "choice": question.show_if_choice,
+            }
         questions.append(item)
     return {
-        "slug": questionnaire.slug, "title": questionnaire.title,
-        "description": questionnaire.description, "status": questionnaire.status,
+        "slug": questionnaire.slug,
+        "title": questionnaire.title,
+        "description": questionnaire.description,
+        "status": questionnaire.status,
         "opens_at": _iso_local(questionnaire.opens_at),
         "closes_at": _iso_local(questionnaire.closes_at),
-        "anonymous": questionnaire.anonymous, "per_collaborator": questionnaire.per_collaborator,
-        "open_link": questionnaire.open_link, "suppress_below": questionnaire.suppress_below,
-        "targets": {"organisations": [o.code for o in questionnaire.target_organisations()],
-                    "wards": [w.code for w in questionnaire.target_wards()]},
+        "anonymous": questionnaire.anonymous,
+        "per_collaborator": questionnaire.per_collaborator,
+        "open_link": questionnaire.open_link,
+        "suppress_below": questionnaire.suppress_below,
+        "targets": {
+            "organisations": [o.code for o in questionnaire.target_organisations()],
+            "wards": [w.code for w in questionnaire.target_wards()],
+        },
         "questions": questions,
     }
-

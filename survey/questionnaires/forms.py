@@ -1,4 +1,5 @@
 """The forms of questionnaire authoring (the rules themselves live in authoring.py)."""
+
 import datetime
 import math
 
@@ -12,12 +13,18 @@ from survey.i18n import lazy_gettext as _l
 from survey.i18n import to_utc
 from survey.models import KEY_PATTERN, KINDS, SLUG_PATTERN, Questionnaire
 
-SLUG_RULES = [DataRequired(message=REQUIRED),
-              Length(max=80, message=_l("At most 80 characters.")),
-              Regexp(SLUG_PATTERN, message=_l(
-                  "Use lower-case letters, digits and -, starting with a letter or digit."))]
-TITLE_RULES = [DataRequired(message=REQUIRED),
-               Length(max=300, message=_l("At most 300 characters."))]
+SLUG_RULES = [
+    DataRequired(message=REQUIRED),
+    Length(max=80, message=_l("At most 80 characters.")),
+    Regexp(
+        SLUG_PATTERN,
+        message=_l("Use lower-case letters, digits and -, starting with a letter or digit."),
+    ),
+]
+TITLE_RULES = [
+    DataRequired(message=REQUIRED),
+    Length(max=300, message=_l("At most 300 characters.")),
+]
 
 
 def parse_local(text):
@@ -31,8 +38,9 @@ def local_datetime(form, field):
     try:
         parse_local(field.data)
     except ValueError:
-        raise ValidationError(_l("Enter a date and time as year-month-day hour:minute, "
-                                 "for example 2025-07-01 08:00.")) from None
+        raise ValidationError(
+            _l("Enter a date and time as year-month-day hour:minute, for example 2025-07-01 08:00.")
+        ) from None
 
 
 def parse_number(text):
@@ -56,34 +64,54 @@ def a_number(form, field):
 
 class QuestionnaireForm(FlaskForm):
     """A questionnaire's settings: wording, address, lifecycle, privacy and targets."""
+
     title = StringField(_l("Title"), validators=TITLE_RULES)
-    description = TextAreaField(_l("Description"), validators=[
-        Length(max=5000, message=_l("At most 5000 characters."))])
+    description = TextAreaField(
+        _l("Description"), validators=[Length(max=5000, message=_l("At most 5000 characters."))]
+    )
     slug = StringField(_l("Address (slug)"), validators=SLUG_RULES)
-    status = SelectField(_l("Status"), choices=[SelectChoice("draft", _l("Draft")),
-                                                SelectChoice("open", _l("Open")),
-                                                SelectChoice("closed", _l("Closed"))],
-                         invalid_choice_message=CHOICE)
-    opens_at = StringField(_l("Opens at"), validators=[local_datetime],
-                           render_kw={"type": "datetime-local"})
-    closes_at = StringField(_l("Closes at"), validators=[local_datetime],
-                            render_kw={"type": "datetime-local"})
+    status = SelectField(
+        _l("Status"),
+        choices=[
+            SelectChoice("draft", _l("Draft")),
+            SelectChoice("open", _l("Open")),
+            SelectChoice("closed", _l("Closed")),
+        ],
+        invalid_choice_message=CHOICE,
+    )
+    opens_at = StringField(
+        _l("Opens at"), validators=[local_datetime], render_kw={"type": "datetime-local"}
+    )
+    closes_at = StringField(
+        _l("Closes at"), validators=[local_datetime], render_kw={"type": "datetime-local"}
+    )
     anonymous = BooleanField(_l("Anonymous: responses are not linked to the collaborator"))
-    per_collaborator = RadioField(_l("Responses per collaborator"), default="one",
-                                  choices=[SelectChoice("one", _l("One (they answer themselves)")),
-                                           SelectChoice("many", _l("Many (they interview residents)"))],
-                                  invalid_choice_message=CHOICE)
+    per_collaborator = RadioField(
+        _l("Responses per collaborator"),
+        default="one",
+        choices=[
+            SelectChoice("one", _l("One (they answer themselves)")),
+            SelectChoice("many", _l("Many (they interview residents)")),
+        ],
+        invalid_choice_message=CHOICE,
+    )
     open_link = BooleanField(_l("Open link: anyone with the link or poster QR may answer"))
-    suppress_below = StringField(_l("Hide counts below"), validators=[
-        Optional(), Regexp(r"^\s*\d{1,4}\s*$", message=_l("Enter a whole number, 0 or more."))])
+    suppress_below = StringField(
+        _l("Hide counts below"),
+        validators=[
+            Optional(),
+            Regexp(r"^\s*\d{1,4}\s*$", message=_l("Enter a whole number, 0 or more.")),
+        ],
+    )
     organisations = MultiCheckboxField(_l("Organisations"), invalid_choice_message=CHOICE)
     wards = MultiCheckboxField(_l("Wards"), invalid_choice_message=CHOICE)
 
     def __init__(self, *args, organisations=(), wards=(), questionnaire=None, **kwargs):
         """Offer the organisations and wards; remember the questionnaire being edited."""
         super().__init__(*args, **kwargs)
-        self.organisations.choices = [SelectChoice(o.code, f"{o.code} · {o.name}")
-                                      for o in organisations]
+        self.organisations.choices = [
+            SelectChoice(o.code, f"{o.code} · {o.name}") for o in organisations
+        ]
         self.wards.choices = [SelectChoice(w.code, f"{w.code} · {w.name}") for w in wards]
         self.questionnaire = questionnaire
 
@@ -106,15 +134,19 @@ class QuestionnaireForm(FlaskForm):
 
     def settings(self):
         """Return the settings as stored: times in UTC, suppression None when left empty."""
-        values = {"title": self.title.data.strip(), "description": self.description.data or "",
-                  "slug": self.slug.data.strip(),
-                  "opens_at": to_utc(parse_local(self.opens_at.data)),
-                  "closes_at": to_utc(parse_local(self.closes_at.data)),
-                  "anonymous": self.anonymous.data,
-                  "per_collaborator": self.per_collaborator.data,
-                  "open_link": self.open_link.data,
-                  "suppress_below": int(self.suppress_below.data)
-                  if (self.suppress_below.data or "").strip() else None}
+        values = {
+            "title": self.title.data.strip(),
+            "description": self.description.data or "",
+            "slug": self.slug.data.strip(),
+            "opens_at": to_utc(parse_local(self.opens_at.data)),
+            "closes_at": to_utc(parse_local(self.closes_at.data)),
+            "anonymous": self.anonymous.data,
+            "per_collaborator": self.per_collaborator.data,
+            "open_link": self.open_link.data,
+            "suppress_below": int(self.suppress_below.data)
+            if (self.suppress_below.data or "").strip()
+            else None,
+        }
         if "status" in self:
             values["status"] = self.status.data
         return values
@@ -122,20 +154,30 @@ class QuestionnaireForm(FlaskForm):
 
 class QuestionForm(FlaskForm):
     """One question: key, kind, wording, bounds, show-if and (when new) its choices."""
-    key = StringField(_l("Key"), validators=[
-        DataRequired(message=REQUIRED), Length(max=64, message=_l("At most 64 characters.")),
-        Regexp(KEY_PATTERN, message=_l("Use letters, digits and _, starting with a letter."))])
+
+    key = StringField(
+        _l("Key"),
+        validators=[
+            DataRequired(message=REQUIRED),
+            Length(max=64, message=_l("At most 64 characters.")),
+            Regexp(KEY_PATTERN, message=_l("Use letters, digits and _, starting with a letter.")),
+        ],
+    )
     kind = SelectField(_l("Kind"), invalid_choice_message=CHOICE)
-    prompt = TextAreaField(_l("Question"), validators=[
-        Length(max=2000, message=_l("At most 2000 characters."))])
-    help = TextAreaField(_l("Help text"), validators=[
-        Length(max=2000, message=_l("At most 2000 characters."))])
+    prompt = TextAreaField(
+        _l("Question"), validators=[Length(max=2000, message=_l("At most 2000 characters."))]
+    )
+    help = TextAreaField(
+        _l("Help text"), validators=[Length(max=2000, message=_l("At most 2000 characters."))]
+    )
     required = BooleanField(_l("An answer is required"))
     minimum = StringField(_l("Minimum"), validators=[a_number])
     maximum = StringField(_l("Maximum"), validators=[a_number])
     show_if = SelectField(_l("Show only if"), default="", invalid_choice_message=CHOICE)
-    choices = TextAreaField(_l("Choices, one per line (optionally “key = label”)"), validators=[
-        Length(max=10000, message=_l("At most 10000 characters."))])
+    choices = TextAreaField(
+        _l("Choices, one per line (optionally “key = label”)"),
+        validators=[Length(max=10000, message=_l("At most 10000 characters."))],
+    )
 
     def __init__(self, *args, kind_labels=None, show_if_options=(), **kwargs):
         """Offer the kinds and the earlier choices a show-if may name."""
@@ -143,7 +185,8 @@ class QuestionForm(FlaskForm):
         kind_labels = kind_labels or {}
         self.kind.choices = [SelectChoice(k, kind_labels.get(k, k)) for k in KINDS]
         self.show_if.choices = [SelectChoice("", _l("Always"))] + [
-            SelectChoice(f"{q.key}:{c.key}", f"{q.key} = {c.label}") for q, c in show_if_options]
+            SelectChoice(f"{q.key}:{c.key}", f"{q.key} = {c.label}") for q, c in show_if_options
+        ]
 
     def validate_prompt(self, field):
         """Require the question's wording (a section heading may stay empty)."""
@@ -153,23 +196,41 @@ class QuestionForm(FlaskForm):
     def values(self):
         """Return the question's values: bounds as numbers, show_if as (question, choice)."""
         show_if = tuple(self.show_if.data.split(":", 1)) if self.show_if.data else None
-        return {"key": self.key.data.strip(), "kind": self.kind.data,
-                "prompt": (self.prompt.data or "").strip(), "help": (self.help.data or "").strip(),
-                "required": self.required.data, "minimum": parse_number(self.minimum.data),
-                "maximum": parse_number(self.maximum.data), "show_if": show_if}
+        return {
+            "key": self.key.data.strip(),
+            "kind": self.kind.data,
+            "prompt": (self.prompt.data or "").strip(),
+            "help": (self.help.data or "").strip(),
+            "required": self.required.data,
+            "minimum": parse_number(self.minimum.data),
+            "maximum": parse_number(self.maximum.data),
+            "show_if": show_if,
+        }
 
 
 class ChoiceForm(FlaskForm):
     """One choice of a question: its key (made from the label when left empty) and label."""
-    key = StringField(_l("Key"), validators=[
-        Optional(), Length(max=64, message=_l("At most 64 characters.")),
-        Regexp(KEY_PATTERN, message=_l("Use letters, digits and _, starting with a letter."))])
-    label = StringField(_l("Label"), validators=[
-        DataRequired(message=REQUIRED), Length(max=500, message=_l("At most 500 characters."))])
+
+    key = StringField(
+        _l("Key"),
+        validators=[
+            Optional(),
+            Length(max=64, message=_l("At most 64 characters.")),
+            Regexp(KEY_PATTERN, message=_l("Use letters, digits and _, starting with a letter.")),
+        ],
+    )
+    label = StringField(
+        _l("Label"),
+        validators=[
+            DataRequired(message=REQUIRED),
+            Length(max=500, message=_l("At most 500 characters.")),
+        ],
+    )
 
 
 class DuplicateForm(FlaskForm):
     """The new address and title of a copy."""
+
     slug = StringField(_l("New address (slug)"), validators=SLUG_RULES)
     title = StringField(_l("New title"), validators=TITLE_RULES)
 
@@ -181,5 +242,8 @@ class DuplicateForm(FlaskForm):
 
 class ImportForm(FlaskForm):
     """A questionnaire file (JSON) to import."""
-    file = FileField(_l("Questionnaire file (JSON)"), validators=[
-        FileRequired(message=_l("Choose a file to import."))])
+
+    file = FileField(
+        _l("Questionnaire file (JSON)"),
+        validators=[FileRequired(message=_l("Choose a file to import."))],
+    )

@@ -1,4 +1,5 @@
 """The collaborator's phone pages: their own page, the form, the open and poster links, thanks."""
+
 from flask import Blueprint
 
 from survey.extensions import limiter

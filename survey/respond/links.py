@@ -1,4 +1,5 @@
 """The addresses printed into messages and QR codes: personal links and signed poster links."""
+
 from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
 
@@ -33,7 +34,8 @@ def read_group(group):
         return None
     ward = Ward.get_or_none((Ward.code == ward_code) & Ward.active)
     organisation = Organisation.get_or_none(
-        (Organisation.code == organisation_code) & Organisation.active)
+        (Organisation.code == organisation_code) & Organisation.active
+    )
     if ward is None or organisation is None:
         return None
     return ward, organisation

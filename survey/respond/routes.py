@@ -1,4 +1,5 @@
 """The collaborator's phone pages: their own page, the form, the open and poster links, thanks."""
+
 import uuid
 
 from flask import abort, current_app, jsonify, render_template, request, url_for
@@ -24,24 +25,28 @@ def collaborator_or_404(token):
 def receipts_of(collaborator):
     """Return how many responses the collaborator sent, by questionnaire id."""
     query = Receipt.select(Receipt.questionnaire, Receipt.count).where(
-        Receipt.collaborator == collaborator)
+        Receipt.collaborator == collaborator
+    )
     return {r.questionnaire_id: r.count for r in query}
 
 
 def places(questionnaire):
     """Return the active wards and organisations a respondent of the open link may pick."""
     wards = list(questionnaire.target_wards().where(Ward.active)) or list(Ward.ordered())
-    orgs = (list(questionnaire.target_organisations().where(Organisation.active))
-            or list(Organisation.ordered()))
+    orgs = list(questionnaire.target_organisations().where(Organisation.active)) or list(
+        Organisation.ordered()
+    )
     return wards, orgs
 
 
 def refusal_page(questionnaire, message):
     """Answer a questionnaire that takes no answer: 410 once it is over, 403 otherwise."""
     over = questionnaire.status == "closed" or (
-        questionnaire.closes_at is not None and utcnow() >= questionnaire.closes_at)
-    return render_template("respond/refused.html", questionnaire=questionnaire,
-                           message=message), 410 if over else 403
+        questionnaire.closes_at is not None and utcnow() >= questionnaire.closes_at
+    )
+    return render_template(
+        "respond/refused.html", questionnaire=questionnaire, message=message
+    ), 410 if over else 403
 
 
 @bp.route("/c/<token>")
@@ -51,10 +56,22 @@ def home(token):
     collaborator = collaborator_or_404(token)
     receipts = receipts_of(collaborator)
     offered = offered_to(collaborator)
-    answered = list(Questionnaire.select().where(Questionnaire.id.in_(list(receipts)))
-                    .order_by(Questionnaire.created_at.desc())) if receipts else []
-    return render_template("respond/home.html", collaborator=collaborator, offered=offered,
-                           answered=answered, receipts=receipts)
+    answered = (
+        list(
+            Questionnaire.select()
+            .where(Questionnaire.id.in_(list(receipts)))
+            .order_by(Questionnaire.created_at.desc())
+        )
+        if receipts
+        else []
+    )
+    return render_template(
+        "respond/home.html",
+        collaborator=collaborator,
+        offered=offered,
+        answered=answered,
+        receipts=receipts,
+    )
 
 
 @bp.route("/c/<token>/<slug>", methods=["GET", "POST"])
@@ -67,10 +84,14 @@ def form(token, slug):
     if message:
         return refusal_page(questionnaire, message)
     place = (collaborator.ward_id, collaborator.organisation_id)
-    if request.method == "GET" and questionnaire.per_collaborator == "one" \
-            and Receipt.has_answered(questionnaire, collaborator):
-        return render_template("respond/answered.html", questionnaire=questionnaire,
-                               collaborator=collaborator)
+    if (
+        request.method == "GET"
+        and questionnaire.per_collaborator == "one"
+        and Receipt.has_answered(questionnaire, collaborator)
+    ):
+        return render_template(
+            "respond/answered.html", questionnaire=questionnaire, collaborator=collaborator
+        )
     return answer(questionnaire, collaborator=collaborator, place=place)
 
 
@@ -126,31 +147,50 @@ def chosen_place(choose, form, errors):
 def answer(questionnaire, collaborator=None, place=None, choose=None, fixed=None):
     """Render the form (GET) or check and store a submission (POST)."""
     schema = schema_of(questionnaire)
-    page = {"questionnaire": questionnaire, "schema": schema, "collaborator": collaborator,
-            "choose": choose, "fixed": fixed, "thanks_url": thanks_url(questionnaire, collaborator)}
+    page = {
+        "questionnaire": questionnaire,
+        "schema": schema,
+        "collaborator": collaborator,
+        "choose": choose,
+        "fixed": fixed,
+        "thanks_url": thanks_url(questionnaire, collaborator),
+    }
     if request.method == "GET":
-        return render_template("respond/form.html", form=MultiDict(), errors={},
-                               client_uuid=str(uuid.uuid4()), **page)
+        return render_template(
+            "respond/form.html", form=MultiDict(), errors={}, client_uuid=str(uuid.uuid4()), **page
+        )
     client_uuid = request.form.get("client_uuid", "")
     if not valid_client_uuid(client_uuid):
-        return render_template("respond/refused.html", questionnaire=questionnaire, message=_(
-            "This form is incomplete. Please open it again and send your answers again.")), 400
+        return render_template(
+            "respond/refused.html",
+            questionnaire=questionnaire,
+            message=_("This form is incomplete. Please open it again and send your answers again."),
+        ), 400
     place_errors = {}
     if choose is not None:
         place = chosen_place(choose, request.form, place_errors)
     outcome = check_answers(schema, request.form)
     if place_errors or not outcome.ok:
-        return render_template("respond/form.html", form=request.form, client_uuid=client_uuid,
-                               errors={**place_errors, **outcome.errors},
-                               **page), 400 if place_errors else 422
-    result = submit.store(questionnaire, place[0], place[1], collaborator, client_uuid,
-                          outcome.values)
+        return render_template(
+            "respond/form.html",
+            form=request.form,
+            client_uuid=client_uuid,
+            errors={**place_errors, **outcome.errors},
+            **page,
+        ), 400 if place_errors else 422
+    result = submit.store(
+        questionnaire, place[0], place[1], collaborator, client_uuid, outcome.values
+    )
     if result == submit.ALREADY_ANSWERED:
-        return render_template("respond/answered.html", questionnaire=questionnaire,
-                               collaborator=collaborator), 409
+        return render_template(
+            "respond/answered.html", questionnaire=questionnaire, collaborator=collaborator
+        ), 409
     if result == submit.UUID_TAKEN:
-        return render_template("respond/refused.html", questionnaire=questionnaire, message=_(
-            "This form is incomplete. Please open it again and send your answers again.")), 400
+        return render_template(
+            "respond/refused.html",
+            questionnaire=questionnaire,
+            message=_("This form is incomplete. Please open it again and send your answers again."),
+        ), 400
     return see_other(page["thanks_url"])
 
 
@@ -180,8 +220,9 @@ def thanks(slug, token=None):
     again = None
     if collaborator is not None and questionnaire.per_collaborator == "many":
         again = url_for("respond.form", token=token, slug=slug)
-    return render_template("respond/thanks.html", questionnaire=questionnaire,
-                           collaborator=collaborator, again=again)
+    return render_template(
+        "respond/thanks.html", questionnaire=questionnaire, collaborator=collaborator, again=again
+    )
 
 
 @bp.route("/csrf")

@@ -2,6 +2,7 @@
 
 The phone form, the open link, the importer and the fake-response generator all ask here.
 """
+
 import datetime
 import math
 import uuid
@@ -18,6 +19,7 @@ DEFAULT_SCALE = (1, 5)
 @dataclass
 class Value:
     """One answer row to store: a chosen choice, a text or a number."""
+
     question_id: int
     choice_id: int | None = None
     text: str | None = None
@@ -27,6 +29,7 @@ class Value:
 @dataclass
 class Outcome:
     """The result of checking a submitted form: the values to store, or messages per question key."""
+
     values: list = field(default_factory=list)
     errors: dict = field(default_factory=dict)
 
@@ -39,6 +42,7 @@ class Outcome:
 @dataclass
 class Schema:
     """A questionnaire's visible questions with their choices and its targets, loaded in four queries."""
+
     questions: list
     choices: dict  # question id -> list of Choice
     organisation_ids: frozenset = frozenset()  # targeted organisations (empty: all)
@@ -51,15 +55,20 @@ class Schema:
         questions = list(questionnaire.ordered_questions())
         choices = {q.id: [] for q in questions}
         if questions:
-            query = (Choice.select().where(Choice.question.in_([q.id for q in questions])
-                                           & ~Choice.hidden)
-                     .order_by(Choice.position, Choice.id))
+            query = (
+                Choice.select()
+                .where(Choice.question.in_([q.id for q in questions]) & ~Choice.hidden)
+                .order_by(Choice.position, Choice.id)
+            )
             for choice in query:
                 choices[choice.question_id].append(choice)
-        return cls(questions, choices,
-                   frozenset(o.id for o in questionnaire.target_organisations()),
-                   frozenset(w.id for w in questionnaire.target_wards()),
-                   {qid: {c.key: c for c in items} for qid, items in choices.items()})
+        return cls(
+            questions,
+            choices,
+            frozenset(o.id for o in questionnaire.target_organisations()),
+            frozenset(w.id for w in questionnaire.target_wards()),
+            {qid: {c.key: c for c in items} for qid, items in choices.items()},
+        )
 
     def choice_by_key(self, question):
         """Return a question's choices by key."""
@@ -67,8 +76,9 @@ class Schema:
 
     def targets(self, collaborator):
         """Tell whether the questionnaire is sent to this collaborator's organisation and ward."""
-        return ((not self.organisation_ids or collaborator.organisation_id in self.organisation_ids)
-                and (not self.ward_ids or collaborator.ward_id in self.ward_ids))
+        return (
+            not self.organisation_ids or collaborator.organisation_id in self.organisation_ids
+        ) and (not self.ward_ids or collaborator.ward_id in self.ward_ids)
 
 
 def schema_of(questionnaire):
@@ -198,8 +208,11 @@ def check_answers(schema, form):
 def refusal(questionnaire, collaborator=None, now=None):
     """Say why this questionnaire takes no answer now (from this collaborator), or None."""
     if not questionnaire.is_accepting(now):
-        if questionnaire.status == "open" and questionnaire.opens_at and (
-                (now or utcnow()) < questionnaire.opens_at):
+        if (
+            questionnaire.status == "open"
+            and questionnaire.opens_at
+            and ((now or utcnow()) < questionnaire.opens_at)
+        ):
             return _("This questionnaire is not open yet.")
         return _("This questionnaire is closed and no longer takes answers.")
     if collaborator is not None and not schema_of(questionnaire).targets(collaborator):
@@ -209,10 +222,12 @@ def refusal(questionnaire, collaborator=None, now=None):
 
 def offered_to(collaborator, now=None):
     """Return the questionnaires open now and sent to this collaborator, newest first."""
-    candidates = (Questionnaire.select().where(Questionnaire.status == "open")
-                  .order_by(Questionnaire.created_at.desc()))
-    return [q for q in candidates
-            if q.is_accepting(now) and schema_of(q).targets(collaborator)]
+    candidates = (
+        Questionnaire.select()
+        .where(Questionnaire.status == "open")
+        .order_by(Questionnaire.created_at.desc())
+    )
+    return [q for q in candidates if q.is_accepting(now) and schema_of(q).targets(collaborator)]
 
 
 def valid_client_uuid(value):
@@ -221,4 +236,3 @@ def valid_client_uuid(value):
         return str(uuid.UUID(value)) == value.lower() and len(value) == 36
     except (ValueError, AttributeError, TypeError):
         return False
-

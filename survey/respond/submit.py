@@ -3,6 +3,7 @@
 The unique client_uuid and the receipt's primary key decide races, not a check before the
 insert: whichever insert loses rolls the whole response back, and the loser is told why.
 """
+
 import sqlite3
 
 from peewee import IntegrityError
@@ -12,42 +13,54 @@ from survey.db.sqlite import write_transaction
 from survey.models import Response, utcnow
 
 STORED, DUPLICATE, ALREADY_ANSWERED, UUID_TAKEN = (
-    "stored", "duplicate", "already_answered", "uuid_taken")
+    "stored",
+    "duplicate",
+    "already_answered",
+    "uuid_taken",
+)
 
 # SQLite: three statements in one write transaction.
 SQLITE_RESPONSE = (
     'INSERT INTO "response" ("questionnaire_id", "ward_id", "organisation_id", '
-    '"collaborator_id", "submitted_at", "client_uuid") VALUES (?, ?, ?, ?, ?, ?)')
+    '"collaborator_id", "submitted_at", "client_uuid") VALUES (?, ?, ?, ?, ?, ?)'
+)
 SQLITE_RECEIPT_ONE = (
-    'INSERT INTO "receipt" ("questionnaire_id", "collaborator_id", "count") VALUES (?, ?, 1)')
+    'INSERT INTO "receipt" ("questionnaire_id", "collaborator_id", "count") VALUES (?, ?, 1)'
+)
 SQLITE_RECEIPT_MANY = (
     'INSERT INTO "receipt" ("questionnaire_id", "collaborator_id", "count") VALUES (?, ?, 1) '
-    'ON CONFLICT ("questionnaire_id", "collaborator_id") DO UPDATE SET "count" = "receipt"."count" + 1')
+    'ON CONFLICT ("questionnaire_id", "collaborator_id") DO UPDATE SET "count" = "receipt"."count" + 1'
+)
 SQLITE_ANSWER = (
     'INSERT INTO "answer" ("response_id", "question_id", "choice_id", "text", "number", '
     '"first_row", "questionnaire_id", "ward_id", "organisation_id", "submitted_at") '
-    'VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
 
 # PostgreSQL: one statement (one round trip) whose WITH clauses insert the response, then its
 # receipt and its answers from the response's row; the answers arrive as five arrays.
 POSTGRES_RESPONSE = (
     'WITH r AS (INSERT INTO "response" ("questionnaire_id", "ward_id", "organisation_id", '
     '"collaborator_id", "submitted_at", "client_uuid") VALUES (%s, %s, %s, %s, %s, %s) '
-    'RETURNING "id", "questionnaire_id", "ward_id", "organisation_id", "submitted_at")')
+    'RETURNING "id", "questionnaire_id", "ward_id", "organisation_id", "submitted_at")'
+)
 POSTGRES_RECEIPT_ONE = (
     ', c AS (INSERT INTO "receipt" ("questionnaire_id", "collaborator_id", "count") '
-    'SELECT "questionnaire_id", %s, 1 FROM r)')
+    'SELECT "questionnaire_id", %s, 1 FROM r)'
+)
 POSTGRES_RECEIPT_MANY = (
     ', c AS (INSERT INTO "receipt" ("questionnaire_id", "collaborator_id", "count") '
     'SELECT "questionnaire_id", %s, 1 FROM r ON CONFLICT ("questionnaire_id", "collaborator_id") '
-    'DO UPDATE SET "count" = "receipt"."count" + 1)')
+    'DO UPDATE SET "count" = "receipt"."count" + 1)'
+)
 POSTGRES_ANSWERS = (
     ', a AS (INSERT INTO "answer" ("response_id", "question_id", "choice_id", "text", "number", '
     '"first_row", "questionnaire_id", "ward_id", "organisation_id", "submitted_at") '
     'SELECT r."id", v.q, v.c, v.t, v.n, v.f, r."questionnaire_id", r."ward_id", '
     'r."organisation_id", r."submitted_at" FROM r, '
-    'unnest(%s::integer[], %s::integer[], %s::text[], %s::double precision[], %s::boolean[]) '
-    'AS v (q, c, t, n, f)) SELECT "id" FROM r')
+    "unnest(%s::integer[], %s::integer[], %s::text[], %s::double precision[], %s::boolean[]) "
+    'AS v (q, c, t, n, f)) SELECT "id" FROM r'
+)
 POSTGRES_STORE = {
     None: POSTGRES_RESPONSE + POSTGRES_ANSWERS,
     "one": POSTGRES_RESPONSE + POSTGRES_RECEIPT_ONE + POSTGRES_ANSWERS,
@@ -72,11 +85,17 @@ def store_sqlite(response, receipt, answers, receipt_collaborator_id):
         cursor.execute(SQLITE_RESPONSE, response)
         response_id = cursor.lastrowid
         if receipt is not None:
-            cursor.execute(SQLITE_RECEIPT_ONE if receipt == "one" else SQLITE_RECEIPT_MANY,
-                           (questionnaire_id, receipt_collaborator_id))
-        cursor.executemany(SQLITE_ANSWER, [
-            (response_id, *row, questionnaire_id, ward_id, organisation_id, submitted_at)
-            for row in answers])
+            cursor.execute(
+                SQLITE_RECEIPT_ONE if receipt == "one" else SQLITE_RECEIPT_MANY,
+                (questionnaire_id, receipt_collaborator_id),
+            )
+        cursor.executemany(
+            SQLITE_ANSWER,
+            [
+                (response_id, *row, questionnaire_id, ward_id, organisation_id, submitted_at)
+                for row in answers
+            ],
+        )
 
 
 def store_postgres(response, receipt, answers, receipt_collaborator_id):
@@ -101,11 +120,19 @@ def store(questionnaire, ward_id, organisation_id, collaborator, client_uuid, va
     try:
         if is_sqlite():
             stamp = now.isoformat(" ")  # as peewee stores times in SQLite
-            store_sqlite((questionnaire.id, ward_id, organisation_id, linked, stamp, client_uuid),
-                         receipt, answers, collaborator and collaborator.id)
+            store_sqlite(
+                (questionnaire.id, ward_id, organisation_id, linked, stamp, client_uuid),
+                receipt,
+                answers,
+                collaborator and collaborator.id,
+            )
         else:
-            store_postgres((questionnaire.id, ward_id, organisation_id, linked, now, client_uuid),
-                           receipt, answers, collaborator and collaborator.id)
+            store_postgres(
+                (questionnaire.id, ward_id, organisation_id, linked, now, client_uuid),
+                receipt,
+                answers,
+                collaborator and collaborator.id,
+            )
     except (IntegrityError, sqlite3.IntegrityError):  # peewee's, or SQLite's from its cursor
         outcome = conflict(questionnaire, collaborator, client_uuid)
         if outcome is None:

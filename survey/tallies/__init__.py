@@ -1,4 +1,5 @@
 """Tallies: the live tally page, written answers, the printable report and the exports."""
+
 from flask import Blueprint
 
 bp = Blueprint("tallies", __name__)

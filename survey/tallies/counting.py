@@ -16,6 +16,7 @@ Rules decided here (README/DESIGN refer to them):
   part is withheld too, until nothing changes. Zero stays 0. Percentages and means
   built on a withheld figure are withheld.
 """
+
 import datetime
 import math
 from dataclasses import dataclass, field
@@ -49,6 +50,7 @@ class FilterError(ValueError):
 @dataclass
 class Filters:
     """Which responses a tally counts, and how it breaks them down."""
+
     ward: Ward | None = None
     organisation: Organisation | None = None
     start: datetime.date | None = None
@@ -73,10 +75,13 @@ class Filters:
 
     def params(self):
         """Return the filters as GET parameters (codes and ISO dates), for links."""
-        values = {"ward": self.ward and self.ward.code,
-                  "organisation": self.organisation and self.organisation.code,
-                  "from": self.start and self.start.isoformat(),
-                  "to": self.end and self.end.isoformat(), "by": self.by}
+        values = {
+            "ward": self.ward and self.ward.code,
+            "organisation": self.organisation and self.organisation.code,
+            "from": self.start and self.start.isoformat(),
+            "to": self.end and self.end.isoformat(),
+            "by": self.by,
+        }
         return {k: v for k, v in values.items() if v}
 
 
@@ -121,9 +126,11 @@ def parse_filters(args, scope=None):
 
 # ---------------------------------------------------------------- results
 
+
 @dataclass
 class Column:
     """One choice (or scale value, or number range) of a question with its count."""
+
     key: str
     label: str
     hidden: bool
@@ -134,16 +141,18 @@ class Column:
 @dataclass
 class GroupRow:
     """One ward or organisation in a question's breakdown."""
+
     code: str
     name: str
     answered: int | None
-    counts: list   # per column: int or None
+    counts: list  # per column: int or None
     percents: list  # per column: float or None
 
 
 @dataclass
 class QuestionTally:
     """The tally of one question (or a section heading, with nothing counted)."""
+
     question: object
     answered: int | None = None
     skipped: int | None = None
@@ -170,14 +179,15 @@ class QuestionTally:
 @dataclass
 class Tally:
     """Everything a tally page, report, API answer or workbook shows, suppression applied."""
+
     questionnaire: object
     filters: Filters
     k: int
     responses: int | None
     wards: list
     organisations: list
-    cross: dict          # (ward code, organisation code) -> count or None
-    ward_totals: dict    # ward code -> count or None
+    cross: dict  # (ward code, organisation code) -> count or None
+    ward_totals: dict  # ward code -> count or None
     organisation_totals: dict
     questions: list
     groups: list = field(default_factory=list)  # the breakdown's wards or organisations
@@ -189,27 +199,33 @@ class Tally:
 
     def api(self):
         """Return the JSON document of the tally API (sections left out)."""
-        return {"questionnaire": {"slug": self.questionnaire.slug,
-                                  "title": self.questionnaire.title},
-                "responses": self.responses,
-                "questions": [_question_api(q, self.filters.by) for q in self.questions
-                              if q.kind != "section"]}
+        return {
+            "questionnaire": {"slug": self.questionnaire.slug, "title": self.questionnaire.title},
+            "responses": self.responses,
+            "questions": [
+                _question_api(q, self.filters.by) for q in self.questions if q.kind != "section"
+            ],
+        }
 
 
 def _question_api(qt, by):
     """Return one question of the API document."""
     columns = [] if qt.kind == "number" else qt.columns
-    item = {"key": qt.key, "kind": qt.kind, "answered": qt.answered,
-            "choices": [{"key": c.key, "label": c.label, "count": c.count} for c in columns]}
+    item = {
+        "key": qt.key,
+        "kind": qt.kind,
+        "answered": qt.answered,
+        "choices": [{"key": c.key, "label": c.label, "count": c.count} for c in columns],
+    }
     if qt.kind in ("scale", "number"):
         item["mean"] = qt.mean
     if by:
-        item["by"] = {row.code: {c.key: n for c, n in zip(columns, row.counts)}
-                      for row in qt.rows}
+        item["by"] = {row.code: {c.key: n for c, n in zip(columns, row.counts)} for row in qt.rows}
     return item
 
 
 # ---------------------------------------------------------------- suppression
+
 
 def suppressed_cells(cells, lines, k):
     """Return the keys of the counts to withhold: 1..k-1, then one more in any sum that would give one away.
@@ -245,16 +261,19 @@ def _percent(part, whole):
 
 # ---------------------------------------------------------------- counting
 
+
 def _dimension(questionnaire, filters, name):
     """Return the wards (or organisations) a tally shows: targeted or active, plus any answered from."""
     if name == "ward":
         model, fixed, answered = Ward, filters.ward, Response.ward
         targets = QuestionnaireWard.select(QuestionnaireWard.ward).where(
-            QuestionnaireWard.questionnaire == questionnaire)
+            QuestionnaireWard.questionnaire == questionnaire
+        )
     else:
         model, fixed, answered = Organisation, filters.organisation, Response.organisation
         targets = QuestionnaireOrganisation.select(QuestionnaireOrganisation.organisation).where(
-            QuestionnaireOrganisation.questionnaire == questionnaire)
+            QuestionnaireOrganisation.questionnaire == questionnaire
+        )
         if fixed is None and filters.scope is not None:
             return list(model.select().where(model.id == filters.scope))
     if fixed is not None:
@@ -296,7 +315,7 @@ class _Counter:
         self.groups = {"ward": self.wards, "organisation": self.organisations}.get(filters.by, [])
         self.cells, self.lines = {}, []
         self.columns = {}  # question id -> list of (cell id, key, label, hidden)
-        self.sums = {}     # (question id, group id or None) -> (count, sum) of numbers
+        self.sums = {}  # (question id, group id or None) -> (count, sum) of numbers
 
     def where(self, model=Answer):
         """Return the WHERE terms of this tally's answers (or responses)."""
@@ -323,9 +342,12 @@ class _Counter:
             self.cells[("ward", w.id)] = 0
         for o in self.organisations:
             self.cells[("organisation", o.id)] = 0
-        query = (Response.select(Response.ward, Response.organisation, fn.COUNT(Response.id))
-                 .where(*self.where(Response))
-                 .group_by(Response.ward, Response.organisation).tuples())
+        query = (
+            Response.select(Response.ward, Response.organisation, fn.COUNT(Response.id))
+            .where(*self.where(Response))
+            .group_by(Response.ward, Response.organisation)
+            .tuples()
+        )
         for ward_id, org_id, n in query:
             self.add(("cross", ward_id, org_id), n)
             self.add(("ward", ward_id), n)
@@ -353,7 +375,9 @@ class _Counter:
         for qid, gid, choice_id, value, n, answered in rows:
             if kinds[qid] in ("scale", "number"):
                 start, width = bins.get(qid, (0, 1))
-                column = int(value) if kinds[qid] == "scale" else math.floor((value - start) / width)
+                column = (
+                    int(value) if kinds[qid] == "scale" else math.floor((value - start) / width)
+                )
                 self._add_count(qid, column, gid, n)
                 self._add_sum(qid, gid, n, n * value)
             elif choice_id is not None:
@@ -371,12 +395,18 @@ class _Counter:
         """
         by = self.filters.by
         places = ["ward", "organisation"] if is_sqlite() else [by] if by else []
-        keys = [Answer.question, *(getattr(Answer, name) for name in places), Answer.choice,
-                Answer.number]
-        query = (Answer.select(*keys, fn.COUNT(SQL("*")),
-                               fn.COUNT(SQL("*")).filter(Answer.first_row))
-                 .where(Answer.question.in_(question_ids), *self.filters.conditions(Answer))
-                 .group_by(*keys).tuples())
+        keys = [
+            Answer.question,
+            *(getattr(Answer, name) for name in places),
+            Answer.choice,
+            Answer.number,
+        ]
+        query = (
+            Answer.select(*keys, fn.COUNT(SQL("*")), fn.COUNT(SQL("*")).filter(Answer.first_row))
+            .where(Answer.question.in_(question_ids), *self.filters.conditions(Answer))
+            .group_by(*keys)
+            .tuples()
+        )
         at = 1 + places.index(by) if by else None
         return [(row[0], row[at] if at else None, *row[-4:]) for row in query]
 
@@ -387,8 +417,11 @@ class _Counter:
             if q.kind not in ("scale", "number"):
                 self.columns[q.id] = []
         if choice_ids:
-            for c in Choice.select().where(Choice.question.in_(choice_ids)).order_by(
-                    Choice.position, Choice.id):
+            for c in (
+                Choice.select()
+                .where(Choice.question.in_(choice_ids))
+                .order_by(Choice.position, Choice.id)
+            ):
                 self.columns[c.question_id].append((c.id, c.key, c.label, c.hidden))
         bins = {}
         for q in self.counted:
@@ -440,8 +473,14 @@ class _Counter:
             last = max(last, math.floor((seen[1] - start) / width))
         first = min(0, math.floor(((seen or (start, 0))[0] - start) / width))
         self.columns[question.id] = [
-            (i, _fmt(start + i * width), f"{_fmt(start + i * width)}–{_fmt(start + (i + 1) * width)}",
-             False) for i in range(first, last + 1)]
+            (
+                i,
+                _fmt(start + i * width),
+                f"{_fmt(start + i * width)}–{_fmt(start + (i + 1) * width)}",
+                False,
+            )
+            for i in range(first, last + 1)
+        ]
         return start, width
 
     def link_lines(self):
@@ -468,11 +507,16 @@ class _Counter:
         if not group_total:
             return
         for g in self.groups:
-            self.cells[("skipped", q.id, g.id)] = (self.cells[(group_total, g.id)]
-                                                   - self.cells[("answered", q.id, g.id)])
-            self.lines.append(((group_total, g.id), [("answered", q.id, g.id), ("skipped", q.id, g.id)]))
+            self.cells[("skipped", q.id, g.id)] = (
+                self.cells[(group_total, g.id)] - self.cells[("answered", q.id, g.id)]
+            )
+            self.lines.append(
+                ((group_total, g.id), [("answered", q.id, g.id), ("skipped", q.id, g.id)])
+            )
             if q.kind in ADDITIVE_KINDS:
-                self.lines.append((("answered", q.id, g.id), [("count", q.id, c, g.id) for c in ids]))
+                self.lines.append(
+                    (("answered", q.id, g.id), [("count", q.id, c, g.id) for c in ids])
+                )
         for name in ("answered", "skipped"):
             self.lines.append(((name, q.id), [(name, q.id, g.id) for g in self.groups]))
         for c in ids:
@@ -480,6 +524,7 @@ class _Counter:
 
 
 # ---------------------------------------------------------------- assembling
+
 
 class _Assembler:
     """Turns counted cells into the published Tally, with withheld cells as None."""
@@ -518,21 +563,31 @@ class _Assembler:
     def group_row(self, q, g):
         """Return one group's row of a question's breakdown."""
         answered = self.get("answered", q.id, g.id)
-        counts = [self.get("count", q.id, cid, g.id) for cid, *_rest in self.c.columns.get(q.id, [])]
+        counts = [
+            self.get("count", q.id, cid, g.id) for cid, *_rest in self.c.columns.get(q.id, [])
+        ]
         return GroupRow(g.code, g.name, answered, counts, [_percent(n, answered) for n in counts])
 
     def tally(self):
         """Return the whole published Tally."""
         c = self.c
         return Tally(
-            questionnaire=c.questionnaire, filters=c.filters,
-            k=c.questionnaire.suppress_below or 0, responses=self.get("responses"),
-            wards=c.wards, organisations=c.organisations,
-            cross={(w.code, o.code): self.get("cross", w.id, o.id)
-                   for w in c.wards for o in c.organisations},
+            questionnaire=c.questionnaire,
+            filters=c.filters,
+            k=c.questionnaire.suppress_below or 0,
+            responses=self.get("responses"),
+            wards=c.wards,
+            organisations=c.organisations,
+            cross={
+                (w.code, o.code): self.get("cross", w.id, o.id)
+                for w in c.wards
+                for o in c.organisations
+            },
             ward_totals={w.code: self.get("ward", w.id) for w in c.wards},
             organisation_totals={o.code: self.get("organisation", o.id) for o in c.organisations},
-            questions=[self.question(q) for q in c.questions], groups=c.groups)
+            questions=[self.question(q) for q in c.questions],
+            groups=c.groups,
+        )
 
 
 def tally(questionnaire, filters=None):
@@ -544,17 +599,24 @@ def tally(questionnaire, filters=None):
 
 def filtered_responses(questionnaire, filters):
     """Return how many responses the filters (and scope) leave."""
-    return Response.select().where(Response.questionnaire == questionnaire.id,
-                                   *filters.conditions(Response)).count()
+    return (
+        Response.select()
+        .where(Response.questionnaire == questionnaire.id, *filters.conditions(Response))
+        .count()
+    )
 
 
 def text_answers(questionnaire, question, filters, search=""):
     """Return the query of a text question's answers under filters, newest first, matching search."""
-    query = (Answer.select(Answer.text, Answer.submitted_at, Ward.code, Organisation.code)
-             .join_from(Answer, Ward).join_from(Answer, Organisation)
-             .where(Answer.question == question.id, Answer.text.is_null(False),
-                    *filters.conditions(Answer))
-             .order_by(Answer.id.desc()))
+    query = (
+        Answer.select(Answer.text, Answer.submitted_at, Ward.code, Organisation.code)
+        .join_from(Answer, Ward)
+        .join_from(Answer, Organisation)
+        .where(
+            Answer.question == question.id, Answer.text.is_null(False), *filters.conditions(Answer)
+        )
+        .order_by(Answer.id.desc())
+    )
     search = (search or "").strip()
     if search:
         query = query.where(Answer.text.contains(search))

@@ -3,6 +3,7 @@
 Rows are plain lists; the writers below neutralise text a spreadsheet could run as a
 formula, and the XLSX writer stores every string as a string, never as a formula.
 """
+
 import csv
 import io
 
@@ -35,17 +36,26 @@ class _Layout:
     def __init__(self, questionnaire):
         """Load the questions (sections left out, hidden ones kept), choice keys and codes."""
         self.questionnaire = questionnaire
-        questions = [q for q in questionnaire.ordered_questions(include_hidden=True)
-                     if q.kind != "section"]
+        questions = [
+            q for q in questionnaire.ordered_questions(include_hidden=True) if q.kind != "section"
+        ]
         self.column = {q.id: i for i, q in enumerate(questions)}
         self.multi = {q.id for q in questions if q.kind == "multi"}
-        self.choice_key = dict(Choice.select(Choice.id, Choice.key)
-                               .where(Choice.question.in_(list(self.column) or [0])).tuples())
+        self.choice_key = dict(
+            Choice.select(Choice.id, Choice.key)
+            .where(Choice.question.in_(list(self.column) or [0]))
+            .tuples()
+        )
         self.ward_code = dict(Ward.select(Ward.id, Ward.code).tuples())
-        self.organisation_code = dict(Organisation.select(Organisation.id, Organisation.code).tuples())
+        self.organisation_code = dict(
+            Organisation.select(Organisation.id, Organisation.code).tuples()
+        )
         self.named = not questionnaire.anonymous
-        self.header = (["response", "submitted_at", "ward", "organisation"]
-                       + (["collaborator"] if self.named else []) + [q.key for q in questions])
+        self.header = (
+            ["response", "submitted_at", "ward", "organisation"]
+            + (["collaborator"] if self.named else [])
+            + [q.key for q in questions]
+        )
 
     def value(self, question_id, choice_id, text, number):
         """Return the cell text of one answer row."""
@@ -58,24 +68,37 @@ class _Layout:
     def chunk_rows(self, responses):
         """Return the rows of one chunk of responses, their answers read in response order."""
         cells = {r[0]: [[] for _ in self.column] for r in responses}
-        answers = (Answer.select(Answer.response, Answer.question, Answer.choice, Answer.text,
-                                 Answer.number)
-                   .where(Answer.response.between(responses[0][0], responses[-1][0]),
-                          Answer.questionnaire == self.questionnaire.id)
-                   .order_by(Answer.response, Answer.id).tuples())
+        answers = (
+            Answer.select(
+                Answer.response, Answer.question, Answer.choice, Answer.text, Answer.number
+            )
+            .where(
+                Answer.response.between(responses[0][0], responses[-1][0]),
+                Answer.questionnaire == self.questionnaire.id,
+            )
+            .order_by(Answer.response, Answer.id)
+            .tuples()
+        )
         for response_id, question_id, choice_id, text, number in answers.iterator():
             if response_id in cells and question_id in self.column:
                 cells[response_id][self.column[question_id]].append(
-                    self.value(question_id, choice_id, text, number))
+                    self.value(question_id, choice_id, text, number)
+                )
         names = self._names(responses)
         rows = []
         for response_id, submitted_at, ward_id, org_id, collaborator_id in responses:
-            row = [response_id, local_time(submitted_at).strftime("%Y-%m-%d %H:%M:%S"),
-                   self.ward_code.get(ward_id, ""), self.organisation_code.get(org_id, "")]
+            row = [
+                response_id,
+                local_time(submitted_at).strftime("%Y-%m-%d %H:%M:%S"),
+                self.ward_code.get(ward_id, ""),
+                self.organisation_code.get(org_id, ""),
+            ]
             if self.named:
                 row.append(names.get(collaborator_id, ""))
-            row.extend(";".join(map(str, v)) if len(v) > 1 else (v[0] if v else "")
-                       for v in cells[response_id])
+            row.extend(
+                ";".join(map(str, v)) if len(v) > 1 else (v[0] if v else "")
+                for v in cells[response_id]
+            )
             rows.append(row)
         return rows
 
@@ -84,8 +107,11 @@ class _Layout:
         ids = {r[4] for r in responses if r[4] is not None}
         if not self.named or not ids:
             return {}
-        return dict(Collaborator.select(Collaborator.id, Collaborator.name)
-                    .where(Collaborator.id.in_(ids)).tuples())
+        return dict(
+            Collaborator.select(Collaborator.id, Collaborator.name)
+            .where(Collaborator.id.in_(ids))
+            .tuples()
+        )
 
 
 def response_rows(questionnaire, filters):
@@ -95,11 +121,22 @@ def response_rows(questionnaire, filters):
     last = 0
     while True:
         responses = list(
-            Response.select(Response.id, Response.submitted_at, Response.ward,
-                            Response.organisation, Response.collaborator)
-            .where(Response.questionnaire == questionnaire.id, Response.id > last,
-                   *filters.conditions(Response))
-            .order_by(Response.id).limit(CHUNK).tuples())
+            Response.select(
+                Response.id,
+                Response.submitted_at,
+                Response.ward,
+                Response.organisation,
+                Response.collaborator,
+            )
+            .where(
+                Response.questionnaire == questionnaire.id,
+                Response.id > last,
+                *filters.conditions(Response),
+            )
+            .order_by(Response.id)
+            .limit(CHUNK)
+            .tuples()
+        )
         if not responses:
             return
         yield from layout.chunk_rows(responses)
@@ -122,9 +159,15 @@ def csv_stream(rows, flush_every=500):
 
 def write_xlsx(path, sheets):
     """Write (name, rows) sheets to an XLSX file row by row, strings always as strings."""
-    workbook = xlsxwriter.Workbook(path, {
-        "constant_memory": True, "strings_to_formulas": False, "strings_to_urls": False,
-        "strings_to_numbers": False})
+    workbook = xlsxwriter.Workbook(
+        path,
+        {
+            "constant_memory": True,
+            "strings_to_formulas": False,
+            "strings_to_urls": False,
+            "strings_to_numbers": False,
+        },
+    )
     for name, rows in sheets:
         sheet = workbook.add_worksheet(name[:31])
         for r, row in enumerate(rows):
@@ -145,11 +188,30 @@ def summary_rows(tally):
     """Return the rows of a tally's summary sheet: one per choice, or per question without choices."""
     rows = []
     if tally.k > 1:
-        rows.append([_("Counts from 1 to %(last)s, and figures from which they could be worked "
-                       "out, are left empty.", last=tally.k - 1)])
+        rows.append(
+            [
+                _(
+                    "Counts from 1 to %(last)s, and figures from which they could be worked "
+                    "out, are left empty.",
+                    last=tally.k - 1,
+                )
+            ]
+        )
     rows.append([_("Responses"), tally.responses])
-    rows.append(["question", "kind", "prompt", "answered", "skipped", "mean", "choice", "label",
-                 "count", "percent"])
+    rows.append(
+        [
+            "question",
+            "kind",
+            "prompt",
+            "answered",
+            "skipped",
+            "mean",
+            "choice",
+            "label",
+            "count",
+            "percent",
+        ]
+    )
     for qt in tally.questions:
         if qt.kind == "section":
             continue
@@ -165,8 +227,10 @@ def breakdown_rows(tally):
     rows = [["question", "choice", "group", "name", "answered", "count", "percent"]]
     for qt in tally.questions:
         for row in qt.rows:
-            rows.extend([qt.key, c.key, row.code, row.name, row.answered, n, _pct(p)]
-                        for c, n, p in zip(qt.columns, row.counts, row.percents))
+            rows.extend(
+                [qt.key, c.key, row.code, row.name, row.answered, n, _pct(p)]
+                for c, n, p in zip(qt.columns, row.counts, row.percents)
+            )
     return rows
 
 
@@ -174,8 +238,14 @@ def cross_rows(tally):
     """Return the ward × organisation table of response counts."""
     rows = [["ward"] + [o.code for o in tally.organisations] + [_("Total")]]
     for w in tally.wards:
-        rows.append([w.code] + [tally.cross[(w.code, o.code)] for o in tally.organisations]
-                    + [tally.ward_totals[w.code]])
-    rows.append([_("Total")] + [tally.organisation_totals[o.code] for o in tally.organisations]
-                + [tally.responses])
+        rows.append(
+            [w.code]
+            + [tally.cross[(w.code, o.code)] for o in tally.organisations]
+            + [tally.ward_totals[w.code]]
+        )
+    rows.append(
+        [_("Total")]
+        + [tally.organisation_totals[o.code] for o in tally.organisations]
+        + [tally.responses]
+    )
     return rows

@@ -1,4 +1,5 @@
 """Tally screens: the live tally page, free-text answers, the printable report and the exports."""
+
 import os
 import tempfile
 
@@ -51,9 +52,13 @@ def _filter_form(filters):
 def show(slug):
     """Show every question's counts, with filters and a breakdown; the page refreshes itself."""
     questionnaire, filters = _load(slug)
-    return render_template("tallies/show.html", t=tally(questionnaire, filters),
-                           form=_filter_form(filters), params=filters.params(),
-                           live_ms=_live_ms())
+    return render_template(
+        "tallies/show.html",
+        t=tally(questionnaire, filters),
+        form=_filter_form(filters),
+        params=filters.params(),
+        live_ms=_live_ms(),
+    )
 
 
 @bp.route("/questionnaires/<slug>/tallies/live")
@@ -61,8 +66,9 @@ def show(slug):
 def live(slug):
     """Return the figures of the tally page alone, for the page's refresh script."""
     questionnaire, filters = _load(slug)
-    return render_template("tallies/_body.html", t=tally(questionnaire, filters),
-                           params=filters.params())
+    return render_template(
+        "tallies/_body.html", t=tally(questionnaire, filters), params=filters.params()
+    )
 
 
 @bp.route("/questionnaires/<slug>/answers/<key>")
@@ -70,16 +76,27 @@ def live(slug):
 def answers(slug, key):
     """List a free-text question's answers, newest first, searchable and paged."""
     questionnaire, filters = _load(slug)
-    question = get_object_or_404(Question, (Question.questionnaire == questionnaire)
-                                 & (Question.key == key)
-                                 & Question.kind.in_(("text", "longtext", "date")))
+    question = get_object_or_404(
+        Question,
+        (Question.questionnaire == questionnaire)
+        & (Question.key == key)
+        & Question.kind.in_(("text", "longtext", "date")),
+    )
     k = questionnaire.suppress_below or 0
     withheld = 0 < filtered_responses(questionnaire, filters) < k
     search = request.args.get("q", "")[:200]
-    return object_list("tallies/answers.html", text_answers(questionnaire, question, filters, search),
-                       paginate_by=25, check_bounds=False, questionnaire=questionnaire,
-                       question=question, search=search, withheld=withheld, k=k,
-                       params=filters.params())
+    return object_list(
+        "tallies/answers.html",
+        text_answers(questionnaire, question, filters, search),
+        paginate_by=25,
+        check_bounds=False,
+        questionnaire=questionnaire,
+        question=question,
+        search=search,
+        withheld=withheld,
+        k=k,
+        params=filters.params(),
+    )
 
 
 @bp.route("/questionnaires/<slug>/report")
@@ -87,8 +104,12 @@ def answers(slug, key):
 def report(slug):
     """Show the printable A4 report: period, filters, counts and every question's table."""
     questionnaire, filters = _load(slug)
-    return render_template("tallies/report.html", t=tally(questionnaire, filters),
-                           params=filters.params(), now=utcnow())
+    return render_template(
+        "tallies/report.html",
+        t=tally(questionnaire, filters),
+        params=filters.params(),
+        now=utcnow(),
+    )
 
 
 def _download(body, mimetype, filename):

@@ -7,9 +7,13 @@ lookups, and the unique keys.
 
 REDUNDANT = {
     # covered by (questionnaire, submitted_at) and (question, choice, ward, organisation)
-    "answer": ["answer_questionnaire_id", "answer_question_id",
-               # wards and organisations are deactivated, never deleted
-               "answer_ward_id", "answer_organisation_id"],
+    "answer": [
+        "answer_questionnaire_id",
+        "answer_question_id",
+        # wards and organisations are deactivated, never deleted
+        "answer_ward_id",
+        "answer_organisation_id",
+    ],
     "response": ["response_questionnaire_id", "response_ward_id", "response_organisation_id"],
     # covered by the primary key (questionnaire, collaborator)
     "receipt": ["receipt_questionnaire_id"],
@@ -30,5 +34,5 @@ def down(migrator, db):
     """Put the single-column indexes back."""
     for table, indexes in REDUNDANT.items():
         for name in indexes:
-            column = name[len(table) + 1:]
+            column = name[len(table) + 1 :]
             migrator.migrate(migrator.add_index(table, [column], False))

@@ -6,10 +6,18 @@ number values (GROUP BY question, number) used to look up every answer row: 3.9 
 """
 
 INDEXES = {
-    "answer_question_id_response_id_ward_id_organisation_id":
-        ["question_id", "response_id", "ward_id", "organisation_id"],
-    "answer_question_id_number_ward_id_organisation_id":
-        ["question_id", "number", "ward_id", "organisation_id"],
+    "answer_question_id_response_id_ward_id_organisation_id": [
+        "question_id",
+        "response_id",
+        "ward_id",
+        "organisation_id",
+    ],
+    "answer_question_id_number_ward_id_organisation_id": [
+        "question_id",
+        "number",
+        "ward_id",
+        "organisation_id",
+    ],
 }
 
 

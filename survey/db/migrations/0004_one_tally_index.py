@@ -18,6 +18,7 @@ On PostgreSQL, which hashes the groups instead, the planner took ward, choice an
 independent and expected 100 times more groups than there are (216,025 for 2,310): it chose
 to sort 2 million rows on disk (3.3 s). Statistics on the columns together set it right.
 """
+
 from peewee import BooleanField, PostgresqlDatabase
 from playhouse.migrate import make_index_name
 
@@ -26,28 +27,49 @@ DROPPED = {
     # its questionnaire has no answers: that rare check may scan, so every submission
     # need not keep this index (it was 40% of the inserts' cost with the two others).
     "answer_choice_id": ["choice_id"],
-    "answer_question_id_choice_id_ward_id_organisation_id":
-        ["question_id", "choice_id", "ward_id", "organisation_id"],
+    "answer_question_id_choice_id_ward_id_organisation_id": [
+        "question_id",
+        "choice_id",
+        "ward_id",
+        "organisation_id",
+    ],
     "answer_question_id_ward_id_choice_id": ["question_id", "ward_id", "choice_id"],
     "answer_question_id_organisation_id_choice_id": ["question_id", "organisation_id", "choice_id"],
     "answer_questionnaire_id_submitted_at": ["questionnaire_id", "submitted_at"],
-    "answer_question_id_response_id_ward_id_organisation_id":
-        ["question_id", "response_id", "ward_id", "organisation_id"],
-    "answer_question_id_number_ward_id_organisation_id":
-        ["question_id", "number", "ward_id", "organisation_id"],
+    "answer_question_id_response_id_ward_id_organisation_id": [
+        "question_id",
+        "response_id",
+        "ward_id",
+        "organisation_id",
+    ],
+    "answer_question_id_number_ward_id_organisation_id": [
+        "question_id",
+        "number",
+        "ward_id",
+        "organisation_id",
+    ],
 }
-TALLY_INDEX = ["question_id", "ward_id", "organisation_id", "choice_id", "number", "first_row",
-               "submitted_at"]
+TALLY_INDEX = [
+    "question_id",
+    "ward_id",
+    "organisation_id",
+    "choice_id",
+    "number",
+    "first_row",
+    "submitted_at",
+]
 RESPONSE_DROPPED = ["questionnaire_id", "submitted_at"]
 RESPONSE_INDEX = ["questionnaire_id", "ward_id", "organisation_id", "submitted_at"]
 GROUP_STATISTICS = (
     'CREATE STATISTICS IF NOT EXISTS "answer_tally_groups" (ndistinct) ON "question_id", '
-    '"ward_id", "organisation_id", "choice_id", "number" FROM "answer"')
+    '"ward_id", "organisation_id", "choice_id", "number" FROM "answer"'
+)
 # Every row but the second and later choices of a multi-choice answer is its answer's first.
 MARK_LATER_ROWS = (
     'UPDATE "answer" SET "first_row" = FALSE WHERE EXISTS (SELECT 1 FROM "answer" AS "earlier" '
     'WHERE "earlier"."response_id" = "answer"."response_id" '
-    'AND "earlier"."question_id" = "answer"."question_id" AND "earlier"."id" < "answer"."id")')
+    'AND "earlier"."question_id" = "answer"."question_id" AND "earlier"."id" < "answer"."id")'
+)
 
 
 def up(migrator, db):

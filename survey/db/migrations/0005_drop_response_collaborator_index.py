@@ -6,6 +6,7 @@ index with one more B-tree leaf in its commit: on SQLite 70.6-71.5 KB written a 
 with it, 67.1-67.4 KB without (write syscalls' bytes, WAL and checkpoints, in one process),
 and 0.3-1.3% of its instructions (bench/submit_instructions.py).
 """
+
 from playhouse.migrate import make_index_name
 
 INDEX = make_index_name("response", ["collaborator_id"])

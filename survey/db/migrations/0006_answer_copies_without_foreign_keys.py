@@ -12,22 +12,33 @@ SQLite keeps them: its checks are in-process index lookups (about 1% of a submis
 instructions for all its foreign keys), and dropping a constraint there rebuilds the table,
 which is the biggest one.
 """
+
 from peewee import PostgresqlDatabase
 
-COPIES = (("questionnaire_id", "questionnaire"), ("ward_id", "ward"),
-          ("organisation_id", "organisation"))
+COPIES = (
+    ("questionnaire_id", "questionnaire"),
+    ("ward_id", "ward"),
+    ("organisation_id", "organisation"),
+)
 
 
 def up(migrator, db):
     """Drop the three foreign keys of the answer's copied columns (PostgreSQL only)."""
     if isinstance(db, PostgresqlDatabase):
-        db.execute_sql('ALTER TABLE "answer" ' + ", ".join(
-            f'DROP CONSTRAINT IF EXISTS "answer_{column}_fkey"' for column, _ in COPIES))
+        db.execute_sql(
+            'ALTER TABLE "answer" '
+            + ", ".join(f'DROP CONSTRAINT IF EXISTS "answer_{column}_fkey"' for column, _ in COPIES)
+        )
 
 
 def down(migrator, db):
     """Put the three foreign keys back (PostgreSQL only)."""
     if isinstance(db, PostgresqlDatabase):
-        db.execute_sql('ALTER TABLE "answer" ' + ", ".join(
-            f'ADD CONSTRAINT "answer_{column}_fkey" FOREIGN KEY ("{column}") '
-            f'REFERENCES "{table}" ("id")' for column, table in COPIES))
+        db.execute_sql(
+            'ALTER TABLE "answer" '
+            + ", ".join(
+                f'ADD CONSTRAINT "answer_{column}_fkey" FOREIGN KEY ("{column}") '
+                f'REFERENCES "{table}" ("id")'
+                for column, table in COPIES
+            )
+        )

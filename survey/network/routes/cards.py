@@ -1,4 +1,5 @@
 """Printable A4 sheets: collaborators' personal QR cards and the open-link posters."""
+
 from flask import Response, render_template
 from flask_babel import force_locale
 from markupsafe import Markup
@@ -18,21 +19,32 @@ def cards():
     if not form.validate():
         return render_template("network/cards.html", form=form, people=[]), 400
     form.status.data = "active"
-    people = [(p, personal_link(p), Markup(qrcodes.svg(personal_link(p))))
-              for p in filtered_collaborators(form)]
+    people = [
+        (p, personal_link(p), Markup(qrcodes.svg(personal_link(p))))
+        for p in filtered_collaborators(form)
+    ]
     with force_locale("vi"):  # collaborators read Vietnamese, whatever the coordinator's language
-        card_help = _("Scan this code with your phone's camera to open your questionnaires. "
-                      "Keep the card to yourself: it is your personal link.")
-    return private(Response(render_template("network/cards.html", form=form, people=people,
-                                             card_help=card_help)))
+        card_help = _(
+            "Scan this code with your phone's camera to open your questionnaires. "
+            "Keep the card to yourself: it is your personal link."
+        )
+    return private(
+        Response(
+            render_template("network/cards.html", form=form, people=people, card_help=card_help)
+        )
+    )
 
 
 def poster_groups(questionnaire):
     """Return the ward × organisation pairs a questionnaire is sent to, within the user's scope."""
     wards = list(questionnaire.target_wards()) or list(Ward.ordered())
     organisations = list(questionnaire.target_organisations()) or list(Organisation.ordered())
-    return [(ward, organisation) for ward in wards for organisation in organisations
-            if organisation.active and ward.active and in_scope(organisation.id)]
+    return [
+        (ward, organisation)
+        for ward in wards
+        for organisation in organisations
+        if organisation.active and ward.active and in_scope(organisation.id)
+    ]
 
 
 @bp.route("/network/posters/<slug>")
@@ -46,8 +58,13 @@ def posters(slug):
             link = open_link(questionnaire, ward, organisation)
             items.append((ward, organisation, link, Markup(qrcodes.svg(link))))
     with force_locale("vi"):  # residents read Vietnamese, whatever the coordinator's language
-        text = {"lead": _("Your opinion counts"),
-                "help": _("Scan the code with your phone's camera to answer. It takes a few "
-                          "minutes; your answers are counted for your ward and organisation.")}
-    return render_template("network/posters.html", questionnaire=questionnaire, posters=items,
-                           poster_text=text)
+        text = {
+            "lead": _("Your opinion counts"),
+            "help": _(
+                "Scan the code with your phone's camera to answer. It takes a few "
+                "minutes; your answers are counted for your ward and organisation."
+            ),
+        }
+    return render_template(
+        "network/posters.html", questionnaire=questionnaire, posters=items, poster_text=text
+    )

@@ -1,4 +1,5 @@
 """The roster screens of coordinators, scoped to their organisation: list, add, edit, links, QR, export."""
+
 from flask import Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from markupsafe import Markup
@@ -32,13 +33,19 @@ def collaborators():
     """List the collaborators in scope, searchable by name or phone, filtered, a page at a time."""
     form = filter_form()
     if not form.validate():
-        return render_template("network/collaborators.html", form=form, people=[],
-                               pagination=None, filters={}), 400
+        return render_template(
+            "network/collaborators.html", form=form, people=[], pagination=None, filters={}
+        ), 400
     pages = PaginatedQuery(filtered_collaborators(form), paginate_by=PER_PAGE)
     if pages.get_page() > max(1, pages.get_page_count()):
         abort(404)
-    return render_template("network/collaborators.html", form=form, pagination=pages,
-                           people=pages.get_object_list(), filters=current_filters())
+    return render_template(
+        "network/collaborators.html",
+        form=form,
+        pagination=pages,
+        people=pages.get_object_list(),
+        filters=current_filters(),
+    )
 
 
 def collaborator_form(person=None):
@@ -91,7 +98,9 @@ def collaborator_create():
             fill(person, form, phone)
             with database.atomic():
                 person.save()
-                AuditEvent.record(current_user, "collaborator.create", f"#{person.id} {person.name}")
+                AuditEvent.record(
+                    current_user, "collaborator.create", f"#{person.id} {person.name}"
+                )
             flash(_("Added %(name)s.", name=person.name), "success")
             return redirect(url_for("network.collaborator_edit", collaborator_id=person.id))
     status = 422 if form.errors else 200
@@ -110,13 +119,19 @@ def collaborator_edit(collaborator_id):
             fill(person, form, phone)
             with database.atomic():
                 person.save()
-                AuditEvent.record(current_user, "collaborator.update", f"#{person.id} {person.name}")
+                AuditEvent.record(
+                    current_user, "collaborator.update", f"#{person.id} {person.name}"
+                )
             flash(_("Saved."), "success")
             return redirect(url_for("network.collaborator_edit", collaborator_id=person.id))
     status = 422 if form.errors else 200
-    return render_template("network/collaborator_form.html", form=form, person=person,
-                           link=personal_link(person), qr=Markup(qrcodes.svg(personal_link(person)))
-                           ), status
+    return render_template(
+        "network/collaborator_form.html",
+        form=form,
+        person=person,
+        link=personal_link(person),
+        qr=Markup(qrcodes.svg(personal_link(person))),
+    ), status
 
 
 @bp.route("/network/collaborators/<int:collaborator_id>/active", methods=["POST"])
@@ -127,10 +142,17 @@ def collaborator_set_active(collaborator_id):
     person.active = wanted_active()
     with database.atomic():
         person.save(only=[Collaborator.active])
-        AuditEvent.record(current_user, "collaborator." + (
-            "reactivate" if person.active else "deactivate"), f"#{person.id} {person.name}")
-    flash(_("Reactivated %(name)s.", name=person.name) if person.active
-          else _("Deactivated %(name)s.", name=person.name), "success")
+        AuditEvent.record(
+            current_user,
+            "collaborator." + ("reactivate" if person.active else "deactivate"),
+            f"#{person.id} {person.name}",
+        )
+    flash(
+        _("Reactivated %(name)s.", name=person.name)
+        if person.active
+        else _("Deactivated %(name)s.", name=person.name),
+        "success",
+    )
     return redirect(url_for("network.collaborator_edit", collaborator_id=person.id))
 
 
@@ -142,8 +164,13 @@ def collaborator_rotate(collaborator_id):
     with database.atomic():
         person.rotate_token()
         AuditEvent.record(current_user, "collaborator.rotate", f"#{person.id} {person.name}")
-    flash(_("New link made for %(name)s. Print a new card: the old one no longer works.",
-            name=person.name), "success")
+    flash(
+        _(
+            "New link made for %(name)s. Print a new card: the old one no longer works.",
+            name=person.name,
+        ),
+        "success",
+    )
     return redirect(url_for("network.collaborator_edit", collaborator_id=person.id))
 
 
@@ -172,6 +199,10 @@ def collaborators_export():
         return render_error(400, " ".join(e for errors in form.errors.values() for e in errors))
     AuditEvent.record(current_user, "collaborator.export", request.query_string.decode()[:300])
     name = f"collaborators-{utcnow():%Y%m%d}.csv"
-    return private(Response(roster.export_bytes(filtered_collaborators(form)),
-                             mimetype="text/csv; charset=utf-8",
-                             headers={"Content-Disposition": f'attachment; filename="{name}"'}))
+    return private(
+        Response(
+            roster.export_bytes(filtered_collaborators(form)),
+            mimetype="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        )
+    )

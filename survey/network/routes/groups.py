@@ -1,4 +1,5 @@
 """Wards and organisations, managed by admins: list, add, rename, deactivate, reactivate."""
+
 from flask import flash, redirect, render_template, url_for
 from flask_login import current_user
 from playhouse.flask_utils import get_object_or_404
@@ -22,8 +23,13 @@ def groups(kind, form=None, status=200):
     """List the wards or organisations, active first, with a form to add one."""
     model = GROUP_KINDS[kind]
     rows = model.select().order_by(model.active.desc(), model.code)
-    return render_template("network/groups.html", kind=kind, title=group_title(kind), rows=rows,
-                           form=form or GroupForm()), status
+    return render_template(
+        "network/groups.html",
+        kind=kind,
+        title=group_title(kind),
+        rows=rows,
+        form=form or GroupForm(),
+    ), status
 
 
 @bp.route("/network/<any(wards, organisations):kind>/new", methods=["POST"])
@@ -38,14 +44,17 @@ def group_create(kind):
         else:
             with database.atomic():
                 model.create(code=code, name=form.name.data.strip())
-                AuditEvent.record(current_user, f"{model._meta.table_name}.create", code, form.name.data.strip())
+                AuditEvent.record(
+                    current_user, f"{model._meta.table_name}.create", code, form.name.data.strip()
+                )
             flash(_("Added %(code)s.", code=code), "success")
             return redirect(url_for("network.groups", kind=kind))
     return groups(kind, form, 422)
 
 
-@bp.route("/network/<any(wards, organisations):kind>/<int:group_id>/rename",
-          methods=["GET", "POST"])
+@bp.route(
+    "/network/<any(wards, organisations):kind>/<int:group_id>/rename", methods=["GET", "POST"]
+)
 @access(ADMIN)
 def group_rename(kind, group_id):
     """Give a ward or organisation a new name (its code, used in files and posters, stays)."""
@@ -56,12 +65,18 @@ def group_rename(kind, group_id):
         old, group.name = group.name, form.name.data.strip()
         with database.atomic():
             group.save(only=[model.name])
-            AuditEvent.record(current_user, f"{model._meta.table_name}.rename", group.code, f"{old} → {group.name}")
+            AuditEvent.record(
+                current_user,
+                f"{model._meta.table_name}.rename",
+                group.code,
+                f"{old} → {group.name}",
+            )
         flash(_("Renamed %(code)s.", code=group.code), "success")
         return redirect(url_for("network.groups", kind=kind))
     status = 422 if form.errors else 200
-    return render_template("network/group_rename.html", kind=kind, title=group_title(kind),
-                           group=group, form=form), status
+    return render_template(
+        "network/group_rename.html", kind=kind, title=group_title(kind), group=group, form=form
+    ), status
 
 
 @bp.route("/network/<any(wards, organisations):kind>/<int:group_id>/active", methods=["POST"])
@@ -73,8 +88,15 @@ def group_set_active(kind, group_id):
     group.active = wanted_active()
     with database.atomic():
         group.save(only=[model.active])
-        AuditEvent.record(current_user, f"{model._meta.table_name}.{'reactivate' if group.active else 'deactivate'}",
-                          group.code)
-    flash(_("Reactivated %(code)s.", code=group.code) if group.active
-          else _("Deactivated %(code)s.", code=group.code), "success")
+        AuditEvent.record(
+            current_user,
+            f"{model._meta.table_name}.{'reactivate' if group.active else 'deactivate'}",
+            group.code,
+        )
+    flash(
+        _("Reactivated %(code)s.", code=group.code)
+        if group.active
+        else _("Deactivated %(code)s.", code=group.code),
+        "success",
+    )
     return redirect(url_for("network.groups", kind=kind))

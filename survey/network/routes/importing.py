@@ -1,4 +1,5 @@
 """Roster import from a CSV upload: a check that writes nothing, then a confirmation (all rows or none)."""
+
 import secrets
 import time
 from pathlib import Path
@@ -42,9 +43,15 @@ def check_roster(data):
     preview = roster.read(data)
     for row in preview.rows:
         if not in_scope(row.organisation.id):
-            preview.problems.append((row.line, _(
-                "You may only add collaborators of your own organisation, not %(code)s.",
-                code=row.organisation.code)))
+            preview.problems.append(
+                (
+                    row.line,
+                    _(
+                        "You may only add collaborators of your own organisation, not %(code)s.",
+                        code=row.organisation.code,
+                    ),
+                )
+            )
     preview.problems.sort(key=lambda problem: problem[0])
     return preview
 
@@ -52,8 +59,12 @@ def check_roster(data):
 def render_preview(preview, upload_id=None, status=200):
     """Show a checked roster: its problems by line, or its rows with a confirmation button."""
     confirm = RosterConfirmForm(upload=upload_id) if upload_id else None
-    return render_template("network/roster_preview.html", preview=preview, confirm=confirm,
-                           upload_form=RosterUploadForm()), status
+    return render_template(
+        "network/roster_preview.html",
+        preview=preview,
+        confirm=confirm,
+        upload_form=RosterUploadForm(),
+    ), status
 
 
 @bp.route("/network/collaborators/import", methods=["GET", "POST"])
@@ -83,13 +94,17 @@ def roster_confirm():
     """Import a checked roster file, every row or none, checking it again against today's data."""
     form = RosterConfirmForm()
     if not form.validate_on_submit():
-        return render_error(400, _("This upload is unknown or has expired. Please upload the file again."))
+        return render_error(
+            400, _("This upload is unknown or has expired. Please upload the file again.")
+        )
     claimed = upload_path(form.upload.data).with_suffix(".claimed")
     try:
         # Renaming claims the file, so a double click cannot import it twice.
         upload_path(form.upload.data).rename(claimed)
     except FileNotFoundError:
-        return render_error(400, _("This upload is unknown or has expired. Please upload the file again."))
+        return render_error(
+            400, _("This upload is unknown or has expired. Please upload the file again.")
+        )
     try:
         preview = check_roster(claimed.read_bytes())
         if not preview.ok:

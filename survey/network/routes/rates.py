@@ -1,4 +1,5 @@
 """The response-rate page: per ward or organisation, and who has not answered."""
+
 from flask import render_template, request
 
 from survey.errors import render_error
@@ -22,7 +23,12 @@ def rates_page(slug):
         return render_error(400, _("Group by ward or by organisation."))
     scope = organisation_scope()
     groups = rates.response_rates(questionnaire, by, scope)
-    return render_template("network/rates.html", questionnaire=questionnaire, by=by,
-                           groups=groups, total=rates.totals(groups), percent=rates.percent,
-                           waiting=list(rates.not_answered(questionnaire, scope)))
-
+    return render_template(
+        "network/rates.html",
+        questionnaire=questionnaire,
+        by=by,
+        groups=groups,
+        total=rates.totals(groups),
+        percent=rates.percent,
+        waiting=list(rates.not_answered(questionnaire, scope)),
+    )

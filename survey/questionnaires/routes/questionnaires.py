@@ -1,4 +1,5 @@
 """Questionnaire screens: dashboard, create, import, settings and lifecycle, duplicate, preview, export."""
+
 import json
 
 from flask import Response as HTTPResponse
@@ -35,8 +36,12 @@ def attach(form, refused):
 
 def settings_form(questionnaire=None, **kwargs):
     """Build the settings form, offering the active organisations and wards."""
-    return QuestionnaireForm(organisations=Organisation.ordered(), wards=Ward.ordered(),
-                             questionnaire=questionnaire, **kwargs)
+    return QuestionnaireForm(
+        organisations=Organisation.ordered(),
+        wards=Ward.ordered(),
+        questionnaire=questionnaire,
+        **kwargs,
+    )
 
 
 def _local_text(value):
@@ -47,19 +52,23 @@ def _local_text(value):
 def settings_data(questionnaire):
     """Return the settings form's values for a stored questionnaire."""
     data = {name: getattr(questionnaire, name) for name in authoring.SETTINGS}
-    data.update(opens_at=_local_text(questionnaire.opens_at),
-                closes_at=_local_text(questionnaire.closes_at),
-                suppress_below=str(questionnaire.suppress_below),
-                organisations=[o.code for o in questionnaire.target_organisations()],
-                wards=[w.code for w in questionnaire.target_wards()])
+    data.update(
+        opens_at=_local_text(questionnaire.opens_at),
+        closes_at=_local_text(questionnaire.closes_at),
+        suppress_below=str(questionnaire.suppress_below),
+        organisations=[o.code for o in questionnaire.target_organisations()],
+        wards=[w.code for w in questionnaire.target_wards()],
+    )
     return data
 
 
 def question_form(questionnaire, question=None, **kwargs):
     """Build a question form offering the earlier choices a show-if may name."""
-    return QuestionForm(kind_labels=KIND_LABELS,
-                        show_if_options=authoring.show_if_options(questionnaire, question),
-                        **kwargs)
+    return QuestionForm(
+        kind_labels=KIND_LABELS,
+        show_if_options=authoring.show_if_options(questionnaire, question),
+        **kwargs,
+    )
 
 
 def render_edit(questionnaire, form=None, new_question=None, error=None, status=200):
@@ -69,11 +78,16 @@ def render_edit(questionnaire, form=None, new_question=None, error=None, status=
     if new_question is None:
         new_question = question_form(questionnaire, formdata=None)
     return render_template(
-        "questionnaires/edit.html", questionnaire=questionnaire, form=form,
-        new_question=new_question, outline=authoring.outline(questionnaire),
-        locks=authoring.locks(questionnaire), error=error,
+        "questionnaires/edit.html",
+        questionnaire=questionnaire,
+        form=form,
+        new_question=new_question,
+        outline=authoring.outline(questionnaire),
+        locks=authoring.locks(questionnaire),
+        error=error,
         responses=response_count(questionnaire),
-        transitions=authoring.TRANSITIONS[questionnaire.status]), status
+        transitions=authoring.TRANSITIONS[questionnaire.status],
+    ), status
 
 
 @bp.route("/")
@@ -84,12 +98,15 @@ def index():
     join_on = Response.questionnaire == Questionnaire.id
     if scope is not None:
         join_on &= Response.organisation == scope
-    rows = (Questionnaire.select(Questionnaire, fn.COUNT(Response.id).alias("responses"))
-            .join(Response, JOIN.LEFT_OUTER, on=join_on)
-            .group_by(Questionnaire.id)
-            .order_by(Questionnaire.created_at.desc()))
-    return render_template("questionnaires/index.html", questionnaires=rows,
-                           can_edit=may(current_user, COORDINATOR))
+    rows = (
+        Questionnaire.select(Questionnaire, fn.COUNT(Response.id).alias("responses"))
+        .join(Response, JOIN.LEFT_OUTER, on=join_on)
+        .group_by(Questionnaire.id)
+        .order_by(Questionnaire.created_at.desc())
+    )
+    return render_template(
+        "questionnaires/index.html", questionnaires=rows, can_edit=may(current_user, COORDINATOR)
+    )
 
 
 @bp.route("/questionnaires/new", methods=["GET", "POST"])
@@ -101,8 +118,9 @@ def create():
     if request.method == "POST":
         if form.validate():
             try:
-                questionnaire = authoring.create(current_user, form.settings(),
-                                                 form.organisations.data, form.wards.data)
+                questionnaire = authoring.create(
+                    current_user, form.settings(), form.organisations.data, form.wards.data
+                )
             except authoring.Refused as refused:
                 attach(form, refused)
             else:
@@ -127,8 +145,7 @@ def import_file():
             else:
                 flash(_("Questionnaire imported."))
                 return redirect(url_for(".edit", slug=questionnaire.slug))
-        return render_template("questionnaires/import_file.html", form=form,
-                               problems=problems), 422
+        return render_template("questionnaires/import_file.html", form=form, problems=problems), 422
     return render_template("questionnaires/import_file.html", form=form, problems=[])
 
 
@@ -146,8 +163,9 @@ def edit(slug):
     if not form.validate():
         return render_edit(questionnaire, form=form, status=422)
     try:
-        authoring.update_settings(current_user, questionnaire, form.settings(),
-                                  form.organisations.data, form.wards.data)
+        authoring.update_settings(
+            current_user, questionnaire, form.settings(), form.organisations.data, form.wards.data
+        )
     except authoring.Refused as refused:
         attach(form, refused)
         return render_edit(questionnaire_or_404(slug), form=form, error=refused.message, status=422)
@@ -186,22 +204,27 @@ def delete(slug):
 def duplicate(slug):
     """Copy a questionnaire into a new draft with a new address."""
     questionnaire = questionnaire_or_404(slug)
-    form = DuplicateForm(data={"slug": f"{slug}-2"[:80],
-                               "title": _("Copy of %(title)s", title=questionnaire.title)[:300]})
+    form = DuplicateForm(
+        data={
+            "slug": f"{slug}-2"[:80],
+            "title": _("Copy of %(title)s", title=questionnaire.title)[:300],
+        }
+    )
     if request.method == "POST":
         if form.validate():
             try:
-                copy = authoring.duplicate(current_user, questionnaire, form.slug.data.strip(),
-                                           form.title.data.strip())
+                copy = authoring.duplicate(
+                    current_user, questionnaire, form.slug.data.strip(), form.title.data.strip()
+                )
             except authoring.Refused as refused:
                 attach(form, refused)
             else:
                 flash(_("Copied into a new draft."))
                 return redirect(url_for(".edit", slug=copy.slug))
-        return render_template("questionnaires/duplicate.html", questionnaire=questionnaire,
-                               form=form), 422
-    return render_template("questionnaires/duplicate.html", questionnaire=questionnaire,
-                           form=form)
+        return render_template(
+            "questionnaires/duplicate.html", questionnaire=questionnaire, form=form
+        ), 422
+    return render_template("questionnaires/duplicate.html", questionnaire=questionnaire, form=form)
 
 
 @bp.route("/questionnaires/<slug>/preview")
@@ -209,9 +232,14 @@ def duplicate(slug):
 def preview(slug):
     """Show the questionnaire as the phone shows it (nothing can be sent from here)."""
     questionnaire = questionnaire_or_404(slug)
-    return render_template("questionnaires/preview.html", questionnaire=questionnaire,
-                           schema=Schema.load(questionnaire), form=MultiDict(), errors={},
-                           can_edit=may(current_user, COORDINATOR))
+    return render_template(
+        "questionnaires/preview.html",
+        questionnaire=questionnaire,
+        schema=Schema.load(questionnaire),
+        form=MultiDict(),
+        errors={},
+        can_edit=may(current_user, COORDINATOR),
+    )
 
 
 @bp.route("/questionnaires/<slug>/export.json")
@@ -220,5 +248,8 @@ def export_json(slug):
     """Download the questionnaire file (the same JSON as `survey questionnaire export`)."""
     questionnaire = questionnaire_or_404(slug)
     body = json.dumps(authoring.export(questionnaire), ensure_ascii=False, indent=2)
-    return HTTPResponse(body + "\n", mimetype="application/json", headers={
-        "Content-Disposition": f'attachment; filename="{questionnaire.slug}.json"'})
+    return HTTPResponse(
+        body + "\n",
+        mimetype="application/json",
+        headers={"Content-Disposition": f'attachment; filename="{questionnaire.slug}.json"'},
+    )

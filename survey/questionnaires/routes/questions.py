@@ -1,4 +1,5 @@
 """Question and choice screens of the builder: add, edit, move, hide, delete (one form each)."""
+
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from playhouse.flask_utils import get_object_or_404
@@ -15,8 +16,9 @@ def find_question(questionnaire, key):
     """Return the questionnaire's question with this key, or answer 404."""
     if not KEY_PATTERN.match(key):
         abort(404)
-    return get_object_or_404(Question, (Question.questionnaire == questionnaire)
-                             & (Question.key == key))
+    return get_object_or_404(
+        Question, (Question.questionnaire == questionnaire) & (Question.key == key)
+    )
 
 
 def find_choice(question, key):
@@ -35,26 +37,38 @@ def _bound(value):
 
 def question_data(question):
     """Return the question form's values for a stored question."""
-    show_if = (f"{question.show_if_question}:{question.show_if_choice}"
-               if question.show_if_question else "")
-    return {"key": question.key, "kind": question.kind, "prompt": question.prompt,
-            "help": question.help, "required": question.required,
-            "minimum": _bound(question.minimum), "maximum": _bound(question.maximum),
-            "show_if": show_if}
+    show_if = (
+        f"{question.show_if_question}:{question.show_if_choice}"
+        if question.show_if_question
+        else ""
+    )
+    return {
+        "key": question.key,
+        "kind": question.kind,
+        "prompt": question.prompt,
+        "help": question.help,
+        "required": question.required,
+        "minimum": _bound(question.minimum),
+        "maximum": _bound(question.maximum),
+        "show_if": show_if,
+    }
 
 
-def render_question(questionnaire, question, form=None, new_choice=None, error=None,
-                    status=200):
+def render_question(questionnaire, question, form=None, new_choice=None, error=None, status=200):
     """Render the page of one question with its choices."""
     if form is None:
-        form = question_form(questionnaire, question, formdata=None,
-                             data=question_data(question))
+        form = question_form(questionnaire, question, formdata=None, data=question_data(question))
     return render_template(
-        "questionnaires/edit_question.html", questionnaire=questionnaire, question=question,
-        form=form, new_choice=new_choice or ChoiceForm(formdata=None),
+        "questionnaires/edit_question.html",
+        questionnaire=questionnaire,
+        question=question,
+        form=form,
+        new_choice=new_choice or ChoiceForm(formdata=None),
         choices=list(question.ordered_choices(include_hidden=True)),
-        locks=authoring.locks(questionnaire), error=error,
-        has_choices=question.kind in CHOICE_KINDS), status
+        locks=authoring.locks(questionnaire),
+        error=error,
+        has_choices=question.kind in CHOICE_KINDS,
+    ), status
 
 
 def direction():
@@ -82,8 +96,9 @@ def add_question(slug):
     if not form.validate():
         return render_edit(questionnaire, new_question=form, status=422)
     try:
-        question = authoring.create_question(current_user, questionnaire, form.values(),
-                                             authoring.choice_lines(form.choices.data))
+        question = authoring.create_question(
+            current_user, questionnaire, form.values(), authoring.choice_lines(form.choices.data)
+        )
     except authoring.Refused as refused:
         attach(form, refused)
         return render_edit(questionnaire, new_question=form, error=refused.message, status=422)
@@ -107,8 +122,13 @@ def edit_question(slug, key):
         authoring.update_question(current_user, question, form.values())
     except authoring.Refused as refused:
         attach(form, refused)
-        return render_question(questionnaire, find_question(questionnaire, key), form=form,
-                               error=refused.message, status=422)
+        return render_question(
+            questionnaire,
+            find_question(questionnaire, key),
+            form=form,
+            error=refused.message,
+            status=422,
+        )
     flash(_("Question saved."))
     return redirect(url_for(".edit", slug=slug, _anchor=f"q-{question.key}"))
 
@@ -127,24 +147,29 @@ def _question_action(slug, key, action):
 @access(COORDINATOR)
 def move_question(slug, key):
     """Move a question one place up or down."""
-    return _question_action(slug, key, lambda question: authoring.move_question(
-        current_user, question, direction()))
+    return _question_action(
+        slug, key, lambda question: authoring.move_question(current_user, question, direction())
+    )
 
 
 @bp.route("/questionnaires/<slug>/questions/<key>/hide", methods=["POST"])
 @access(COORDINATOR)
 def hide_question(slug, key):
     """Hide a question from the form (its answers stay) or show it again."""
-    return _question_action(slug, key, lambda question: authoring.set_question_hidden(
-        current_user, question, hidden_flag()))
+    return _question_action(
+        slug,
+        key,
+        lambda question: authoring.set_question_hidden(current_user, question, hidden_flag()),
+    )
 
 
 @bp.route("/questionnaires/<slug>/questions/<key>/delete", methods=["POST"])
 @access(COORDINATOR)
 def delete_question(slug, key):
     """Delete a question, only while the questionnaire has no answers."""
-    return _question_action(slug, key, lambda question: authoring.delete_question(
-        current_user, question))
+    return _question_action(
+        slug, key, lambda question: authoring.delete_question(current_user, question)
+    )
 
 
 @bp.route("/questionnaires/<slug>/questions/<key>/choices", methods=["POST"])
@@ -157,12 +182,14 @@ def add_choice(slug, key):
     if not form.validate():
         return render_question(questionnaire, question, new_choice=form, status=422)
     try:
-        authoring.create_choice(current_user, question, (form.key.data or "").strip(),
-                                form.label.data.strip())
+        authoring.create_choice(
+            current_user, question, (form.key.data or "").strip(), form.label.data.strip()
+        )
     except authoring.Refused as refused:
         attach(form, refused)
-        return render_question(questionnaire, question, new_choice=form,
-                               error=refused.message, status=422)
+        return render_question(
+            questionnaire, question, new_choice=form, error=refused.message, status=422
+        )
     return redirect(url_for(".edit_question", slug=slug, key=key, _anchor="choices"))
 
 
@@ -185,33 +212,53 @@ def edit_choice(slug, key, choice_key):
     form = ChoiceForm()
     if not form.validate():
         questionnaire = questionnaire_or_404(slug)
-        return render_question(questionnaire, find_question(questionnaire, key),
-                               error=" ".join(form.label.errors + form.key.errors), status=422)
-    return _choice_action(slug, key, choice_key, lambda choice: authoring.update_choice(
-        current_user, choice, (form.key.data or "").strip() or choice.key,
-        form.label.data.strip()))
+        return render_question(
+            questionnaire,
+            find_question(questionnaire, key),
+            error=" ".join(form.label.errors + form.key.errors),
+            status=422,
+        )
+    return _choice_action(
+        slug,
+        key,
+        choice_key,
+        lambda choice: authoring.update_choice(
+            current_user,
+            choice,
+            (form.key.data or "").strip() or choice.key,
+            form.label.data.strip(),
+        ),
+    )
 
 
 @bp.route("/questionnaires/<slug>/questions/<key>/choices/<choice_key>/move", methods=["POST"])
 @access(COORDINATOR)
 def move_choice(slug, key, choice_key):
     """Move a choice one place up or down."""
-    return _choice_action(slug, key, choice_key,
-                          lambda choice: authoring.move_choice(current_user, choice, direction()))
+    return _choice_action(
+        slug,
+        key,
+        choice_key,
+        lambda choice: authoring.move_choice(current_user, choice, direction()),
+    )
 
 
 @bp.route("/questionnaires/<slug>/questions/<key>/choices/<choice_key>/hide", methods=["POST"])
 @access(COORDINATOR)
 def hide_choice(slug, key, choice_key):
     """Hide a choice from the form (its answers stay) or show it again."""
-    return _choice_action(slug, key, choice_key, lambda choice: authoring.set_choice_hidden(
-        current_user, choice, hidden_flag()))
+    return _choice_action(
+        slug,
+        key,
+        choice_key,
+        lambda choice: authoring.set_choice_hidden(current_user, choice, hidden_flag()),
+    )
 
 
-@bp.route("/questionnaires/<slug>/questions/<key>/choices/<choice_key>/delete",
-          methods=["POST"])
+@bp.route("/questionnaires/<slug>/questions/<key>/choices/<choice_key>/delete", methods=["POST"])
 @access(COORDINATOR)
 def delete_choice(slug, key, choice_key):
     """Delete a choice, only while the questionnaire has no answers."""
-    return _choice_action(slug, key, choice_key,
-                          lambda choice: authoring.delete_choice(current_user, choice))
+    return _choice_action(
+        slug, key, choice_key, lambda choice: authoring.delete_choice(current_user, choice)
+    )
