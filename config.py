@@ -1,4 +1,4 @@
-"""Default settings for survey; every name can be overridden by an environment variable SURVEY_<NAME>."""
+"""Default settings for survey; an environment variable SURVEY_<NAME> overrides each name."""
 
 # Where the data lives: a SQLite file in the instance folder when empty,
 # or any peewee URL such as postgresql://user@host/db.

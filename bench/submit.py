@@ -256,7 +256,7 @@ def group_cpu(pgid):
 
 
 def postgres_cpu():
-    """Return the CPU seconds used so far by this machine's PostgreSQL server (0 when it runs elsewhere).
+    """Return the CPU seconds this machine's PostgreSQL server has used (0 when it runs elsewhere).
 
     Its backends share the two cores with gunicorn here, so their work is part of a
     submission's cost; the postmaster's reaped children count too.
@@ -416,7 +416,7 @@ def merged(loads):
 
 
 def line(name, load, bare=None, turns=()):
-    """Print one result line; `turns` are the (load, bare load) pairs of each turn, for the spread."""
+    """Print one result line; `turns` holds each turn's (load, bare load) pair, for the spread."""
     # A database server on this machine is part of the submission's server cost.
     server = load.cpu_per_request(load.server_cpu + load.database_cpu)
     ratio = (
@@ -468,7 +468,7 @@ def verify(load, url):
 
 
 def main(argv=None):
-    """Serve the bare endpoint and survey on each database; load them in turns; print the comparison.
+    """Serve the bare endpoint and survey on each database, load them in turns, compare them.
 
     Turns (bare, SQLite, PostgreSQL, then again) spread the machine's drifts over all of them;
     each figure is over all its turns together.

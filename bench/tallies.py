@@ -1,4 +1,4 @@
-"""Benchmark the tallies: 100,000 responses × 20 questions, tally time against the bare SQL GROUP BY.
+"""Benchmark the tallies: 100,000 responses × 20 questions, tally time against a bare GROUP BY.
 
     python bench/tallies.py [--responses 100000] [--sqlite PATH] [--postgres URL]
 
@@ -7,7 +7,8 @@ responses by bulk insert, then prints, on the same database in the same run: thr
 GROUP BYs over the answers (BARE_QUERIES, the first the plain
 `SELECT question_id, choice_id, COUNT(*) FROM answer WHERE questionnaire_id=? GROUP BY 1,2`),
 survey.tally.tally() without and with a breakdown (medians of several warm runs, all of them
-in turns, and the ratio to the fastest bare query), and the streamed CSV export's time and peak Python memory.
+in turns, and the ratio to the fastest bare query), and the streamed CSV export's time and
+peak Python memory.
 Budget (DESIGN.md): a tally within 2× the bare query and under a second.
 """
 
@@ -205,7 +206,7 @@ def bare_sql(template, questionnaire_id, question_ids):
 
 
 def analyze():
-    """Refresh the planner's statistics after the bulk load, as autovacuum or PRAGMA optimize would."""
+    """Refresh the planner's statistics after the bulk load, as autovacuum or optimize would."""
     database.execute_sql("ANALYZE" if is_sqlite() else "VACUUM ANALYZE")
 
 

@@ -8,7 +8,7 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 
 
 def _beside_package(name):
-    """Return the path of a top-level resource: inside the package (wheel) or one folder up (checkout)."""
+    """Return a top-level resource's path: in the package (wheel) or one folder up (checkout)."""
     inside = PACKAGE_DIR / name
     return inside if inside.exists() else PACKAGE_DIR.parent / name
 

@@ -33,7 +33,7 @@ def zone():
 
 
 def to_utc(value):
-    """Turn a local (naive = SURVEY_TIMEZONE) or offset-aware datetime into naive UTC for storage."""
+    """Turn a local (naive = SURVEY_TIMEZONE) or offset-aware datetime into naive UTC to store."""
     if value is None:
         return None
     if value.tzinfo is None:

@@ -266,7 +266,7 @@ class Response(BaseModel):
     questionnaire = ForeignKeyField(Questionnaire, backref="responses", index=False)
     ward = ForeignKeyField(Ward, index=False)
     organisation = ForeignKeyField(Organisation, index=False)
-    # Not indexed: nothing reads responses by collaborator (receipts count who answered; migration 0005).
+    # Not indexed: nothing reads responses by collaborator (receipts count who answered; 0005).
     collaborator = ForeignKeyField(Collaborator, null=True, backref="responses", index=False)
     submitted_at = DateTimeField(default=utcnow)
     client_uuid = CharField(max_length=36, unique=True)

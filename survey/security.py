@@ -87,7 +87,7 @@ def _has_nul(pairs):
 
 
 def refuse_nul_bytes():
-    """Refuse NUL bytes (no database stores one): 404 in the path, as no such page exists; 400 elsewhere."""
+    """Refuse NUL bytes (no database stores one): 404 in the path (no such page), 400 elsewhere."""
     if _has_nul((request.view_args or {}).items()):
         abort(404)
     fields = list(request.args.items(multi=True))
@@ -196,7 +196,7 @@ SECURITY_HEADERS = (
 
 
 def set_security_headers(response):
-    """Add the headers every answer carries (CSP, nosniff, no framing, no Referer) unless a view set its own."""
+    """Add the headers every answer carries (CSP, nosniff, no framing, no Referer) if not set."""
     for name, value in SECURITY_HEADERS:
         response.headers.setdefault(name, value)
     return response

@@ -1,4 +1,4 @@
-"""Shared fixtures: an app on a fresh real database (SQLite file, or PostgreSQL), clients, sample data.
+"""Shared fixtures: an app on a fresh real database (SQLite file or PostgreSQL), clients, data.
 
 Set SURVEY_TEST_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/test to run the suite on
 PostgreSQL; under CI=true an unreachable PostgreSQL fails the run instead of skipping it.

@@ -1,4 +1,4 @@
-"""The access matrix: every route declares who may use it, and the rule holds for every kind of user.
+"""The access matrix: every route declares who may use it, and the rule holds for every user.
 
 A new route fails `test_every_route_is_declared_and_listed` until its rule is written here too,
 so no screen can be added without saying, and testing, who may use it.

@@ -10,7 +10,7 @@ URL = "/api/v1/questionnaires/sample/tallies"
 
 
 def test_shape_and_counts(app, tally_sample, login):
-    """The document has exactly the contract's keys; sections are left out; means for scale and number."""
+    """The document has exactly the contract's keys; no sections; means for scale and number."""
     data = login("viewer").get(URL).get_json()
     assert set(data) == {"questionnaire", "responses", "questions"}
     assert data["questionnaire"] == {"slug": "sample", "title": "Ý kiến về chỉnh trang đô thị"}
@@ -115,7 +115,7 @@ def _create_token(client, user, name="export tool"):
 
 
 def test_api_tokens_create_use_revoke(app, tally_sample, login):
-    """An admin creates a token (secret shown once, hash stored), it reads with its user's scope, then is revoked."""
+    """A token is made (secret shown once, hash stored), reads in its user's scope, is revoked."""
     admin = login("admin")
     coordinator = make_user("mttq-reader", "coordinator", Organisation.get(code="MTTQ"))
     secret = _create_token(admin, coordinator)

@@ -1,4 +1,4 @@
-"""Questionnaire authoring through the screens: create, edit, lifecycle, edit rules, import/export."""
+"""Questionnaire authoring on the screens: create, edit, lifecycle, edit rules, import/export."""
 
 import datetime
 import io

@@ -1,4 +1,4 @@
-"""The questionnaire builder in Debian's Chromium: desktop builder, phone-width preview, skip logic."""
+"""The questionnaire builder in Debian's Chromium: desktop builder, phone preview, skip logic."""
 
 import os
 from pathlib import Path

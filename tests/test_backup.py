@@ -1,4 +1,4 @@
-"""`survey backup`: a consistent copy (SQLite) or dump (PostgreSQL) that restores to the same data."""
+"""`survey backup`: a consistent copy (SQLite) or dump (PostgreSQL) restoring the same data."""
 
 import sqlite3
 import subprocess

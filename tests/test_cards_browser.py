@@ -1,4 +1,4 @@
-"""The QR card sheet in Debian's Chromium: the codes on screen and on printed A4 pages decode to the links."""
+"""The QR card sheet in Debian's Chromium: codes on screen and on printed A4 decode to the links."""
 
 import io
 import os
@@ -28,7 +28,7 @@ def app(csrf_app):
 
 @pytest.fixture
 def people(network):
-    """Fourteen collaborators (two printed pages), some with long Vietnamese names; return their links."""
+    """Add fourteen people (two pages), some with long Vietnamese names; return their links."""
     ward, org = network["wards"][1], network["organisations"][0]
     for i in range(10):
         Collaborator.create(

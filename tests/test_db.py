@@ -103,7 +103,7 @@ def test_checkpointer_moves_committed_answers_into_the_database_file(
 
 
 def test_a_failed_write_transaction_leaves_nothing_behind(app, db):
-    """SQLite's write transaction: a statement that fails undoes the ones before it, and says why."""
+    """SQLite's write transaction: a failing statement undoes the ones before it, and says why."""
     if not is_sqlite():
         pytest.skip("write_transaction is SQLite's (PostgreSQL stores a response in one statement)")
     with pytest.raises(sqlite3.IntegrityError), write_transaction() as cursor:

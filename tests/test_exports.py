@@ -1,4 +1,4 @@
-"""Exports read back: CSV (BOM, columns, local times, formula neutralising) and XLSX, scoped and audited."""
+"""Exports read back: CSV (BOM, columns, local times, no formulas) and XLSX, scoped and audited."""
 
 import csv
 import io
@@ -87,7 +87,7 @@ def test_filters_and_scope_apply_to_exports(app, tally_sample, login):
 
 
 def test_anonymous_export_has_no_collaborator_column(app, network, login):
-    """An anonymous questionnaire's export has no collaborator column; a named one shows the name."""
+    """An anonymous questionnaire's export has no collaborator column; a named one has the name."""
     from survey.questionnaires.file_format import import_questionnaire
 
     spec = {
@@ -120,7 +120,7 @@ def test_anonymous_export_has_no_collaborator_column(app, network, login):
 
 
 def test_formula_neutralised_in_both_formats(app, network, login):
-    """Text starting with = + - @, tab or CR gets a leading apostrophe; XLSX holds strings, no formulas."""
+    """Text starting with = + - @, tab or CR gets a leading apostrophe; XLSX holds strings only."""
     from survey.questionnaires.file_format import import_questionnaire
 
     q = import_questionnaire(
@@ -169,7 +169,7 @@ def test_formula_neutralised_in_both_formats(app, network, login):
 
 
 def test_tallies_workbook_has_breakdowns_and_suppression(app, tally_sample, login):
-    """The tallies workbook has a summary, both breakdowns and the cross table; withheld cells are empty."""
+    """The tallies workbook: summary, both breakdowns, cross table; withheld cells are blank."""
     client = login("viewer")
     book = openpyxl.load_workbook(
         io.BytesIO(client.get("/questionnaires/sample/tallies.xlsx?lang=en").get_data())

@@ -119,7 +119,7 @@ def test_login_never_fails(client, db, username, password):
 @SETTINGS
 @given(path=st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=80))
 def test_unknown_tokens_and_slugs_are_plain_404(client, sample, path):
-    """Made-up tokens and slugs are a plain 404 (or a redirect for a trailing slash), never a 500."""
+    """Made-up tokens and slugs are a plain 404 (a redirect for a trailing slash), never a 500."""
     from urllib.parse import quote
 
     for url in (

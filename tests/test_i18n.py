@@ -1,4 +1,4 @@
-"""Translations: every English msgid has a Vietnamese translation, and the compiled catalog is current."""
+"""Translations: every English msgid has a Vietnamese one, and the compiled catalog is current."""
 
 import subprocess
 import sys

@@ -169,7 +169,7 @@ def test_first_row_marks_one_row_per_answer_after_upgrade(empty):
 
 
 def test_head_schema_has_the_indexes_the_models_declare(empty):
-    """After all migrations, each table's indexes are the ones its model declares, no more, no fewer."""
+    """After all migrations, each table has exactly the indexes its model declares."""
     migrate()
     with database.connection_context():
         for model in TABLES:
@@ -195,7 +195,7 @@ def foreign_keys(table):
 
 
 def test_head_schema_has_the_foreign_keys_the_models_declare(empty):
-    """Every declared foreign key is in the database, but on PostgreSQL the answer's copies (0006)."""
+    """Every declared foreign key is in the database, save the answer's copies on PostgreSQL."""
     from peewee import ForeignKeyField, PostgresqlDatabase
 
     migrate()

@@ -434,7 +434,7 @@ def poster_links(html):
 
 
 def test_posters_carry_signed_groups_for_each_target(network, sample, login, app):
-    """One poster per targeted ward × organisation; each link's group reads back; tampering fails."""
+    """One poster per targeted ward × organisation; links read back; tampering fails."""
     client = login("coordinator")
     set_targets(sample, ["MTTQ", "DOAN"], ["P2"])
     found = poster_links(html_of(client.get("/network/posters/sample")))

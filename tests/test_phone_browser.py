@@ -1,4 +1,4 @@
-"""The phone form in Debian's Chromium at 360×740: sending, JS off, drafts, the offline outbox, layout, axe."""
+"""The phone form in Debian's Chromium at 360×740: sending, JS off, drafts, outbox, layout, axe."""
 
 import os
 import time
@@ -166,7 +166,7 @@ def test_draft_restored_after_reload(phone, form_url, db):
 
 
 def test_offline_answer_is_kept_and_sent_once(phone, form_url, db):
-    """Offline, the answer waits on the phone with a notice; back online it is stored exactly once."""
+    """Offline, the answer waits on the phone with a notice; back online it is stored once."""
     context = phone()
     page = context.new_page()
     page.goto(form_url)

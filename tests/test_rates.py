@@ -116,7 +116,7 @@ def test_scope_limits_counts_and_groups(counted, sample):
 
 
 def test_not_answered_lists_the_rest_in_order(counted, sample):
-    """The reminder list holds active targeted people without a receipt, by ward then organisation."""
+    """The reminder list holds active targeted people with no receipt, by ward then organisation."""
     names = [c.name for c in rates.not_answered(sample)]
     assert names == ["CTV P1 DOAN", "CTV P2 MTTQ"]
     assert [c.name for c in rates.not_answered(sample, ward=counted["wards"]["P2"].id)] == [

@@ -1,4 +1,4 @@
-"""The phone pages through the test client: every kind's rules, the one-response rule, links, lifecycle."""
+"""The phone pages via the test client: each kind's rules, one response each, links, lifecycle."""
 
 import datetime
 import gzip

@@ -8,7 +8,11 @@ from flask_babel import force_locale
 from survey.models import Collaborator, Ward
 from survey.network import roster
 
-GOOD = "name,phone,organisation,ward\nNguyễn Văn An,0903 123 456,MTTQ,P1\nTrần Thị Bình,,doan,phường 2\n"
+GOOD = (
+    "name,phone,organisation,ward\n"
+    "Nguyễn Văn An,0903 123 456,MTTQ,P1\n"
+    "Trần Thị Bình,,doan,phường 2\n"
+)
 
 
 def read(text, encoding="utf-8"):

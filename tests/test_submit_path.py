@@ -1,4 +1,4 @@
-"""The submit path as a phone meets it: authoring changes at once, the public limit, the bare 303."""
+"""The submit path as a phone meets it: authoring changes at once, public limit, the bare 303."""
 
 import uuid
 
@@ -64,7 +64,7 @@ def test_public_pages_are_rate_limited(database_url):
 
 
 def test_a_stored_answer_is_a_bare_303_to_the_thanks_page(client, sample, network):
-    """A stored submission answers 303 to its thank-you page with an empty body (nothing to show)."""
+    """A stored submission answers 303 to its thank-you page with an empty body."""
     token = network["collaborators"][("P1", "MTTQ")].token
     response = _send(client, token, agree="yes")
     assert response.status_code == 303

@@ -1,4 +1,4 @@
-"""The tally page and report in Debian's Chromium: phone and desktop layout, live refresh, PDF print."""
+"""The tally page and report in Debian's Chromium: phone and desktop layout, refresh, PDF print."""
 
 import os
 import time

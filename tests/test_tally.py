@@ -74,7 +74,8 @@ def test_filters_by_ward_organisation_and_local_dates(app, tally_sample):
         t = tally(tally_sample, parse_filters({"organisation": "DOAN"}))
         assert t.responses == 3 and counts(t, "topics") == {"roads": 1, "parks": 2, "safety": 2}
         assert question(t, "score").mean == pytest.approx(3.0)
-        # r5 at 23:30 on 2 July local is in "to 2 July"; r6 at 00:30 on 3 July (still 2 July in UTC) is not.
+        # r5 at 23:30 on 2 July local is in "to 2 July"; r6 at 00:30 on 3 July (still 2 July in
+        # UTC) is not.
         t = tally(tally_sample, parse_filters({"from": "2025-07-02", "to": "2025-07-02"}))
         assert t.responses == 3 and counts(t, "agree") == {"yes": 2, "no": 1}
         t = tally(tally_sample, parse_filters({"to": "2025-07-01"}))
@@ -188,7 +189,7 @@ def test_hidden_choices_and_questions_keep_their_counts(app, tally_sample):
 
 
 def test_tallies_are_group_by_queries(app, tally_sample):
-    """The whole questionnaire is counted in a handful of queries, whatever the number of answers."""
+    """The whole questionnaire is counted in a few queries, whatever the number of answers."""
     from survey.db import database
 
     executed = []
@@ -309,7 +310,7 @@ def test_suppressed_page_says_the_rule(app, tally_sample, login):
 
 
 def test_live_partial_and_report(app, tally_sample, login):
-    """The refresh partial carries the figures alone; the report has the title, filters and tables."""
+    """The refresh partial carries only the figures; the report has title, filters and tables."""
     client = login("viewer")
     live = client.get("/questionnaires/sample/tallies/live?ward=P1").get_data(as_text=True)
     assert live.lstrip().startswith('<div id="tally-body">') or 'id="tally-body"' in live
@@ -321,7 +322,7 @@ def test_live_partial_and_report(app, tally_sample, login):
 
 
 def test_numbers_outside_bounds_and_empty_questionnaire(app, network, login):
-    """A questionnaire without responses tallies to zeros; unbounded numbers get ranges from the data."""
+    """A questionnaire with no responses tallies zeros; unbounded numbers get ranges from data."""
     from survey.questionnaires.file_format import import_questionnaire
 
     q = import_questionnaire(
@@ -354,7 +355,7 @@ def test_numbers_outside_bounds_and_empty_questionnaire(app, network, login):
 
 
 def test_answer_copies_make_breakdowns_joinless(app, tally_sample):
-    """Every answer row carries its response's ward, organisation and time (what the GROUP BYs rely on)."""
+    """Every answer row carries its response's ward, organisation and time (for the GROUP BYs)."""
     rows = Answer.select().where(Answer.questionnaire == tally_sample.id)
     assert all(
         a.ward_id == a.response.ward_id and a.submitted_at == a.response.submitted_at for a in rows

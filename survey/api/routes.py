@@ -1,4 +1,4 @@
-"""The JSON API: a questionnaire's tallies and response rates, read with a session or an API token."""
+"""The JSON API: a questionnaire's tallies and response rates, read with a session or a token."""
 
 from flask import jsonify, request
 
@@ -19,7 +19,7 @@ def bad_filter(error):
 @bp.route("/api/v1/questionnaires/<slug>/tallies")
 @access(VIEWER)
 def tallies(slug):
-    """Return a questionnaire's tallies as JSON, within the caller's scope, filters and breakdown."""
+    """Return a questionnaire's tallies as JSON, in the caller's scope, filters and breakdown."""
     questionnaire = questionnaire_or_404(slug)
     filters = parse_filters(request.args, organisation_scope())
     response = jsonify(tally(questionnaire, filters).api())

@@ -1,4 +1,4 @@
-"""Accounts: login and logout, each user's own password, and the admin's account and audit screens."""
+"""Accounts: login and logout, each user's own password, the admin's account and audit screens."""
 
 from flask import flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user, logout_user

@@ -41,7 +41,7 @@ def _active(targets, model):
 
 
 def _groups(questionnaire):
-    """Return the (ward id, organisation id) pairs the questionnaire is sent to (untargeted: all)."""
+    """Return the (ward id, organisation id) pairs the questionnaire goes to (untargeted: all)."""
     wards = _active(questionnaire.target_wards(), Ward)
     orgs = _active(questionnaire.target_organisations(), Organisation)
     if not wards or not orgs:

@@ -1,4 +1,4 @@
-"""Database binding: one DatabaseProxy opened from SURVEY_DATABASE_URL, request hooks, migrations."""
+"""Database binding: a DatabaseProxy opened from SURVEY_DATABASE_URL, request hooks, migrations."""
 
 from pathlib import Path
 

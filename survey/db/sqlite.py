@@ -80,10 +80,10 @@ def _writer_lock(path):
 
 
 class Checkpointer(threading.Thread):
-    """Copies the SQLite WAL into the database file every SQLITE_CHECKPOINT_SECONDS, off the request path.
+    """Copy the SQLite WAL into the database file every SQLITE_CHECKPOINT_SECONDS, off the requests.
 
-    A checkpoint ends with an fsync that took ~0.5 ms per submission on average when the
-    commits of requests ran it, and writers queued behind it; here it waits in its own thread,
+    A checkpoint ends with an fsync; when the commits of requests ran it, each submission
+    paid for it and writers queued behind it; here it waits in its own thread,
     without the GIL. PASSIVE never blocks a reader or a writer.
     """
 
@@ -109,14 +109,14 @@ class Checkpointer(threading.Thread):
 
 @contextlib.contextmanager
 def write_transaction():
-    """Yield a raw cursor inside one short SQLite write transaction; writers first queue on a file lock.
+    """Yield a raw cursor in one short SQLite write transaction; writers first queue on a file lock.
 
     SQLite's busy handler retries after sleeps of 1, 2, 5, 10 ms and more, each longer than
     a whole submission's transaction, so writers from several worker processes lost more
     time waiting there than writing. flock wakes the next writer the moment the lock is
     free; SQLite's own lock still guards the data, this only orders the queue.
     The statements go straight to the driver's cursor: peewee's atomic() and execute_sql()
-    bookkeeping, which nothing here needs, was a fifth of the transaction's time. The
+    bookkeeping, which nothing here needs, was a large share of the transaction. The
     driver's own errors come out (sqlite3.IntegrityError, not peewee's).
     """
     path = database.obj.database

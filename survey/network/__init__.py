@@ -1,4 +1,4 @@
-"""The collaborator network: wards and organisations, the roster, QR cards and posters, response rates.
+"""The collaborator network: wards and organisations, roster, QR cards and posters, response rates.
 
 One blueprint; its views live in the modules imported at the end (by screen), the helpers they
 share (scoping, filters) here.
@@ -52,7 +52,7 @@ def filter_form():
 
 
 def filtered_collaborators(form):
-    """Return the collaborators in scope matching a validated filter form, with ward and organisation."""
+    """Return the collaborators in scope that match a validated filter form, with ward and org."""
     query = (
         Collaborator.select(Collaborator, Ward, Organisation)
         .join_from(Collaborator, Ward)

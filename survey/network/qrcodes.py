@@ -21,7 +21,7 @@ def _code(text, box_size=10):
 
 @functools.lru_cache(maxsize=CACHE_SIZE)
 def svg(text):
-    """Return an SVG document (no XML declaration, fit to inline in HTML) showing text as a QR code."""
+    """Return an SVG document (no XML declaration, to inline in HTML) showing text as a QR code."""
     image = _code(text).make_image(image_factory=qrcode.image.svg.SvgPathImage)
     markup = image.to_string(encoding="unicode")
     # Sharp module edges, and a label for screen readers; no style attribute (strict CSP).

@@ -25,7 +25,7 @@ def _targeted_ids(questionnaire, organisation_scope):
 
 
 def _candidate_groups(questionnaire, by):
-    """Return a subquery of the group ids to list even when empty: the targets, else the active ones."""
+    """Return a subquery of the group ids listed even if empty: the targets, else the active."""
     model = BY[by][0]
     targets = (
         questionnaire.target_wards() if by == "ward" else questionnaire.target_organisations()
@@ -91,7 +91,7 @@ def percent(answered, expected):
 
 
 def not_answered(questionnaire, organisation_scope=None, ward=None, organisation=None):
-    """Return the active targeted collaborators without a receipt, with ward and organisation, ordered."""
+    """Return the active targeted collaborators without a receipt, with ward and organisation."""
     receipts = Receipt.select(Receipt.collaborator).where(Receipt.questionnaire == questionnaire.id)
     query = (
         Collaborator.select(Collaborator, Ward, Organisation)

@@ -28,7 +28,7 @@ class Value:
 
 @dataclass
 class Outcome:
-    """The result of checking a submitted form: the values to store, or messages per question key."""
+    """The result of checking a submitted form: the values to store, or messages by question key."""
 
     values: list = field(default_factory=list)
     errors: dict = field(default_factory=dict)
@@ -41,7 +41,7 @@ class Outcome:
 
 @dataclass
 class Schema:
-    """A questionnaire's visible questions with their choices and its targets, loaded in four queries."""
+    """A questionnaire's visible questions, their choices and its targets, read in four queries."""
 
     questions: list
     choices: dict  # question id -> list of Choice

@@ -29,7 +29,8 @@ SQLITE_RECEIPT_ONE = (
 )
 SQLITE_RECEIPT_MANY = (
     'INSERT INTO "receipt" ("questionnaire_id", "collaborator_id", "count") VALUES (?, ?, 1) '
-    'ON CONFLICT ("questionnaire_id", "collaborator_id") DO UPDATE SET "count" = "receipt"."count" + 1'
+    'ON CONFLICT ("questionnaire_id", "collaborator_id") '
+    'DO UPDATE SET "count" = "receipt"."count" + 1'
 )
 SQLITE_ANSWER = (
     'INSERT INTO "answer" ("response_id", "question_id", "choice_id", "text", "number", '
@@ -69,7 +70,7 @@ POSTGRES_STORE = {
 
 
 def answer_rows(values):
-    """Return (question, choice, text, number, first_row) per value; first_row marks one row a question."""
+    """Return (question, choice, text, number, first_row) per value; first_row: one per question."""
     rows, seen = [], set()
     for v in values:
         number = None if v.number is None else float(v.number)  # one type per array column
@@ -142,7 +143,7 @@ def store(questionnaire, ward_id, organisation_id, collaborator, client_uuid, va
 
 
 def conflict(questionnaire, collaborator, client_uuid):
-    """Say why a response was refused by a unique key (sent before, answered before, a reused id), or None."""
+    """Say why a unique key refused a response (sent, answered before, reused id), or None."""
     earlier = Response.get_or_none(Response.client_uuid == client_uuid)
     if earlier is not None:
         return DUPLICATE if earlier.questionnaire_id == questionnaire.id else UUID_TAKEN

@@ -102,7 +102,7 @@ def _parse_date(raw, label):
 
 
 def parse_filters(args, scope=None):
-    """Turn GET-style parameters (ward, organisation, from, to, by) into Filters or raise FilterError."""
+    """Turn GET parameters (ward, organisation, from, to, by) into Filters, or raise FilterError."""
     filters = Filters(scope=scope, by=(args.get("by") or "").strip() or None)
     if filters.by is not None and filters.by not in BREAKDOWNS:
         raise FilterError(_("A breakdown is by ward or by organisation."))
@@ -228,7 +228,7 @@ def _question_api(qt, by):
 
 
 def suppressed_cells(cells, lines, k):
-    """Return the keys of the counts to withhold: 1..k-1, then one more in any sum that would give one away.
+    """Return the keys of counts to withhold: 1..k-1, then one more in any sum revealing one.
 
     `cells` maps a key to its count; `lines` lists (total key, [part keys]) whose parts add
     up to the total. Zero is never withheld, so a zero stays 0.
@@ -263,7 +263,7 @@ def _percent(part, whole):
 
 
 def _dimension(questionnaire, filters, name):
-    """Return the wards (or organisations) a tally shows: targeted or active, plus any answered from."""
+    """Return the wards (or organisations) a tally shows: targeted or active, or with answers."""
     if name == "ward":
         model, fixed, answered = Ward, filters.ward, Response.ward
         targets = QuestionnaireWard.select(QuestionnaireWard.ward).where(
@@ -291,7 +291,7 @@ def _scale_columns(question, observed):
 
 
 def _nice_width(span):
-    """Return a round bin width (1, 2 or 5 times a power of ten) covering span in NUMBER_BINS bins."""
+    """Return a round bin width (1, 2 or 5 times a power of ten) covering span in NUMBER_BINS."""
     raw = span / NUMBER_BINS
     power = 10 ** math.floor(math.log10(raw))
     return next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
@@ -355,7 +355,7 @@ class _Counter:
             self.add(("responses",), n)
 
     def count_answers(self):
-        """Count every question's choices, values and respondents in one GROUP BY, then add up the groups.
+        """Count each question's choices, values and respondents in one GROUP BY; add the groups.
 
         The groups are few (one per choice or distinct value, in each group of the breakdown);
         adding them into totals and breakdown cells is all the Python here does. A number
@@ -385,7 +385,7 @@ class _Counter:
             self._add_answered(qid, gid, answered)
 
     def answer_groups(self, question_ids):
-        """Return (question, group or None, choice, number, answers, respondents) rows of one GROUP BY.
+        """Return (question, group or None, choice, number, answers, respondents) rows by GROUP BY.
 
         COUNT(*) FILTER (WHERE first_row) counts respondents: a multi-choice answer has a row
         per choice. SQLite groups at the finest grain (question, ward, organisation, choice,
@@ -411,7 +411,7 @@ class _Counter:
         return [(row[0], row[at] if at else None, *row[-4:]) for row in query]
 
     def make_columns(self, observed):
-        """Set every question's columns: its choices, scale values or number ranges; return the ranges' (start, width)."""
+        """Set each question's columns (choices, scale values, number ranges); return the ranges."""
         choice_ids = [q.id for q in self.counted if q.kind in ("single", "multi")]
         for q in self.counted:
             if q.kind not in ("scale", "number"):
@@ -463,7 +463,7 @@ class _Counter:
             self.sums[key] = (count + n, total + amount)
 
     def _number_columns(self, question, seen):
-        """Set a number question's round ranges (from its bounds, else the answers seen); return (start, width)."""
+        """Set a number question's ranges (bounds, else answers seen); return (start, width)."""
         low = question.minimum if question.minimum is not None else (seen or (0, 0))[0]
         high = question.maximum if question.maximum is not None else (seen or (0, 0))[1]
         width = _nice_width(high - low) if high > low else 1
@@ -607,7 +607,7 @@ def filtered_responses(questionnaire, filters):
 
 
 def text_answers(questionnaire, question, filters, search=""):
-    """Return the query of a text question's answers under filters, newest first, matching search."""
+    """Return a text question's answers under filters, matching search, newest first (a query)."""
     query = (
         Answer.select(Answer.text, Answer.submitted_at, Ward.code, Organisation.code)
         .join_from(Answer, Ward)

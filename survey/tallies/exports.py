@@ -144,7 +144,7 @@ def response_rows(questionnaire, filters):
 
 
 def csv_stream(rows, flush_every=500):
-    """Yield UTF-8 CSV bytes (with a BOM, so spreadsheets read Vietnamese) for rows, a batch at a time."""
+    """Yield UTF-8 CSV bytes (with a BOM, so spreadsheets read Vietnamese) of rows, in batches."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     yield "\ufeff".encode()
@@ -185,7 +185,7 @@ def _pct(value):
 
 
 def summary_rows(tally):
-    """Return the rows of a tally's summary sheet: one per choice, or per question without choices."""
+    """Return a tally's summary sheet rows: one per choice, or per question without choices."""
     rows = []
     if tally.k > 1:
         rows.append(
@@ -223,7 +223,7 @@ def summary_rows(tally):
 
 
 def breakdown_rows(tally):
-    """Return the rows of a breakdown sheet: question, group, answered, then count and % per choice."""
+    """Return a breakdown sheet's rows: question, group, answered, then count and % per choice."""
     rows = [["question", "choice", "group", "name", "answered", "count", "percent"]]
     for qt in tally.questions:
         for row in qt.rows:

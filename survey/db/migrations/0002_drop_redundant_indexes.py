@@ -1,4 +1,4 @@
-"""Drop single-column indexes that a composite index already covers, or that guard rows never deleted.
+"""Drop single-column indexes a composite index already covers, or that guard rows never deleted.
 
 Every index costs each submission an update; the answer table had ten. What stays serves a
 query: the tallies' covering indexes, (questionnaire, submitted_at), the response and choice

@@ -2,9 +2,8 @@
 
 Who answered is counted by receipts; a collaborator is deactivated, never deleted, so no
 foreign-key check looks for their responses either. Each personal answer paid for this
-index with one more B-tree leaf in its commit: on SQLite 70.6-71.5 KB written a submission
-with it, 67.1-67.4 KB without (write syscalls' bytes, WAL and checkpoints, in one process),
-and 0.3-1.3% of its instructions (bench/submit_instructions.py).
+index with one more B-tree leaf written in its commit and the instructions to update it
+(measured with bench/submit_instructions.py).
 """
 
 from playhouse.migrate import make_index_name

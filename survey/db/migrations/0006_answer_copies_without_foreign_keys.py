@@ -1,16 +1,13 @@
-"""PostgreSQL: no foreign-key checks on the answer's copies of its response's questionnaire, ward and organisation.
+"""PostgreSQL: no foreign-key checks on the answer's copies of its response's columns.
 
 An answer row carries its response's questionnaire, ward and organisation so that a tally is one
 GROUP BY without a join (0004). They are copied from the response's own row as it is inserted,
 in the same statement, and the response's foreign keys check those very values: the answer's
 three checks found nothing new. They cost each answer row three trigger calls, each taking a
 KEY SHARE lock on the same few hot rows (the questionnaire, a ward, an organisation) that every
-concurrent submission locks too. bench/submit.py, PostgreSQL's CPU over the run per submission,
-two runs each: 0.74 and 0.81 ms with them, 0.62 and 0.61 ms without; ratio to bare 0.26, 0.26
-against 0.28, 0.29.
-SQLite keeps them: its checks are in-process index lookups (about 1% of a submission's
-instructions for all its foreign keys), and dropping a constraint there rebuilds the table,
-which is the biggest one.
+concurrent submission locks too (PostgreSQL's CPU per submission: bench/submit.py).
+SQLite keeps them: its checks are cheap in-process index lookups, and dropping a constraint
+there rebuilds the table, which is the biggest one.
 """
 
 from peewee import PostgresqlDatabase

@@ -1,3 +1,3 @@
-"""The network screens, a module per screen: collaborators, groups, roster import, cards and posters, rates."""
+"""The network screens, a module each: collaborators, groups, roster import, cards, rates."""
 
 from survey.network.routes import cards, collaborators, groups, importing, rates  # noqa: F401

@@ -50,7 +50,7 @@ def poster_groups(questionnaire):
 @bp.route("/network/posters/<slug>")
 @access(COORDINATOR)
 def posters(slug):
-    """Show a printable poster per targeted ward × organisation, each with its signed open-link QR."""
+    """Show a printable poster per targeted ward × organisation, each with a signed open-link QR."""
     questionnaire = questionnaire_or_404(slug)
     items = []
     if questionnaire.open_link:

@@ -1,4 +1,4 @@
-"""The roster screens of coordinators, scoped to their organisation: list, add, edit, links, QR, export."""
+"""Coordinators' roster screens, within their organisation: list, add, edit, links, QR, export."""
 
 from flask import Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user

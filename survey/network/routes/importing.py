@@ -1,4 +1,4 @@
-"""Roster import from a CSV upload: a check that writes nothing, then a confirmation (all rows or none)."""
+"""Roster import from a CSV upload: a dry check, then a confirmation (all or none)."""
 
 import secrets
 import time

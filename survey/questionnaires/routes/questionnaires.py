@@ -1,4 +1,4 @@
-"""Questionnaire screens: dashboard, create, import, settings and lifecycle, duplicate, preview, export."""
+"""Questionnaire screens: dashboard, create, import, settings, lifecycle, copy, preview, export."""
 
 import json
 
