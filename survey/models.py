@@ -100,6 +100,8 @@ class User(BaseModel):
     organisation = ForeignKeyField(Organisation, null=True, backref="users")
     active = BooleanField(default=True)
     created_at = DateTimeField(default=utcnow)
+    # Part of every session's id: moving it on ends all the account's sessions (0007).
+    session_version = IntegerField(default=0)
 
     # Flask-Login's user interface.
     is_anonymous = False
@@ -115,8 +117,8 @@ class User(BaseModel):
         return self.active
 
     def get_id(self):
-        """Return the id Flask-Login keeps in the session."""
-        return str(self.id)
+        """Return the id Flask-Login keeps in the session: the account and its session version."""
+        return f"{self.id}:{self.session_version}"
 
 
 class Questionnaire(BaseModel):
@@ -134,6 +136,8 @@ class Questionnaire(BaseModel):
     suppress_below = IntegerField(default=0)
     created_at = DateTimeField(default=utcnow)
     updated_at = DateTimeField(default=utcnow)
+    # The owner, whose coordinators edit it; none means the district (migration 0007).
+    organisation = ForeignKeyField(Organisation, null=True, backref="owned_questionnaires")
 
     @classmethod
     def by_slug(cls, slug):
