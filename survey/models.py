@@ -180,6 +180,18 @@ class Questionnaire(BaseModel):
             .order_by(Ward.code)
         )
 
+    def target_ids(self):
+        """Return the ids of the organisations and of the wards it is sent to (empty: all)."""
+        organisations = QuestionnaireOrganisation.select(QuestionnaireOrganisation.organisation)
+        wards = QuestionnaireWard.select(QuestionnaireWard.ward)
+        return (
+            frozenset(
+                t.organisation_id
+                for t in organisations.where(QuestionnaireOrganisation.questionnaire == self)
+            ),
+            frozenset(t.ward_id for t in wards.where(QuestionnaireWard.questionnaire == self)),
+        )
+
     def targeted_collaborators(self):
         """Return the active collaborators this questionnaire is sent to."""
         query = Collaborator.select().where(Collaborator.active)

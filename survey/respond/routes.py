@@ -80,7 +80,8 @@ def form(token, slug):
     """Show and take a collaborator's form."""
     collaborator = collaborator_or_404(token)
     questionnaire = questionnaire_or_404(slug)
-    message = refusal(questionnaire, collaborator)
+    schema = schema_of(questionnaire)
+    message = refusal(questionnaire, collaborator, schema=schema)
     if message:
         return refusal_page(questionnaire, message)
     place = (collaborator.ward_id, collaborator.organisation_id)
@@ -92,7 +93,7 @@ def form(token, slug):
         return render_template(
             "respond/answered.html", questionnaire=questionnaire, collaborator=collaborator
         )
-    return answer(questionnaire, collaborator=collaborator, place=place)
+    return answer(questionnaire, collaborator=collaborator, place=place, schema=schema)
 
 
 @bp.route("/s/<slug>", methods=["GET", "POST"])
@@ -144,9 +145,9 @@ def chosen_place(choose, form, errors):
     return (ward.id if ward else None, organisation.id if organisation else None)
 
 
-def answer(questionnaire, collaborator=None, place=None, choose=None, fixed=None):
+def answer(questionnaire, collaborator=None, place=None, choose=None, fixed=None, schema=None):
     """Render the form (GET) or check and store a submission (POST)."""
-    schema = schema_of(questionnaire)
+    schema = schema or schema_of(questionnaire)
     page = {
         "questionnaire": questionnaire,
         "schema": schema,
@@ -217,6 +218,8 @@ def thanks(slug, token=None):
     """Thank the respondent, with a way back to the collaborator's page."""
     collaborator = collaborator_or_404(token) if token is not None else None
     questionnaire = questionnaire_or_404(slug)
+    if questionnaire.status == "draft":
+        abort(404)  # nobody answered a draft; its title is not public
     again = None
     if collaborator is not None and questionnaire.per_collaborator == "many":
         again = url_for("respond.form", token=token, slug=slug)

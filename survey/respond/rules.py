@@ -5,6 +5,7 @@ The phone form, the open link, the importer and the fake-response generator all 
 
 import datetime
 import math
+import re
 import uuid
 from dataclasses import dataclass, field
 
@@ -14,6 +15,14 @@ from survey.models import Choice, Questionnaire, utcnow
 TEXT_LIMIT = 500
 LONGTEXT_LIMIT = 5000
 DEFAULT_SCALE = (1, 5)
+# Zero-width and other invisible characters: trimmed at the ends like spaces, so an answer
+# made only of them is no answer ("required" is not met by what nobody can see).
+INVISIBLE = "\u00ad\u180e\u200b\u200c\u200d\u2060\ufeff"
+EDGES = re.compile(f"^[\\s{INVISIBLE}]+|[\\s{INVISIBLE}]+$")
+# Refused anywhere in an answer: control characters but line breaks and tabs, C1 controls
+# (U+0085 among them), the bidi embeddings, overrides and isolates that make stored text read
+# differently from what it holds, and U+FFFD (what undecodable bytes became).
+REFUSED = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ufffd]")
 
 
 @dataclass
@@ -65,8 +74,7 @@ class Schema:
         return cls(
             questions,
             choices,
-            frozenset(o.id for o in questionnaire.target_organisations()),
-            frozenset(w.id for w in questionnaire.target_wards()),
+            *questionnaire.target_ids(),
             {qid: {c.key: c for c in items} for qid, items in choices.items()},
         )
 
@@ -93,12 +101,16 @@ def scale_bounds(question):
     return low, high
 
 
+def is_blank(raw):
+    """Tell whether a submitted string holds nothing but spaces and invisible characters."""
+    return not EDGES.sub("", raw)
+
+
 def clean_text(raw):
-    """Strip a submitted string; return None for NUL or other control characters we refuse."""
-    text = raw.strip()
-    if any(ord(c) < 32 and c not in "\n\r\t" for c in text) or "\ufffd" in text:
+    """Trim a submitted string (spaces, invisible characters); None if it holds a refused one."""
+    if REFUSED.search(raw):
         return None
-    return text.replace("\r\n", "\n")
+    return EDGES.sub("", raw).replace("\r\n", "\n")
 
 
 def shown_keys(schema, form):
@@ -192,7 +204,7 @@ def check_answers(schema, form):
     for question in schema.questions:
         if question.kind == "section" or question.key not in shown:
             continue
-        raw = [v for v in form.getlist(question.key) if v.strip()]
+        raw = [v for v in form.getlist(question.key) if not is_blank(v)]
         if not raw:
             if question.required:
                 outcome.errors[question.key] = _("Please answer this question.")
@@ -205,7 +217,7 @@ def check_answers(schema, form):
     return outcome
 
 
-def refusal(questionnaire, collaborator=None, now=None):
+def refusal(questionnaire, collaborator=None, now=None, schema=None):
     """Say why this questionnaire takes no answer now (from this collaborator), or None."""
     if not questionnaire.is_accepting(now):
         if (
@@ -215,7 +227,7 @@ def refusal(questionnaire, collaborator=None, now=None):
         ):
             return _("This questionnaire is not open yet.")
         return _("This questionnaire is closed and no longer takes answers.")
-    if collaborator is not None and not schema_of(questionnaire).targets(collaborator):
+    if collaborator is not None and not (schema or schema_of(questionnaire)).targets(collaborator):
         return _("This questionnaire was not sent to you.")
     return None
 
