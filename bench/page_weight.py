@@ -115,7 +115,7 @@ def main():
             }
         )
         migrate()
-        with database.connection_context():
+        with app.app_context(), database.connection_context():
             seed()
             token = showcase_collaborators(1)[0].token
         server = serve(app)
