@@ -3,7 +3,9 @@
 # Where the data lives: a SQLite file in the instance folder when empty,
 # or any peewee URL such as postgresql://user@host/db.
 DATABASE_URL = ""
-SECRET_KEY = "dev-only-change-me"
+# Signs sessions, form tokens and poster links. Empty: a random key the app writes once into
+# the instance folder (file `secret_key`); several machines need one SURVEY_SECRET_KEY shared.
+SECRET_KEY = ""
 # The address printed into personal links and QR codes, e.g. https://survey.example.vn
 BASE_URL = "http://127.0.0.1:5000"
 TIMEZONE = "Asia/Ho_Chi_Minh"
@@ -14,6 +16,7 @@ BABEL_DEFAULT_LOCALE = "vi"
 WTF_CSRF_TIME_LIMIT = 3600
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
+# False still marks cookies Secure on every request served over HTTPS (after the proxy fix).
 SESSION_COOKIE_SECURE = False
 REMEMBER_COOKIE_HTTPONLY = True
 REMEMBER_COOKIE_SAMESITE = "Lax"
@@ -32,10 +35,23 @@ SQLITE_CHECKPOINT_SECONDS = 1.0
 # shares them between processes and machines.
 RATELIMIT_STORAGE_URI = "memory://"
 RATELIMIT_ENABLED = True
+# Login posts per client address, and failed logins per account (whatever address they come from).
 LOGIN_RATE_LIMIT = "10 per minute"
+LOGIN_ACCOUNT_RATE_LIMIT = "5 per minute;30 per hour"
 # Generous: a meeting hall's phones, or a mobile carrier's NAT, may share one address.
 # Guessing a 192-bit personal token is hopeless anyway; this only stops floods.
 PUBLIC_RATE_LIMIT = "600 per minute"
+
+# Behind a reverse proxy: how many proxies in front set each X-Forwarded-* header (Werkzeug's
+# ProxyFix); 0 ignores it. E.g. one TLS proxy: SURVEY_PROXY_FIX_X_FOR=1 SURVEY_PROXY_FIX_X_PROTO=1.
+# Trust only a proxy the clients cannot bypass: otherwise they choose their own address.
+PROXY_FIX_X_FOR = 0
+PROXY_FIX_X_PROTO = 0
+PROXY_FIX_X_HOST = 0
+PROXY_FIX_X_PORT = 0
+PROXY_FIX_X_PREFIX = 0
+# Strict-Transport-Security on answers served over HTTPS (0: none).
+HSTS_SECONDS = 365 * 24 * 3600
 
 # Compress text answers (Flask-Compress): gzip only, which every phone browser reads.
 COMPRESS_ALGORITHM = "gzip"

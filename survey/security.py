@@ -1,10 +1,14 @@
 """Who may do what: the one place that decides access, plus login, limits and security headers."""
 
 import hashlib
+import os
+import secrets
+from pathlib import Path
 from urllib.parse import urlsplit
 
-from flask import abort, current_app, g, jsonify, redirect, request, url_for
+from flask import abort, current_app, g, jsonify, redirect, request, session, url_for
 from flask_login import current_user
+from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from survey.extensions import csrf, limiter, login_manager
@@ -141,13 +145,39 @@ def hash_password(password):
     return generate_password_hash(password, method=current_app.config["PASSWORD_HASH_METHOD"])
 
 
+# One hash per method and process, made at the first login attempt, that no password matches.
+_DUMMY_HASHES = {}
+
+
+def dummy_hash():
+    """Return this process's stand-in hash for unknown accounts, made once per hash method."""
+    method = current_app.config["PASSWORD_HASH_METHOD"]
+    if method not in _DUMMY_HASHES:
+        _DUMMY_HASHES[method] = generate_password_hash(secrets.token_urlsafe(32), method=method)
+    return _DUMMY_HASHES[method]
+
+
 def check_password(user, password):
     """Tell whether the password is the user's; with no user, spend the same time and say no."""
     if user is None:
-        # An unknown name costs as long as a wrong password, so names cannot be probed by timing.
-        check_password_hash(hash_password("not-a-real-password"), password)
+        # One check against a stand-in hash: an unknown name costs exactly what a wrong password
+        # costs, so names cannot be probed by timing.
+        check_password_hash(dummy_hash(), password)
         return False
     return check_password_hash(user.password_hash, password)
+
+
+def end_sessions(user):
+    """End every session of this account (all its cookies, everywhere) by moving its version on."""
+    User.update(session_version=User.session_version + 1).where(User.id == user.id).execute()
+    user.session_version = User.get_by_id(user.id).session_version
+
+
+def renew_form_token():
+    """Drop the session's CSRF secret so the next form gets a new one (at login and logout)."""
+    name = current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
+    session.pop(name, None)
+    g.pop(name, None)
 
 
 def hash_api_token(secret):
@@ -156,11 +186,14 @@ def hash_api_token(secret):
 
 
 @login_manager.user_loader
-def load_user(user_id):
-    """Return the active account with this id, for Flask-Login."""
-    if not str(user_id).isdigit():
-        return None
-    return User.get_or_none((User.id == int(user_id)) & User.active)
+def load_user(session_id):
+    """Return the active account of a session id "<id>:<version>" if that version is current."""
+    user_id, _, version = str(session_id).partition(":")
+    if not (user_id.isdigit() and version.isdigit()):
+        return None  # also every cookie made before sessions carried a version
+    return User.get_or_none(
+        (User.id == int(user_id)) & (User.session_version == int(version)) & User.active
+    )
 
 
 @login_manager.request_loader
@@ -185,13 +218,13 @@ def load_user_from_api_token(req):
     return token.user
 
 
-# The headers every answer carries. Personal links carry a secret token: never send them on
-# in a Referer.
+# The headers every answer carries. Personal links carry a secret token: a Referer never
+# leaves the site (same-origin), yet reaches it, as Flask-WTF's check of HTTPS posts needs.
 SECURITY_HEADERS = (
     ("Content-Security-Policy", CONTENT_SECURITY_POLICY),
     ("X-Content-Type-Options", "nosniff"),
     ("X-Frame-Options", "DENY"),
-    ("Referrer-Policy", "no-referrer"),
+    ("Referrer-Policy", "same-origin"),
 )
 
 
@@ -199,7 +232,100 @@ def set_security_headers(response):
     """Add the headers every answer carries (CSP, nosniff, no framing, no Referer) if not set."""
     for name, value in SECURITY_HEADERS:
         response.headers.setdefault(name, value)
+    if request.is_secure and current_app.config["HSTS_SECONDS"]:
+        # Only over HTTPS: a browser ignores it on http, and the dev server must stay reachable.
+        response.headers.setdefault(
+            "Strict-Transport-Security", f"max-age={current_app.config['HSTS_SECONDS']}"
+        )
     return response
+
+
+def login_account_limit():
+    """Return the configured limit of failed logins per account."""
+    return current_app.config["LOGIN_ACCOUNT_RATE_LIMIT"]
+
+
+def login_account_key():
+    """Return the rate-limit key of the account a login post names (any spelling counts alike)."""
+    name = request.form.get("username", "").strip().lower()[:80]
+    return "account:" + name
+
+
+def login_failed(response):
+    """Tell whether a login post was refused for its credentials (counted per account)."""
+    return response.status_code == 401
+
+
+def secure_cookies_on_https(wsgi_app):
+    """Wrap a WSGI app so every cookie it sets over HTTPS is marked Secure."""
+
+    def secure(name, value):
+        """Return a header with Secure added when it is a cookie that lacks it."""
+        if name.lower() != "set-cookie":
+            return name, value
+        attributes = {part.strip().lower() for part in value.split(";")[1:]}
+        return name, value if "secure" in attributes else value + "; Secure"
+
+    def serve(environ, start_response):
+        """Serve one request, marking its cookies Secure when it came over HTTPS."""
+        if environ.get("wsgi.url_scheme") != "https":
+            return wsgi_app(environ, start_response)
+
+        def start(status, headers, exc_info=None):
+            """Pass the answer's headers on with Secure cookies."""
+            return start_response(status, [secure(n, v) for n, v in headers], exc_info)
+
+        return wsgi_app(environ, start)
+
+    return serve
+
+
+PROXY_HEADERS = ("for", "proto", "host", "port", "prefix")
+
+
+def trust_proxies(app):
+    """Read client address and scheme from X-Forwarded-* of as many proxies as configured."""
+    counts = {f"x_{h}": int(app.config.get(f"PROXY_FIX_X_{h.upper()}") or 0) for h in PROXY_HEADERS}
+    app.wsgi_app = secure_cookies_on_https(app.wsgi_app)
+    if any(counts.values()):
+        # Outermost, so the scheme it reads decides the cookies' Secure flag and request.is_secure.
+        app.wsgi_app = ProxyFix(app.wsgi_app, **counts)
+
+
+# Known keys that sign nothing in production: anyone can read them in the source.
+KNOWN_KEYS = {"dev-only-change-me"}
+KEY_FILE = "secret_key"
+
+
+def instance_secret(instance_path):
+    """Return the instance folder's random secret key, writing a new one the first time."""
+    path = Path(instance_path) / KEY_FILE
+    if not path.exists():
+        draft = path.with_name(f"{KEY_FILE}.{os.getpid()}.{secrets.token_hex(4)}")
+        with os.fdopen(os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as out:
+            out.write(secrets.token_hex(32))
+        try:
+            os.link(draft, path)  # atomic and never overwrites: two starting processes agree
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink()
+    key = path.read_text().strip()
+    if len(key) < 32:
+        raise RuntimeError(f"{path} holds no usable secret key; delete it to make a new one.")
+    return key
+
+
+def settle_secret_key(app):
+    """Use SECRET_KEY if set (never a known one outside debug or tests), else the instance's own."""
+    key = app.config.get("SECRET_KEY")
+    if not key:
+        app.config["SECRET_KEY"] = instance_secret(app.instance_path)
+    elif key in KNOWN_KEYS and not (app.debug or app.testing):
+        raise RuntimeError(
+            "SECRET_KEY is the published development key; set SURVEY_SECRET_KEY to a long "
+            "random value, or unset it to use the instance folder's own key."
+        )
 
 
 def login_limit():
@@ -213,7 +339,9 @@ def public_limit():
 
 
 def init_app(app):
-    """Wire CSRF, Flask-Login, the limiter, the access check and the headers into the app."""
+    """Wire the key, proxies, CSRF, Flask-Login, the limiter, access check and headers in."""
+    settle_secret_key(app)
+    trust_proxies(app)
     csrf.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"

@@ -72,7 +72,7 @@ def test_backup_restores_the_same_rows(runner, sample, app, tmp_path):
     fake.generate(sample, 60, seed=5)
     assert (
         runner.invoke(
-            args=["create-user", "an", "--role", "admin"], input="password-1\npassword-1\n"
+            args=["create-user", "an", "--role", "admin"], input="river-lamp-41\nriver-lamp-41\n"
         ).exit_code
         == 0
     )

@@ -8,7 +8,7 @@ import sqlite3
 import subprocess
 
 import pytest
-from conftest import SAMPLE
+from tests.helpers import SAMPLE
 from werkzeug.security import check_password_hash
 
 from survey.cli import demo
@@ -73,7 +73,7 @@ def test_create_user_refusals(runner, db, network, args, password, message):
 def test_create_user_refuses_duplicate_and_unknown_role(runner, db):
     assert (
         runner.invoke(
-            args=["create-user", "an", "--role", "admin"], input="password-1\npassword-1\n"
+            args=["create-user", "an", "--role", "admin"], input="river-lamp-41\nriver-lamp-41\n"
         ).exit_code
         == 0
     )
@@ -83,7 +83,7 @@ def test_create_user_refuses_duplicate_and_unknown_role(runner, db):
     assert again.exit_code == 1 and "already exists" in again.stderr
     assert User.get(User.username == "an").role == "admin"
     bad_role = runner.invoke(
-        args=["create-user", "binh", "--role", "boss"], input="password-1\npassword-1\n"
+        args=["create-user", "binh", "--role", "boss"], input="river-lamp-41\nriver-lamp-41\n"
     )
     assert bad_role.exit_code == 2 and "boss" in bad_role.output
     assert User.select().count() == 1

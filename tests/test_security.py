@@ -6,17 +6,17 @@ from survey import create_app
 from survey.db import database, migrate
 from survey.models import Collaborator, new_token
 from survey.security import hash_password
-from tests.conftest import csrf_token_of, make_user
+from tests.helpers import csrf_token_of, make_user
 
 
 def test_security_headers(client):
-    """Every page carries a strict CSP without inline script, nosniff, no framing, no Referer."""
+    """Every page carries a strict CSP without inline script, nosniff, no framing, no Referer out."""
     response = client.get("/login")
     csp = response.headers["Content-Security-Policy"]
     assert "script-src 'self'" in csp and "unsafe-inline" not in csp
     assert "frame-ancestors 'none'" in csp
     assert response.headers["X-Content-Type-Options"] == "nosniff"
-    assert response.headers["Referrer-Policy"] == "no-referrer"
+    assert response.headers["Referrer-Policy"] == "same-origin"  # never to another site
 
 
 def test_pages_have_no_inline_script_or_style(client, login):

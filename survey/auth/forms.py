@@ -5,6 +5,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, PasswordField, SelectChoice, SelectField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length, Regexp, ValidationError
 
+from survey.auth.passwords import weakness
 from survey.fields import CHOICE, REQUIRED
 from survey.i18n import lazy_gettext as _l
 from survey.security import check_password
@@ -30,9 +31,17 @@ class LoginForm(FlaskForm):
 
 
 # --- Accounts (auth) ---
+def strong_password(form, field):
+    """Refuse a password that is common, holds the account's name or repeats one character."""
+    problem = weakness(field.data or "", form.account_name())
+    if problem:
+        raise ValidationError(problem)
+
+
 PASSWORD_RULES = [
     DataRequired(message=REQUIRED),
     Length(min=8, max=200, message=_l("Use 8 to 200 characters.")),
+    strong_password,
 ]
 
 
@@ -74,11 +83,24 @@ class NewUserForm(UserForm):
 
     password = PasswordField(_l("Password"), validators=PASSWORD_RULES)
 
+    def account_name(self):
+        """Return the name the new password must not contain."""
+        return self.username.data or ""
+
 
 class PasswordResetForm(FlaskForm):
     """A new password set by an admin."""
 
     password = PasswordField(_l("New password"), validators=PASSWORD_RULES)
+
+    def __init__(self, *args, account_name="", **kwargs):
+        """Remember whose password this is, for the strength check."""
+        super().__init__(*args, **kwargs)
+        self.name_of_account = account_name
+
+    def account_name(self):
+        """Return the name the new password must not contain."""
+        return self.name_of_account
 
 
 class PasswordChangeForm(FlaskForm):
@@ -93,6 +115,10 @@ class PasswordChangeForm(FlaskForm):
             EqualTo("password", message=_l("The two passwords differ.")),
         ],
     )
+
+    def account_name(self):
+        """Return the name the new password must not contain: the logged-in user's."""
+        return current_user.username
 
     def validate_current(self, field):
         """Check the current password of the logged-in user."""

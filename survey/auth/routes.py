@@ -16,15 +16,21 @@ from survey.auth.forms import (
 from survey.db import database
 from survey.i18n import gettext as _
 from survey.models import AuditEvent, Organisation, User
+from survey.params import page_number
 from survey.security import (
     ADMIN,
     PUBLIC,
     VIEWER,
     access,
     check_password,
+    end_sessions,
     hash_password,
     limiter,
+    login_account_key,
+    login_account_limit,
+    login_failed,
     login_limit,
+    renew_form_token,
     safe_next,
 )
 
@@ -40,6 +46,13 @@ def authenticate(username, password):
 @bp.route("/login", methods=["GET", "POST"])
 @access(PUBLIC)
 @limiter.limit(login_limit, methods=["POST"])
+@limiter.limit(
+    login_account_limit,
+    key_func=login_account_key,
+    methods=["POST"],
+    deduct_when=login_failed,
+    scope="login-account",
+)
 def login():
     """Show the login form and log the user in."""
     if current_user.is_authenticated:
@@ -48,6 +61,8 @@ def login():
     if form.validate_on_submit():
         user = authenticate(form.username.data, form.password.data)
         if user is not None:
+            # A new form secret at login: one planted in the session before it stops working.
+            renew_form_token()
             session.permanent = True  # expires after PERMANENT_SESSION_LIFETIME, not never
             login_user(user)
             AuditEvent.record(user, "user.login", user.username)
@@ -65,7 +80,9 @@ def logout():
     """Log the user out."""
     if current_user.is_authenticated:
         AuditEvent.record(current_user, "user.logout", current_user.username)
+        end_sessions(current_user)  # every copy of this session's cookie ends here too
     logout_user()
+    renew_form_token()
     return redirect(url_for("auth.login"))
 
 
@@ -75,9 +92,13 @@ def change_password():
     """Let the logged-in user change their own password."""
     form = PasswordChangeForm()
     if form.validate_on_submit():
-        current_user.password_hash = hash_password(form.password.data)
-        current_user.save(only=[User.password_hash])
-        AuditEvent.record(current_user, "user.password_change", current_user.username)
+        user = User.get_by_id(current_user.id)
+        user.password_hash = hash_password(form.password.data)
+        with database.atomic():
+            user.save(only=[User.password_hash])
+            end_sessions(user)
+            AuditEvent.record(user, "user.password_change", user.username)
+        login_user(user)  # this session goes on under the new version; every other one ends
         flash(_("Your password has been changed."))
         return redirect(url_for("questionnaires.index"))
     status = 422 if request.method == "POST" else 200
@@ -93,7 +114,9 @@ def users():
         .join(Organisation, on=(User.organisation == Organisation.id), join_type=JOIN.LEFT_OUTER)
         .order_by(User.username)
     )
-    return object_list("auth/users.html", query, context_variable="users", paginate_by=50)
+    return object_list(
+        "auth/users.html", query, context_variable="users", paginate_by=50, page=page_number()
+    )
 
 
 def _organisation_id(code):
@@ -148,6 +171,8 @@ def edit_user(user_id):
             user.organisation = _organisation_id(form.organisation.data)
             with database.atomic():
                 user.save()
+                if not user.active:
+                    end_sessions(user)  # reactivating it later revives none of them
                 AuditEvent.record(
                     current_user,
                     "user.update",
@@ -167,14 +192,19 @@ def edit_user(user_id):
 def reset_password(user_id):
     """Set a new password for an account."""
     user = get_object_or_404(User, User.id == user_id)
-    form = PasswordResetForm()
+    form = PasswordResetForm(account_name=user.username)
     if not form.validate_on_submit():
-        flash(" ".join(form.password.errors) or _("The password was not changed."), "error")
+        flash(
+            " ".join(map(str, form.password.errors)) or _("The password was not changed."), "error"
+        )
         return redirect(url_for("auth.edit_user", user_id=user.id), 303)
     user.password_hash = hash_password(form.password.data)
     with database.atomic():
         user.save(only=[User.password_hash])
+        end_sessions(user)
         AuditEvent.record(current_user, "user.password_reset", user.username)
+    if user.id == current_user.id:
+        login_user(user)  # an admin resetting their own password keeps this one session
     flash(_("The password of %(name)s has been reset.", name=user.username))
     return redirect(url_for("auth.users"))
 
@@ -196,6 +226,7 @@ def audit():
         query,
         context_variable="events",
         paginate_by=100,
+        page=page_number(),
         check_bounds=False,
         action=action,
     )

@@ -10,12 +10,14 @@ from flask import current_app
 from flask.cli import AppGroup, FlaskGroup, with_appcontext
 from flask_babel import force_locale
 
+from survey.auth.passwords import weakness
 from survey.cli import backup as backups
 from survey.cli import demo, fake
 from survey.db import database
 from survey.i18n import gettext as _
 from survey.models import ROLES, AuditEvent, Collaborator, Organisation, Questionnaire, User, Ward
 from survey.network import roster
+from survey.questionnaires import rules
 from survey.questionnaires.file_format import FileError, export_questionnaire, import_questionnaire
 from survey.respond.links import base_url, personal_link
 from survey.security import hash_password
@@ -79,6 +81,8 @@ def create_user_command(name, role, organisation):
     password = read_password()
     if len(password) < MIN_PASSWORD:
         fail(_("The password must have at least %(count)s characters.", count=MIN_PASSWORD))
+    if weakness(password, name):
+        fail(str(weakness(password, name)))
     with database.atomic():
         User.create(
             username=name, password_hash=hash_password(password), role=role, organisation=org
@@ -163,8 +167,11 @@ def load_json(path):
 @in_session
 def import_questionnaire_command(path):
     """Create a questionnaire from a JSON file."""
+    data, problems = rules.parse(Path(path).read_bytes())
     try:
-        questionnaire = import_questionnaire(load_json(path))
+        if problems:
+            raise FileError(problems)
+        questionnaire = import_questionnaire(data)
     except FileError as error:
         fail(
             _(
