@@ -6,16 +6,26 @@ so no screen can be added without saying, and testing, who may use it.
 
 import csv
 import io
+import json
 
 import pytest
 from werkzeug.datastructures import MultiDict
 
-from survey.models import Collaborator, Organisation, User, Ward
+from survey.models import (
+    AuditEvent,
+    Choice,
+    Collaborator,
+    Organisation,
+    Question,
+    Questionnaire,
+    User,
+    Ward,
+)
 from survey.respond import submit
 from survey.respond.links import sign_group
 from survey.respond.rules import Schema, check_answers
 from survey.security import ADMIN, COORDINATOR, PHONE, PUBLIC, VIEWER, rule_of
-from tests.conftest import make_user
+from tests.helpers import make_user
 
 EXPECTED = {
     "static": PUBLIC,
@@ -104,6 +114,8 @@ def world(app, sample, network):
         name=f"{SECRET_A} Nguyễn", phone="0911222333", ward=ward, organisation=org_a
     )
     beta = network["collaborators"][(ward.code, org_b.code)]
+    # The sample belongs to organisation A: its coordinators edit it, B's may only read it.
+    Questionnaire.update(organisation=org_a).where(Questionnaire.id == sample.id).execute()
     schema = Schema.load(sample)
     for person, uuid in (
         (alpha, "00000000-0000-4000-8000-00000000000a"),
@@ -272,3 +284,90 @@ def test_admin_sees_everything(app, world):
     assert client.get("/api/v1/questionnaires/sample/tallies").get_json()["responses"] == 2
     assert Organisation.select().count() == 2 and Ward.select().count() == 2
     assert User.select().count() == 4
+
+
+# What each changing route of the questionnaires blueprint is sent: a request its owner could make.
+CHANGES = {
+    "questionnaires.edit": {
+        "title": "Đổi tên",
+        "slug": "sample",
+        "status": "closed",
+        "per_collaborator": "one",
+        "suppress_below": "0",
+        "organisations": "DOAN",
+    },
+    "questionnaires.set_status": {"status": "closed"},
+    "questionnaires.delete": {},
+    "questionnaires.add_question": {"key": "extra", "kind": "text", "prompt": "Thêm?"},
+    "questionnaires.edit_question": {"key": "agree", "kind": "single", "prompt": "Đổi?"},
+    "questionnaires.delete_question": {},
+    "questionnaires.hide_question": {"hidden": "1"},
+    "questionnaires.move_question": {"direction": "down"},
+    "questionnaires.add_choice": {"label": "Mới"},
+    "questionnaires.edit_choice": {"label": "Đổi"},
+    "questionnaires.delete_choice": {},
+    "questionnaires.hide_choice": {"hidden": "1"},
+    "questionnaires.move_choice": {"direction": "down"},
+}
+
+
+def authored_state():
+    """Return everything authoring can change: settings, targets, questions, choices, audit."""
+    questionnaires = [
+        (q.slug, q.title, q.status, q.suppress_below, q.organisation_id, q.updated_at)
+        for q in Questionnaire.select().order_by(Questionnaire.id)
+    ]
+    questions = [
+        (q.key, q.prompt, q.hidden, q.position) for q in Question.select().order_by(Question.id)
+    ]
+    choices = [(c.key, c.label, c.hidden, c.position) for c in Choice.select().order_by(Choice.id)]
+    targets = [o.code for o in Questionnaire.get(slug="sample").target_organisations()]
+    return questionnaires, questions, choices, targets, AuditEvent.select().count()
+
+
+def test_other_organisation_cannot_change_a_questionnaire(app, world):
+    """Every changing questionnaire route refuses B's coordinator on A's questionnaire (403),
+    changing nothing; the same request from A's coordinator is not refused."""
+    with app.test_request_context():
+        rules = [
+            r
+            for r in app.url_map.iter_rules()
+            if r.endpoint.startswith("questionnaires.")
+            and "POST" in r.methods
+            and "slug" in r.arguments
+            and r.endpoint != "questionnaires.duplicate"
+        ]
+    assert {r.endpoint for r in rules} == set(CHANGES), "give each changing route its request"
+    other, owner = client_for(app, "coordinator_b", world), client_for(app, "coordinator_a", world)
+    for rule in sorted(rules, key=lambda r: r.endpoint):
+        with app.test_request_context():
+            from flask import url_for
+
+            url = url_for(rule.endpoint, **url_values(rule, world))
+        before = authored_state()
+        response = other.post(url, data=CHANGES[rule.endpoint])
+        assert response.status_code == 403, (url, response.status_code)
+        assert authored_state() == before, url
+        assert owner.post(url, data=CHANGES[rule.endpoint]).status_code not in (401, 403), url
+
+
+def test_a_copy_or_import_belongs_to_the_coordinators_own_organisation(app, world):
+    """B may copy A's questionnaire or import a file naming A, but what B creates is B's."""
+    client = client_for(app, "coordinator_b", world)
+    before = authored_state()
+    response = client.post(
+        "/questionnaires/sample/duplicate", data={"slug": "copy-b", "title": "Bản sao"}
+    )
+    assert response.status_code == 302
+    assert Questionnaire.get(slug="copy-b").organisation_id == world["org_b"].id
+    assert authored_state()[0][0] == before[0][0]  # A's questionnaire itself is untouched
+    exported = client.get("/questionnaires/sample/export.json").get_json()
+    assert exported["organisation"] == world["org_a"].code
+    exported["slug"] = "import-b"
+    upload = {"file": (io.BytesIO(json.dumps(exported).encode()), "q.json")}
+    response = client.post("/questionnaires/import", data=upload)
+    assert response.status_code == 302
+    assert Questionnaire.get(slug="import-b").organisation_id == world["org_b"].id
+    dashboard = client.get("/").get_data(as_text=True)
+    assert "/questionnaires/import-b/edit" in dashboard
+    assert "/questionnaires/sample/edit" not in dashboard

@@ -4,9 +4,10 @@ Once a questionnaire has responses, a question's kind and key and a choice's key
 frozen, nothing may be deleted (hide it instead), and the anonymous promise stands;
 the slug is frozen as soon as the questionnaire has left draft (it is printed in links
 and QR codes). Wording, order, bounds, targets, new questions and new choices may always
-change. Every change writes an AuditEvent in the same transaction. Any coordinator may
-author (organisation-scoped ones too): questionnaires are shared by the district, only
-their data is scoped.
+change. Every change writes an AuditEvent in the same transaction. A questionnaire belongs
+to an organisation or to the district: admins change any, a coordinator only those of their
+own organisation (a coordinator without one acts for the district). What a questionnaire
+must be, whichever way it arrives, is in rules.py.
 """
 
 import json
@@ -26,7 +27,9 @@ from survey.models import (
     Questionnaire,
     utcnow,
 )
+from survey.questionnaires import rules
 from survey.questionnaires.file_format import (
+    FROM_FILE,
     RESERVED_KEYS,
     FileError,
     add_question,
@@ -62,7 +65,9 @@ QUESTION_FIELDS = (
 # Where a questionnaire may go from each status; back to draft only while nothing is answered.
 TRANSITIONS = {"draft": ("open",), "open": ("closed", "draft"), "closed": ("open", "draft")}
 ANONYMOUS_DEFAULT_SUPPRESS = 5
-MAX_SCALE_POINTS = 11
+MAX_SCALE_POINTS = rules.MAX_SCALE_POINTS
+# A rule's place in the file, by its last part, names this field of the builder's forms.
+FORM_FIELDS = {"min": "minimum", "max": "maximum", "label": "choices", "show_if": "show_if"}
 
 
 class Refused(ValueError):
@@ -72,6 +77,28 @@ class Refused(ValueError):
         super().__init__(str(message))
         self.message = str(message)
         self.field = field
+
+
+def may_edit(user, questionnaire):
+    """Tell whether a user may change a questionnaire: admins any, others their owner's only."""
+    if getattr(user, "role", None) == "admin":
+        return True
+    return questionnaire.organisation_id == getattr(user, "organisation_id", None)
+
+
+def owner_for(user, asked=None):
+    """Return who owns what the user creates: their organisation, or the admin's pick."""
+    if getattr(user, "role", None) == "admin":
+        return asked
+    return user.organisation if getattr(user, "organisation_id", None) else None
+
+
+def _refuse(problems):
+    """Refuse the first broken rule, naming the form field it concerns."""
+    if problems:
+        problem = problems[0]
+        last = problem.where.rsplit(".", 1)[-1].split("[", 1)[0]
+        raise Refused(problem.message, FORM_FIELDS.get(last, last))
 
 
 def locks(questionnaire):
@@ -121,10 +148,10 @@ def _changes(obj, values):
 
 
 def _check_settings(settings):
-    """Refuse settings whose times are in the wrong order."""
-    opens, closes = settings.get("opens_at"), settings.get("closes_at")
-    if opens and closes and closes <= opens:
-        raise Refused(_("The closing time must be after the opening time."), "closes_at")
+    """Refuse settings that break the questionnaire rules (the file's rules too)."""
+    problems = []
+    rules.check_settings(settings, problems)
+    _refuse(problems)
 
 
 def default_suppress(anonymous):
@@ -132,9 +159,9 @@ def default_suppress(anonymous):
     return ANONYMOUS_DEFAULT_SUPPRESS if anonymous else 0
 
 
-def create(user, settings, organisations=(), wards=()):
-    """Create a draft questionnaire from checked settings and target codes."""
-    settings = dict(settings, status="draft")
+def create(user, settings, organisations=(), wards=(), owner=None):
+    """Create a draft questionnaire owned by owner (an Organisation, None: the district)."""
+    settings = dict(settings, status="draft", organisation=owner)
     if settings.get("suppress_below") is None:
         settings["suppress_below"] = default_suppress(settings.get("anonymous"))
     _check_settings(settings)
@@ -148,7 +175,7 @@ def create(user, settings, organisations=(), wards=()):
                 questionnaire.slug,
                 organisations=list(organisations),
                 wards=list(wards),
-                **settings,
+                **dict(settings, organisation=owner.code if owner else None),
             )
     except IntegrityError:
         raise Refused(_("Another questionnaire already has this address."), "slug") from None
@@ -250,12 +277,16 @@ def delete(user, questionnaire):
 
 
 def duplicate(user, questionnaire, slug, title):
-    """Copy a questionnaire's settings, targets, questions and choices into a new draft."""
+    """Copy a questionnaire's settings, targets, questions and choices into a new draft.
+
+    The copy belongs to the user's organisation (an admin's copy keeps the source's owner).
+    """
     data = export_questionnaire(questionnaire)
     data.update(slug=slug, title=title, status="draft")
+    owner = owner_for(user, questionnaire.organisation)
     with database.atomic():
         try:
-            copy = import_questionnaire(data)
+            copy = import_questionnaire(data, owner=owner)
         except FileError as error:
             raise Refused("; ".join(error.problems), "slug") from None
         _record(user, "questionnaire.duplicate", copy.slug, source=questionnaire.slug)
@@ -263,25 +294,17 @@ def duplicate(user, questionnaire, slug, title):
 
 
 def import_file(user, raw):
-    """Create a questionnaire from the bytes of an uploaded JSON file; raise FileError."""
-    try:
-        data = json.loads(raw.decode("utf-8-sig"))
-    except UnicodeDecodeError:
-        raise FileError([_("The file is not UTF-8 text.")]) from None
-    except json.JSONDecodeError as error:
-        raise FileError(
-            [
-                _(
-                    "The file is not valid JSON (line %(line)s, column %(col)s).",
-                    line=error.lineno,
-                    col=error.colno,
-                )
-            ]
-        ) from None
-    if isinstance(data, dict) and len(str(data.get("title") or "")) > 300:
-        raise FileError([_("title: at most 300 characters")])
+    """Create a questionnaire from the bytes of an uploaded JSON file; raise FileError.
+
+    A coordinator's import belongs to their organisation whatever the file says; an admin's
+    keeps the file's `organisation`.
+    """
+    data, problems = rules.parse(raw)
+    if problems:
+        raise FileError(problems)
+    owner = FROM_FILE if getattr(user, "role", None) == "admin" else owner_for(user)
     with database.atomic():
-        questionnaire = import_questionnaire(data)
+        questionnaire = import_questionnaire(data, owner=owner)
         _record(user, "questionnaire.import", questionnaire.slug)
     return questionnaire
 
@@ -341,25 +364,22 @@ def _check_key(questionnaire, key, own=None):
 
 
 def _check_bounds(kind, minimum, maximum):
-    """Refuse bounds that make no sense for a scale or number question; return them."""
+    """Refuse bounds that make no sense for the kind; return them (none for other kinds)."""
     if kind not in ("scale", "number"):
         return None, None
-    if kind == "scale":
-        low = 1 if minimum is None else minimum
-        high = 5 if maximum is None else maximum
-        if low != int(low) or high != int(high):
-            raise Refused(_("A scale runs between whole numbers."), "minimum")
-        if high <= low or high - low + 1 > MAX_SCALE_POINTS:
-            raise Refused(
-                _(
-                    "A scale needs a maximum above its minimum and at most %(n)s points.",
-                    n=MAX_SCALE_POINTS,
-                ),
-                "maximum",
-            )
-    elif minimum is not None and maximum is not None and maximum < minimum:
-        raise Refused(_("The maximum must not be below the minimum."), "maximum")
+    problem = rules.bounds_problem(kind, minimum, maximum)
+    if problem:
+        raise Refused(problem[1], FORM_FIELDS[problem[0]])
     return minimum, maximum
+
+
+def _check_item(item, choices_given=True):
+    """Refuse a question (in the file's shape) that breaks the questionnaire rules."""
+    problems = []
+    rules.check_question(0, item, {}, problems)
+    if not choices_given:  # the builder adds a changed question's first choices afterwards
+        problems = [p for p in problems if not p.where.endswith(".choices")]
+    _refuse(problems)
 
 
 def _check_show_if(questionnaire, show_if, question=None):
@@ -440,6 +460,9 @@ def create_question(user, questionnaire, values, choices=()):
     if values["kind"] in CHOICE_KINDS and not choices:
         raise Refused(_("A choice question needs choices: write one per line."), "choices")
     _check_choice_keys([k for k, _label in choices])
+    count = Question.select().where(Question.questionnaire == questionnaire).count()
+    if count >= rules.MAX_QUESTIONS:
+        raise Refused(_("A questionnaire has at most %(n)s questions.", n=rules.MAX_QUESTIONS))
     position = (
         Question.select(fn.MAX(Question.position))
         .where(Question.questionnaire == questionnaire)
@@ -458,6 +481,7 @@ def create_question(user, questionnaire, values, choices=()):
         if values["kind"] in CHOICE_KINDS
         else [],
     }
+    _check_item(item)
     if show_if[0]:
         item["show_if"] = {"question": show_if[0], "choice": show_if[1]}
     with database.atomic():
@@ -465,6 +489,13 @@ def create_question(user, questionnaire, values, choices=()):
         _touch(questionnaire)
         _record(user, "question.create", f"{questionnaire.slug}/{question.key}", **item)
     return question
+
+
+def _check_label(label):
+    """Refuse a choice label that breaks the text rules."""
+    problem = rules.text_problem(label, rules.MAX_LABEL, required=True, multiline=False)
+    if problem:
+        raise Refused(problem, "label")
 
 
 def _check_choice_keys(keys):
@@ -507,6 +538,19 @@ def update_question(user, question, values):
         "show_if_question": show_if[0],
         "show_if_choice": show_if[1],
     }
+    kept = question.ordered_choices() if values["kind"] in CHOICE_KINDS else []
+    _check_item(
+        {
+            "key": new["key"],
+            "kind": new["kind"],
+            "prompt": new["prompt"],
+            "help": new["help"],
+            "min": minimum,
+            "max": maximum,
+            "choices": [{"key": c.key, "label": c.label} for c in kept],
+        },
+        choices_given=bool(kept),
+    )
     changed = _changes(question, new)
     old_key = question.key
     with database.atomic():
@@ -609,6 +653,9 @@ def create_choice(user, question, key, label):
     if question.kind not in CHOICE_KINDS:
         raise Refused(_("Only one-choice and several-choices questions have choices."))
     used = {c.key for c in question.choices}
+    if len(used) >= rules.MAX_CHOICES:
+        raise Refused(_("A question has at most %(n)s choices.", n=rules.MAX_CHOICES))
+    _check_label(label)
     key = key or make_key(label, used)
     _check_choice_keys([key])
     if key in used:
@@ -631,6 +678,7 @@ def _choice_target(choice):
 def update_choice(user, choice, key, label):
     """Relabel a choice; its key may change only while nothing is answered."""
     question = choice.question
+    _check_label(label)
     if key != choice.key:
         reasons = locks(question.questionnaire)
         if "key" in reasons:

@@ -1,7 +1,6 @@
 """The forms of questionnaire authoring (the rules themselves live in authoring.py)."""
 
 import datetime
-import math
 
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
@@ -12,6 +11,8 @@ from survey.fields import CHOICE, REQUIRED, MultiCheckboxField
 from survey.i18n import lazy_gettext as _l
 from survey.i18n import to_utc
 from survey.models import KEY_PATTERN, KINDS, SLUG_PATTERN, Questionnaire
+from survey.numbers import parse_number
+from survey.questionnaires import rules
 
 SLUG_RULES = [
     DataRequired(message=REQUIRED),
@@ -34,32 +35,24 @@ def parse_local(text):
 
 
 def local_datetime(form, field):
-    """Check a local date-time field."""
+    """Check a local date-time field, within the years a questionnaire may run."""
     try:
-        parse_local(field.data)
+        moment = parse_local(field.data)
     except ValueError:
         raise ValidationError(
             _l("Enter a date and time as year-month-day hour:minute, for example 2025-07-01 08:00.")
         ) from None
-
-
-def parse_number(text):
-    """Parse an optional number typed with a dot or a comma; None if empty."""
-    text = (text or "").strip().replace(",", ".")
-    if not text:
-        return None
-    number = float(text)
-    if not math.isfinite(number):
-        raise ValueError(text)
-    return number
+    problem = rules.year_problem(moment)
+    if problem:
+        raise ValidationError(problem)
 
 
 def a_number(form, field):
     """Check an optional number field."""
     try:
         parse_number(field.data)
-    except ValueError:
-        raise ValidationError(_l("Enter a number, for example 0 or 10.")) from None
+    except ValueError as error:
+        raise ValidationError(str(error)) from None
 
 
 class QuestionnaireForm(FlaskForm):

@@ -3,7 +3,7 @@
 import json
 
 from flask import Response as HTTPResponse
-from flask import flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from peewee import JOIN, fn
 from werkzeug.datastructures import MultiDict
@@ -32,6 +32,14 @@ def attach(form, refused):
     if form is not None and refused.field and refused.field in form:
         field = form[refused.field]
         field.errors = list(field.errors) + [refused.message]
+
+
+def editable_or_403(slug):
+    """Return the questionnaire if the current user may change it; 404 or 403 otherwise."""
+    questionnaire = questionnaire_or_404(slug)
+    if not authoring.may_edit(current_user, questionnaire):
+        abort(403)
+    return questionnaire
 
 
 def settings_form(questionnaire=None, **kwargs):
@@ -105,7 +113,11 @@ def index():
         .order_by(Questionnaire.created_at.desc())
     )
     return render_template(
-        "questionnaires/index.html", questionnaires=rows, can_edit=may(current_user, COORDINATOR)
+        "questionnaires/index.html",
+        questionnaires=rows,
+        can_edit=may(current_user, COORDINATOR),
+        may_edit=lambda questionnaire: authoring.may_edit(current_user, questionnaire),
+        owners={o.id: o.code for o in Organisation.select(Organisation.id, Organisation.code)},
     )
 
 
@@ -119,7 +131,11 @@ def create():
         if form.validate():
             try:
                 questionnaire = authoring.create(
-                    current_user, form.settings(), form.organisations.data, form.wards.data
+                    current_user,
+                    form.settings(),
+                    form.organisations.data,
+                    form.wards.data,
+                    owner=authoring.owner_for(current_user),
                 )
             except authoring.Refused as refused:
                 attach(form, refused)
@@ -153,7 +169,7 @@ def import_file():
 @access(COORDINATOR)
 def edit(slug):
     """Show the builder; on POST, save the settings and targets."""
-    questionnaire = questionnaire_or_404(slug)
+    questionnaire = editable_or_403(slug)
     if request.method == "GET":
         return render_edit(questionnaire)
     # A field the page shows locked (disabled) is not sent: it keeps its stored value.
@@ -177,7 +193,7 @@ def edit(slug):
 @access(COORDINATOR)
 def set_status(slug):
     """Open, close, reopen or return a questionnaire to draft."""
-    questionnaire = questionnaire_or_404(slug)
+    questionnaire = editable_or_403(slug)
     try:
         authoring.set_status(current_user, questionnaire, request.form.get("status", ""))
     except authoring.Refused as refused:
@@ -190,7 +206,7 @@ def set_status(slug):
 @access(COORDINATOR)
 def delete(slug):
     """Delete a questionnaire that has no responses."""
-    questionnaire = questionnaire_or_404(slug)
+    questionnaire = editable_or_403(slug)
     try:
         authoring.delete(current_user, questionnaire)
     except authoring.Refused as refused:
@@ -238,7 +254,7 @@ def preview(slug):
         schema=Schema.load(questionnaire),
         form=MultiDict(),
         errors={},
-        can_edit=may(current_user, COORDINATOR),
+        can_edit=may(current_user, COORDINATOR) and authoring.may_edit(current_user, questionnaire),
     )
 
 

@@ -8,8 +8,13 @@ from survey.i18n import gettext as _
 from survey.models import CHOICE_KINDS, KEY_PATTERN, Choice, Question
 from survey.questionnaires import authoring, bp
 from survey.questionnaires.forms import ChoiceForm
-from survey.questionnaires.routes.questionnaires import attach, question_form, render_edit
-from survey.security import COORDINATOR, access, questionnaire_or_404
+from survey.questionnaires.routes.questionnaires import (
+    attach,
+    editable_or_403,
+    question_form,
+    render_edit,
+)
+from survey.security import COORDINATOR, access
 
 
 def find_question(questionnaire, key):
@@ -91,7 +96,7 @@ def hidden_flag():
 @access(COORDINATOR)
 def add_question(slug):
     """Add a question at the end of the questionnaire."""
-    questionnaire = questionnaire_or_404(slug)
+    questionnaire = editable_or_403(slug)
     form = question_form(questionnaire)
     if not form.validate():
         return render_edit(questionnaire, new_question=form, status=422)
@@ -110,7 +115,7 @@ def add_question(slug):
 @access(COORDINATOR)
 def edit_question(slug, key):
     """Show one question; on POST, save its changes within the rules."""
-    questionnaire = questionnaire_or_404(slug)
+    questionnaire = editable_or_403(slug)
     question = find_question(questionnaire, key)
     if request.method == "GET":
         return render_question(questionnaire, question)
@@ -135,7 +140,7 @@ def edit_question(slug, key):
 
 def _question_action(slug, key, action):
     """Run a question action; on refusal re-render the builder with the reason (422)."""
-    questionnaire = questionnaire_or_404(slug)
+    questionnaire = editable_or_403(slug)
     try:
         action(find_question(questionnaire, key))
     except authoring.Refused as refused:
@@ -176,7 +181,7 @@ def delete_question(slug, key):
 @access(COORDINATOR)
 def add_choice(slug, key):
     """Add a choice at the end of a question."""
-    questionnaire = questionnaire_or_404(slug)
+    questionnaire = editable_or_403(slug)
     question = find_question(questionnaire, key)
     form = ChoiceForm()
     if not form.validate():
@@ -195,7 +200,7 @@ def add_choice(slug, key):
 
 def _choice_action(slug, key, choice_key, action):
     """Run a choice action; on refusal re-render the question page with the reason (422)."""
-    questionnaire = questionnaire_or_404(slug)
+    questionnaire = editable_or_403(slug)
     question = find_question(questionnaire, key)
     choice = find_choice(question, choice_key)
     try:
@@ -211,7 +216,7 @@ def edit_choice(slug, key, choice_key):
     """Relabel a choice (and change its key while nothing is answered)."""
     form = ChoiceForm()
     if not form.validate():
-        questionnaire = questionnaire_or_404(slug)
+        questionnaire = editable_or_403(slug)
         return render_question(
             questionnaire,
             find_question(questionnaire, key),
