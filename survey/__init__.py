@@ -37,6 +37,7 @@ def create_app(test_config=None):
         errors,
         i18n,
         network,
+        params,
         questionnaires,
         respond,
         security,
@@ -46,10 +47,12 @@ def create_app(test_config=None):
 
     db.init_app(app)
     i18n.init_app(app)
+    numbers.init_app(app)
     compress.init_app(app)
     assets.init_app(app)
     security.init_app(app)
     errors.init_app(app)
+    params.init_app(app)
     cli.init_app(app)
     for feature in (auth, network, questionnaires, respond, tallies, api):
         app.register_blueprint(feature.bp)

@@ -38,7 +38,11 @@ def to_utc(value):
         return None
     if value.tzinfo is None:
         value = value.replace(tzinfo=zone())
-    return value.astimezone(datetime.timezone.utc).replace(tzinfo=None)
+    try:
+        return value.astimezone(datetime.timezone.utc).replace(tzinfo=None)
+    except OverflowError:
+        # Callers parsing user input already answer ValueError; 0001-01-01 00:00 lands here.
+        raise ValueError(f"{value.isoformat()} has no UTC time") from None
 
 
 def local_time(value):

@@ -17,6 +17,7 @@ bp = Blueprint("network", __name__)
 
 GROUP_KINDS = {"wards": Ward, "organisations": Organisation}
 PER_PAGE = 50
+FILTER_KEYS = ("q", "ward", "organisation", "status")
 UPLOAD_LIFETIME = 3600  # seconds a checked roster file waits for its confirmation
 
 
@@ -76,8 +77,9 @@ def filtered_collaborators(form):
 
 
 def current_filters():
-    """Return the query-string filters without the page number, for paging and export links."""
-    return {key: value for key, value in request.args.items() if key != "page"}
+    """Return the list's own query-string filters (no page number), for paging and export links."""
+    # Only the form's fields: url_for takes keys such as _method or _external as orders.
+    return {key: value for key, value in request.args.items() if key in FILTER_KEYS}
 
 
 def private(response):

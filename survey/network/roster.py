@@ -11,6 +11,8 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 
+from peewee import chunked
+
 from survey.db import database
 from survey.i18n import gettext as _
 from survey.models import Collaborator, Organisation, Ward, new_token
@@ -27,6 +29,7 @@ PHONE_PATTERN = re.compile(r"^\+?[0-9]{8,15}$")
 PHONE_SEPARATORS = re.compile(r"[\s.\-()]")
 # A cell starting with one of these is a formula to Excel/LibreOffice: prefix it with '.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+INSERT_BATCH = 1000  # rows per INSERT: 5 variables each, far under any SQLite limit
 
 
 @dataclass
@@ -240,18 +243,19 @@ def import_preview(preview):
         raise ValueError("a roster with problems cannot be imported")
     if not preview.rows:
         return 0
+    fields = [
+        Collaborator.name,
+        Collaborator.phone,
+        Collaborator.organisation,
+        Collaborator.ward,
+        Collaborator.token,
+    ]
+    rows = [(r.name, r.phone, r.organisation.id, r.ward.id, new_token()) for r in preview.rows]
     with database.atomic():
-        Collaborator.insert_many(
-            [(r.name, r.phone, r.organisation.id, r.ward.id, new_token()) for r in preview.rows],
-            fields=[
-                Collaborator.name,
-                Collaborator.phone,
-                Collaborator.organisation,
-                Collaborator.ward,
-                Collaborator.token,
-            ],
-        ).execute()
-    return len(preview.rows)
+        # One statement per batch: SQLite caps the variables of a statement (32,766).
+        for batch in chunked(rows, INSERT_BATCH):
+            Collaborator.insert_many(batch, fields=fields).execute()
+    return len(rows)
 
 
 def neutralise(value):
@@ -260,33 +264,48 @@ def neutralise(value):
     return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
-def export_csv(query):
-    """Return the roster CSV (no BOM) of a collaborator query, with each one's personal link.
+def export_rows(query):
+    """Yield the roster export's header, then a row per collaborator of the query with its link.
 
-    Needs an app context (BASE_URL). Prefix BOM (or use `export_bytes`) when writing a file
-    or an HTTP response, so Excel reads it as UTF-8.
+    Needs an app context (BASE_URL).
     """
     organisations = dict(Organisation.select(Organisation.id, Organisation.code).tuples())
     wards = dict(Ward.select(Ward.id, Ward.code).tuples())
+    yield EXPORT_HEADER
+    for person in query.order_by(Collaborator.name, Collaborator.id).iterator():
+        yield [
+            neutralise(v)
+            for v in (
+                person.name,
+                person.phone,
+                organisations[person.organisation_id],
+                wards[person.ward_id],
+                personal_link(person),
+            )
+        ]
+
+
+def export_chunks(rows, flush_every=500):
+    """Yield the roster CSV of export rows as UTF-8 bytes, a BOM first so Excel reads UTF-8."""
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(EXPORT_HEADER)
-    for person in query.order_by(Collaborator.name, Collaborator.id):
-        writer.writerow(
-            [
-                neutralise(v)
-                for v in (
-                    person.name,
-                    person.phone,
-                    organisations[person.organisation_id],
-                    wards[person.ward_id],
-                    personal_link(person),
-                )
-            ]
-        )
+    yield BOM.encode("utf-8")
+    for count, row in enumerate(rows, 1):
+        writer.writerow(row)
+        if count % flush_every == 0:
+            yield out.getvalue().encode("utf-8")
+            out.seek(0)
+            out.truncate()
+    yield out.getvalue().encode("utf-8")
+
+
+def export_csv(query):
+    """Return the roster CSV (no BOM) of a collaborator query, with each one's personal link."""
+    out = io.StringIO()
+    csv.writer(out).writerows(export_rows(query))
     return out.getvalue()
 
 
 def export_bytes(query):
     """Return the roster CSV of a collaborator query as UTF-8 bytes with a BOM, for Excel."""
-    return (BOM + export_csv(query)).encode("utf-8")
+    return b"".join(export_chunks(export_rows(query)))

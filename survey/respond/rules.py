@@ -4,13 +4,13 @@ The phone form, the open link, the importer and the fake-response generator all 
 """
 
 import datetime
-import math
 import re
 import uuid
 from dataclasses import dataclass, field
 
 from survey.i18n import gettext as _
 from survey.models import Choice, Questionnaire, utcnow
+from survey.numbers import NumberError, format_number, parse_number
 
 TEXT_LIMIT = 500
 LONGTEXT_LIMIT = 5000
@@ -141,12 +141,11 @@ def _check_choices(question, raw, by_key):
 
 def _check_number(question, raw):
     """Validate a scale or number answer; return (values, message)."""
-    text = raw.strip().replace(",", ".") if question.kind == "number" else raw.strip()
     try:
-        number = float(text) if len(text) <= 40 else math.nan
-    except ValueError:
-        return [], _("Enter a number.")
-    if not math.isfinite(number):
+        number = parse_number(raw, question.minimum, question.maximum)
+    except NumberError as error:
+        return [], str(error)
+    if number is None:
         return [], _("Enter a number.")
     if question.kind == "scale":
         low, high = scale_bounds(question)
@@ -154,15 +153,10 @@ def _check_number(question, raw):
             return [], _("Choose a value from %(low)s to %(high)s.", low=low, high=high)
         return [Value(question.id, number=int(number))], None
     if question.minimum is not None and number < question.minimum:
-        return [], _("Enter a number of at least %(min)s.", min=_fmt(question.minimum))
+        return [], _("Enter a number of at least %(min)s.", min=format_number(question.minimum))
     if question.maximum is not None and number > question.maximum:
-        return [], _("Enter a number of at most %(max)s.", max=_fmt(question.maximum))
+        return [], _("Enter a number of at most %(max)s.", max=format_number(question.maximum))
     return [Value(question.id, number=number)], None
-
-
-def _fmt(number):
-    """Show a bound without a needless .0."""
-    return int(number) if number == int(number) else number
 
 
 def _check_text(question, raw):

@@ -35,15 +35,19 @@ from survey.models import (
     Response,
     Ward,
 )
+from survey.numbers import format_number
+from survey.params import BadParameter
 from survey.respond.rules import scale_bounds
 
 BREAKDOWNS = ("ward", "organisation")
 LISTED_KINDS = ("text", "longtext", "date")
 ADDITIVE_KINDS = ("single", "scale", "number")  # a response gives at most one of the columns
 NUMBER_BINS = 8
+FIRST_DAY = datetime.date(1900, 1, 1)  # the range a filter date may take
+LAST_DAY = datetime.date(9998, 12, 31)
 
 
-class FilterError(ValueError):
+class FilterError(BadParameter):
     """A filter that cannot be applied (unknown code, bad date); its text is for the user."""
 
 
@@ -96,9 +100,20 @@ def _parse_date(raw, label):
     if not raw:
         return None
     try:
-        return datetime.date.fromisoformat(raw)
+        day = datetime.date.fromisoformat(raw)
     except ValueError:
         raise FilterError(_("%(label)s must be a date as year-month-day.", label=label)) from None
+    # A day at either end of the calendar has no midnight in UTC on the other side of it.
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise FilterError(
+            _(
+                "%(label)s must be between %(first)s and %(last)s.",
+                label=label,
+                first=FIRST_DAY.isoformat(),
+                last=LAST_DAY.isoformat(),
+            )
+        )
+    return day
 
 
 def parse_filters(args, scope=None):
@@ -298,8 +313,8 @@ def _nice_width(span):
 
 
 def _fmt(number):
-    """Show a number without a needless .0."""
-    return str(int(number)) if float(number).is_integer() else f"{number:g}"
+    """Write a range's bound in the page's language."""
+    return format_number(number)
 
 
 class _Counter:

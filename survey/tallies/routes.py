@@ -3,13 +3,14 @@
 import os
 import tempfile
 
-from flask import Response, current_app, render_template, request, stream_with_context
-from flask_login import current_user
+from flask import current_app, render_template, request
 from playhouse.flask_utils import get_object_or_404, object_list
 
+from survey.downloads import download, primed
 from survey.errors import render_error
 from survey.i18n import gettext as _
-from survey.models import AuditEvent, Organisation, Question, Ward, utcnow
+from survey.models import Organisation, Question, Ward, utcnow
+from survey.params import page_number
 from survey.security import VIEWER, access, organisation_scope, questionnaire_or_404
 from survey.tallies import bp, exports
 from survey.tallies.counting import (
@@ -20,6 +21,8 @@ from survey.tallies.counting import (
     text_answers,
 )
 from survey.tallies.forms import TallyFilterForm
+
+EXPORT = "responses.export"  # the audit action of every download here
 
 
 def _live_ms():
@@ -89,6 +92,7 @@ def answers(slug, key):
         "tallies/answers.html",
         text_answers(questionnaire, question, filters, search),
         paginate_by=25,
+        page=page_number(),
         check_bounds=False,
         questionnaire=questionnaire,
         question=question,
@@ -110,14 +114,6 @@ def report(slug):
         params=filters.params(),
         now=utcnow(),
     )
-
-
-def _download(body, mimetype, filename):
-    """Return a streamed download."""
-    response = Response(body, mimetype=mimetype)
-    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
-    response.headers["Cache-Control"] = "no-store"
-    return response
 
 
 def _stream_file(path):
@@ -147,9 +143,8 @@ def _temp_xlsx(sheets):
 def export_csv(slug):
     """Download the responses (within scope and filters) as CSV, streamed row batch by batch."""
     questionnaire, filters = _load(slug)
-    AuditEvent.record(current_user, "responses.export", slug)
-    body = stream_with_context(exports.csv_stream(exports.response_rows(questionnaire, filters)))
-    return _download(body, "text/csv; charset=utf-8", f"{slug}.csv")
+    rows = primed(exports.response_rows(questionnaire, filters))
+    return download(exports.csv_stream(rows), "text/csv", f"{slug}.csv", EXPORT, slug)
 
 
 @bp.route("/questionnaires/<slug>/export.xlsx")
@@ -157,9 +152,8 @@ def export_csv(slug):
 def export_xlsx(slug):
     """Download the responses (within scope and filters) as an XLSX workbook."""
     questionnaire, filters = _load(slug)
-    AuditEvent.record(current_user, "responses.export", slug)
     path = _temp_xlsx([(slug, exports.response_rows(questionnaire, filters))])
-    return _download(_stream_file(path), exports.XLSX_TYPE, f"{slug}.xlsx")
+    return download(_stream_file(path), exports.XLSX_TYPE, f"{slug}.xlsx", EXPORT, slug)
 
 
 @bp.route("/questionnaires/<slug>/tallies.xlsx")
@@ -167,7 +161,6 @@ def export_xlsx(slug):
 def tallies_xlsx(slug):
     """Download the tallies: a summary, each breakdown and the ward × organisation table."""
     questionnaire, filters = _load(slug)
-    AuditEvent.record(current_user, "responses.export", slug)
     filters.by = None
     summary = tally(questionnaire, filters)
     sheets = [(_("Summary"), exports.summary_rows(summary))]
@@ -176,4 +169,4 @@ def tallies_xlsx(slug):
         sheets.append((title, exports.breakdown_rows(tally(questionnaire, filters))))
     sheets.append((_("Ward × organisation"), exports.cross_rows(summary)))
     path = _temp_xlsx(sheets)
-    return _download(_stream_file(path), exports.XLSX_TYPE, f"{slug}-tallies.xlsx")
+    return download(_stream_file(path), exports.XLSX_TYPE, f"{slug}-tallies.xlsx", EXPORT, slug)

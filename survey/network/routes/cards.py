@@ -1,14 +1,24 @@
 """Printable A4 sheets: collaborators' personal QR cards and the open-link posters."""
 
-from flask import Response, render_template
+from flask import Response, abort, render_template
 from flask_babel import force_locale
 from markupsafe import Markup
 
 from survey.i18n import gettext as _
 from survey.models import Organisation, Ward
-from survey.network import bp, filter_form, filtered_collaborators, private, qrcodes
+from survey.network import (
+    bp,
+    current_filters,
+    filter_form,
+    filtered_collaborators,
+    private,
+    qrcodes,
+)
+from survey.params import paginated
 from survey.respond.links import open_link, personal_link
 from survey.security import COORDINATOR, access, in_scope, questionnaire_or_404
+
+CARDS_PER_PAGE = 120  # fifteen A4 sheets of eight cards
 
 
 @bp.route("/network/cards")
@@ -19,9 +29,13 @@ def cards():
     if not form.validate():
         return render_template("network/cards.html", form=form, people=[]), 400
     form.status.data = "active"
+    # A page at a time: thousands of QR codes in one page outlast the worker and the printer.
+    pages = paginated(filtered_collaborators(form), CARDS_PER_PAGE)
+    if pages.get_page() > max(1, pages.get_page_count()):
+        abort(404)
     people = [
         (p, personal_link(p), Markup(qrcodes.svg(personal_link(p))))
-        for p in filtered_collaborators(form)
+        for p in pages.get_object_list()
     ]
     with force_locale("vi"):  # collaborators read Vietnamese, whatever the coordinator's language
         card_help = _(
@@ -30,7 +44,14 @@ def cards():
         )
     return private(
         Response(
-            render_template("network/cards.html", form=form, people=people, card_help=card_help)
+            render_template(
+                "network/cards.html",
+                form=form,
+                people=people,
+                card_help=card_help,
+                pagination=pages,
+                filters=current_filters(),
+            )
         )
     )
 

@@ -1,11 +1,13 @@
 """Coordinators' roster screens, within their organisation: list, add, edit, links, QR, export."""
 
+from urllib.parse import urlencode
+
 from flask import Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from markupsafe import Markup
-from playhouse.flask_utils import PaginatedQuery
 
 from survey.db import database
+from survey.downloads import download, primed
 from survey.errors import render_error
 from survey.i18n import gettext as _
 from survey.models import AuditEvent, Collaborator, Organisation, Ward, utcnow
@@ -23,6 +25,7 @@ from survey.network import (
     wanted_active,
 )
 from survey.network.forms import CollaboratorForm
+from survey.params import paginated
 from survey.respond.links import personal_link
 from survey.security import COORDINATOR, access
 
@@ -36,7 +39,7 @@ def collaborators():
         return render_template(
             "network/collaborators.html", form=form, people=[], pagination=None, filters={}
         ), 400
-    pages = PaginatedQuery(filtered_collaborators(form), paginate_by=PER_PAGE)
+    pages = paginated(filtered_collaborators(form), PER_PAGE)
     if pages.get_page() > max(1, pages.get_page_count()):
         abort(404)
     return render_template(
@@ -196,13 +199,15 @@ def collaborators_export():
     """Download the listed collaborators as CSV (UTF-8 with BOM) with their personal links."""
     form = filter_form()
     if not form.validate():
-        return render_error(400, " ".join(e for errors in form.errors.values() for e in errors))
-    AuditEvent.record(current_user, "collaborator.export", request.query_string.decode()[:300])
-    name = f"collaborators-{utcnow():%Y%m%d}.csv"
-    return private(
-        Response(
-            roster.export_bytes(filtered_collaborators(form)),
-            mimetype="text/csv; charset=utf-8",
-            headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        return render_error(
+            400, " ".join(str(e) for errors in form.errors.values() for e in errors)
         )
+    rows = primed(roster.export_rows(filtered_collaborators(form)))
+    return download(
+        roster.export_chunks(rows),
+        "text/csv",
+        f"collaborators-{utcnow():%Y%m%d}.csv",
+        "collaborator.export",
+        urlencode(current_filters())[:300],
+        cache="private, no-store",
     )

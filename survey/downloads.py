@@ -1,0 +1,63 @@
+"""Downloads: files streamed after their first rows are read, audited once they were sent whole.
+
+A download's parameters are checked by its view before this module is called; the first rows
+are read here before the response starts, so a query that cannot run answers with an error
+page instead of a 200 and a cut file. The audit entry is written after the last chunk has been
+handed to the server: a download that fails or is abandoned half-way leaves no entry.
+"""
+
+import itertools
+
+from flask import Response, current_app
+from flask_login import current_user
+
+from survey.db import database
+from survey.models import AUDIT_ACTIONS, AuditEvent
+
+
+def primed(items, count=2):
+    """Read the first items of an iterable now (raising here) and return an iterator of all."""
+    items = iter(items)
+    head = list(itertools.islice(items, count))
+    return itertools.chain(head, items)
+
+
+def audited(chunks, action, target):
+    """Return a generator of the chunks that records the audit entry after the last one.
+
+    The server reads it after the view has returned: it takes an app context for each chunk
+    and a database connection of its own (when none is open) until it ends.
+    """
+    if action not in AUDIT_ACTIONS:
+        raise ValueError(f"unknown audit action {action!r}")
+    context = current_app.app_context()
+    user_id = current_user.id if current_user.is_authenticated else None
+
+    def run():
+        """Yield the chunks, then write the audit entry of a download that went out whole."""
+        # The app context is pushed only while a chunk is made, never across a yield: a
+        # generator the server drops half-way is closed later, when other contexts are on top.
+        items = iter(chunks)
+        opened = False
+        try:
+            while True:
+                with context:
+                    opened = database.connect(reuse_if_open=True) or opened
+                    chunk = next(items, None)
+                    if chunk is None:
+                        AuditEvent.create(user=user_id, action=action, target=str(target)[:300])
+                        return
+                yield chunk
+        finally:
+            if opened and not database.is_closed():
+                database.close()
+
+    return run()
+
+
+def download(chunks, mimetype, filename, action, target, cache="no-store"):
+    """Return a streamed attachment whose audit entry is written when its last chunk is sent."""
+    response = Response(audited(chunks, action, target), mimetype=mimetype)
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response.headers["Cache-Control"] = cache
+    return response
