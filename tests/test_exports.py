@@ -5,9 +5,10 @@ import io
 
 import openpyxl
 
+from survey.cells import neutralise
 from survey.models import AuditEvent, Collaborator, Organisation, Questionnaire, Ward
 from survey.tallies import exports
-from tests.conftest import store_answers
+from tests.helpers import store_answers
 
 HEADER = [
     "response",
@@ -120,7 +121,8 @@ def test_anonymous_export_has_no_collaborator_column(app, network, login):
 
 
 def test_formula_neutralised_in_both_formats(app, network, login):
-    """Text starting with = + - @, tab or CR gets a leading apostrophe; XLSX holds strings only."""
+    """CSV: text starting with = + - @, tab or CR, or such a part after a ";", gets an apostrophe;
+    XLSX holds the text exactly as answered, as strings, never formulas."""
     from survey.questionnaires.file_format import import_questionnaire
 
     q = import_questionnaire(
@@ -134,7 +136,17 @@ def test_formula_neutralised_in_both_formats(app, network, login):
             ],
         }
     )
-    payloads = ["=1+1", "+1", "-2+3", "@SUM(A1)", "\tx", "=cmd|' /C calc'!A0", "bình thường"]
+    payloads = [
+        "=1+1",
+        "+1",
+        "-2+3",
+        "@SUM(A1)",
+        "\tx",
+        "=cmd|' /C calc'!A0",
+        "bình thường",
+        "ok;=1+1",
+        "- Vỉa hè hư hỏng",
+    ]
     with app.test_request_context():
         for text in payloads:
             store_answers(
@@ -153,6 +165,8 @@ def test_formula_neutralised_in_both_formats(app, network, login):
         "x",
         "'=cmd|' /C calc'!A0",
         "bình thường",
+        "ok;'=1+1",
+        "'- Vỉa hè hư hỏng",
     ]
     # A tab at the start is stripped on input; numbers stay numbers.
     assert {r[6] for r in rows[1:]} == {"-5"}
@@ -161,11 +175,11 @@ def test_formula_neutralised_in_both_formats(app, network, login):
     )
     sheet = book.active
     cells = [row[5] for row in sheet.iter_rows(min_row=2)]
-    assert [c.value for c in cells] == texts
+    assert [c.value for c in cells] == [p.lstrip("\t") for p in payloads]
     assert all(c.data_type == "s" for c in cells)
     assert all(row[6].value == -5 and row[6].data_type == "n" for row in sheet.iter_rows(min_row=2))
     assert not any(c.data_type == "f" for row in sheet.iter_rows() for c in row)
-    assert exports.neutralise("\rx") == "'\rx" and exports.neutralise(-5) == -5
+    assert neutralise("\rx") == "'\rx" and neutralise(None) == ""
 
 
 def test_tallies_workbook_has_breakdowns_and_suppression(app, tally_sample, login):

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from peewee import chunked
 
+from survey.cells import neutralise, unneutralise
 from survey.db import database
 from survey.i18n import gettext as _
 from survey.models import Collaborator, Organisation, Ward, new_token
@@ -28,7 +29,6 @@ PHONE_PATTERN = re.compile(r"^\+?[0-9]{8,15}$")
 # Separators people type inside phone numbers; removed before checking the digits.
 PHONE_SEPARATORS = re.compile(r"[\s.\-()]")
 # A cell starting with one of these is a formula to Excel/LibreOffice: prefix it with '.
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 INSERT_BATCH = 1000  # rows per INSERT: 5 variables each, far under any SQLite limit
 
 
@@ -97,13 +97,6 @@ def _delimiter(text):
     return ";" if first.count(";") > first.count(",") else ","
 
 
-def _unneutralise(cell):
-    """Undo the ' an export puts before a formula-like cell, so +84… reads back as typed."""
-    if cell.startswith("'") and cell[1:].startswith(FORMULA_STARTS):
-        return cell[1:]
-    return cell
-
-
 def _records(text):
     """Yield (line number, cells) for every record of the CSV text, trailing empty cells dropped."""
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text))
@@ -111,7 +104,7 @@ def _records(text):
     for cells in reader:
         while cells and not cells[-1].strip():
             cells.pop()
-        yield line, [_unneutralise(c) for c in cells]
+        yield line, [unneutralise(c) for c in cells]
         line = reader.line_num + 1
 
 
@@ -256,12 +249,6 @@ def import_preview(preview):
         for batch in chunked(rows, INSERT_BATCH):
             Collaborator.insert_many(batch, fields=fields).execute()
     return len(rows)
-
-
-def neutralise(value):
-    """Return a cell that a spreadsheet will not run as a formula."""
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
 def export_rows(query):

@@ -9,20 +9,13 @@ import io
 
 import xlsxwriter
 
+from survey.cells import neutralise
 from survey.i18n import gettext as _
 from survey.i18n import local_time
 from survey.models import Answer, Choice, Collaborator, Organisation, Response, Ward
 
 CHUNK = 1000
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def neutralise(value):
-    """Prefix text that a spreadsheet could take for a formula with an apostrophe."""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
-    return value
 
 
 def _number(value):
@@ -149,7 +142,7 @@ def csv_stream(rows, flush_every=500):
     writer = csv.writer(buffer)
     yield "\ufeff".encode()
     for count, row in enumerate(rows, 1):
-        writer.writerow([neutralise(v) for v in row])
+        writer.writerow([neutralise(v) if isinstance(v, str) else v for v in row])
         if count % flush_every == 0:
             yield buffer.getvalue().encode()
             buffer.seek(0)
@@ -175,7 +168,7 @@ def write_xlsx(path, sheets):
                 if isinstance(value, (int, float)) and not isinstance(value, bool):
                     sheet.write_number(r, c, value)
                 elif value not in (None, ""):
-                    sheet.write_string(r, c, neutralise(str(value)))
+                    sheet.write_string(r, c, str(value))  # never a formula in XLSX
     workbook.close()
 
 
