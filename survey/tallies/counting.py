@@ -18,7 +18,9 @@ Rules decided here (README/DESIGN refer to them):
 """
 
 import datetime
+import functools
 import math
+import operator
 from dataclasses import dataclass, field
 
 from peewee import SQL, fn
@@ -34,6 +36,7 @@ from survey.models import (
     QuestionnaireWard,
     Response,
     Ward,
+    utcnow,
 )
 from survey.numbers import format_number
 from survey.params import BadParameter
@@ -45,6 +48,8 @@ ADDITIVE_KINDS = ("single", "scale", "number")  # a response gives at most one o
 NUMBER_BINS = 8
 FIRST_DAY = datetime.date(1900, 1, 1)  # the range a filter date may take
 LAST_DAY = datetime.date(9998, 12, 31)
+FIRST_MOMENT = datetime.datetime(1900, 1, 1)  # before any response: a cut that counts none
+ANONYMOUS_K = 5  # an anonymous questionnaire withholds groups (and batches) below this at least
 
 
 class FilterError(BadParameter):
@@ -206,6 +211,7 @@ class Tally:
     organisation_totals: dict
     questions: list
     groups: list = field(default_factory=list)  # the breakdown's wards or organisations
+    batched: bool = False  # figures move in batches of at least k responses (anonymous)
 
     @property
     def small(self):
@@ -242,28 +248,56 @@ def _question_api(qt, by):
 # ---------------------------------------------------------------- suppression
 
 
-def suppressed_cells(cells, lines, k):
-    """Return the keys of counts to withhold: 1..k-1, then one more in any sum revealing one.
+def threshold(questionnaire):
+    """Return the k of a questionnaire: suppress_below, at least ANONYMOUS_K when anonymous."""
+    k = questionnaire.suppress_below or 0
+    return max(k, ANONYMOUS_K) if questionnaire.anonymous else k
+
+
+def check_period(questionnaire, filters):
+    """Refuse a date filter on a questionnaire whose small groups are withheld."""
+    if threshold(questionnaire) > 1 and (filters.start or filters.end):
+        # Two periods set against each other would give the responses of the days between.
+        raise FilterError(
+            _(
+                "This questionnaire withholds groups of fewer than %(k)s responses, so its "
+                "figures cover the whole period only: remove the dates.",
+                k=threshold(questionnaire),
+            )
+        )
+
+
+def suppressed_cells(cells, lines, k, hidden=()):
+    """Return the keys of counts to withhold: 1..k-1 (and `hidden`), then complements.
 
     `cells` maps a key to its count; `lines` lists (total key, [part keys]) whose parts add
-    up to the total. Zero is never withheld, so a zero stays 0.
+    up to the total. A line whose total is shown ends with no withheld part, or with two or
+    more whose sum is at least k; a withheld total keeps at least one withheld part. The
+    complement taken is the smallest non-zero part shown, else the total.
     """
     if k <= 1:
         return set()
-    hidden = {key for key, value in cells.items() if 0 < value < k}
+    hidden = set(hidden) | {key for key, value in cells.items() if 0 < value < k}
     changed = bool(hidden)
     while changed:
         changed = False
         for total, parts in lines:
-            unknown = sum(1 for m in (total, *parts) if m in hidden)
-            if unknown != 1:
+            withheld = [p for p in parts if p in hidden]
+            if total in hidden:
+                if withheld or not parts:
+                    continue
+            elif not withheld or (len(withheld) > 1 and sum(cells[p] for p in withheld) >= k):
                 continue
             pick = [p for p in parts if p not in hidden and cells[p] > 0]
-            if not pick and total not in hidden and cells[total] > 0:
-                pick = [total]
+            if not pick and total in hidden:
+                pick = [p for p in parts if p not in hidden]
             if pick:
                 hidden.add(min(pick, key=lambda p: (cells[p], str(p))))
-                changed = True
+            elif cells[total] > 0:
+                hidden.add(total)
+            else:
+                continue  # a total of 0 says every part is 0, hidden or not
+            changed = True
     return hidden
 
 
@@ -272,6 +306,50 @@ def _percent(part, whole):
     if part is None or whole is None or whole == 0:
         return None
     return 100.0 * part / whole
+
+
+# ---------------------------------------------------------------- batches
+
+
+def _is_closed(questionnaire, now):
+    """Tell whether a questionnaire takes no more answers (closed, or past its closing time)."""
+    return questionnaire.status == "closed" or bool(
+        questionnaire.closes_at and now >= questionnaire.closes_at
+    )
+
+
+def release(questionnaire, k, now=None):
+    """Return (cut, forced) of an anonymous questionnaire's published batches.
+
+    Responses count, in arrival order, up to the latest boundary: `cut` is that response's
+    (submitted_at, id), or None when every response counts. A boundary comes once at least k
+    responses arrived since the last one and every ward, organisation and ward × organisation
+    group that already had k responses gained none or at least k: so no published group ever
+    moves by fewer than k responses. Once closed, every response counts, and `forced` lists
+    the groups whose last gain was 1 to k-1, to withhold.
+    """
+    rows = (
+        Response.select(Response.submitted_at, Response.id, Response.ward, Response.organisation)
+        .where(Response.questionnaire == questionnaire.id)
+        .order_by(Response.submitted_at, Response.id)
+        .tuples()
+    )
+    total, gain, settled = {}, {}, set()
+    unsettled, since, cut = 0, 0, (FIRST_MOMENT, 0)
+    for at, rid, w, o in rows.iterator():
+        for g in ((w, o), (w, None), (None, o)):
+            gain[g] = gain.get(g, 0) + 1
+            if g in settled and gain[g] in (1, k):
+                unsettled += 1 if gain[g] == 1 else -1
+        since += 1
+        if since >= k and not unsettled:
+            for g, n in gain.items():
+                total[g] = total.get(g, 0) + n
+            settled = {g for g, n in total.items() if n >= k}
+            gain, since, cut = {}, 0, (at, rid)
+    if _is_closed(questionnaire, now or utcnow()):
+        return None, {g for g, n in gain.items() if g in settled and 0 < n < k}
+    return cut, set()
 
 
 # ---------------------------------------------------------------- counting
@@ -317,24 +395,66 @@ def _fmt(number):
     return format_number(number)
 
 
+def _up(ward_id, org_id):
+    """Return the groups a (ward, organisation) row adds to: itself and its margins."""
+    return {(ward_id, org_id), (ward_id, None), (None, org_id), (None, None)}
+
+
+ALL = (None, None)  # the group of every response
+
+
 class _Counter:
-    """Collects the counts of one tally as cells and the sums between them."""
+    """Collects the counts of one tally as cells keyed by measure and group, with their sums.
+
+    A group is (ward id or None, organisation id or None). With suppression (k > 1) the
+    counts cover the whole lattice (whole questionnaire, each ward, each organisation, each
+    ward × organisation) whatever the filters, so one pattern of withheld cells serves every
+    page, filter and export alike; filters then pick a group of it. Without suppression the
+    filters go into the SQL and the groups are those of the filtered responses.
+    """
 
     def __init__(self, questionnaire, filters):
         """Load the questions, choices and groups of the tally."""
         self.questionnaire, self.filters = questionnaire, filters
+        self.k = threshold(questionnaire)
+        self.lattice = self.k > 1
+        self.cut, self.forced = None, set()
+        if questionnaire.anonymous:
+            self.cut, self.forced = release(questionnaire, self.k)
         self.questions = list(questionnaire.ordered_questions(include_hidden=True))
         self.counted = [q for q in self.questions if q.kind != "section"]
         self.wards = _dimension(questionnaire, filters, "ward")
         self.organisations = _dimension(questionnaire, filters, "organisation")
         self.groups = {"ward": self.wards, "organisation": self.organisations}.get(filters.by, [])
+        self.at = ALL
+        if self.lattice:
+            org = filters.organisation.id if filters.organisation else filters.scope
+            self.at = (filters.ward.id if filters.ward else None, org)
+            whole = Filters()
+            self.grid = (
+                _dimension(questionnaire, whole, "ward"),
+                _dimension(questionnaire, whole, "organisation"),
+            )
         self.cells, self.lines = {}, []
         self.columns = {}  # question id -> list of (cell id, key, label, hidden)
-        self.sums = {}  # (question id, group id or None) -> (count, sum) of numbers
+        self.sums = {}  # (question id, group) -> (count, sum) of numbers
+
+    def group_keys(self):
+        """Return every group of the lattice (with suppression only)."""
+        wards, orgs = self.grid
+        keys = [ALL] + [(w.id, None) for w in wards] + [(None, o.id) for o in orgs]
+        return keys + [(w.id, o.id) for w in wards for o in orgs]
 
     def where(self, model=Answer):
         """Return the WHERE terms of this tally's answers (or responses)."""
-        return [model.questionnaire == self.questionnaire.id, *self.filters.conditions(model)]
+        terms = [model.questionnaire == self.questionnaire.id]
+        if not self.lattice:
+            terms += self.filters.conditions(model)
+        if self.cut is not None:
+            at, rid = self.cut
+            own = model.response if model is Answer else model.id
+            terms.append((model.submitted_at < at) | ((model.submitted_at == at) & (own <= rid)))
+        return terms
 
     def add(self, key, value):
         """Add to a cell."""
@@ -342,21 +462,17 @@ class _Counter:
 
     def run(self):
         """Run the queries and return self."""
+        if self.lattice:
+            for g in self.group_keys():
+                self.cells[("responses", g)] = 0
         self.count_responses()
         self.count_answers()
-        self.link_lines()
+        if self.lattice:
+            self.link_lines()
         return self
 
     def count_responses(self):
-        """Count responses per ward × organisation: the totals, the groups and the cross table."""
-        for w in self.wards:
-            for o in self.organisations:
-                self.cells[("cross", w.id, o.id)] = 0
-        self.cells[("responses",)] = 0
-        for w in self.wards:
-            self.cells[("ward", w.id)] = 0
-        for o in self.organisations:
-            self.cells[("organisation", o.id)] = 0
+        """Count responses per ward × organisation, adding each into its margins."""
         query = (
             Response.select(Response.ward, Response.organisation, fn.COUNT(Response.id))
             .where(*self.where(Response))
@@ -364,10 +480,8 @@ class _Counter:
             .tuples()
         )
         for ward_id, org_id, n in query:
-            self.add(("cross", ward_id, org_id), n)
-            self.add(("ward", ward_id), n)
-            self.add(("organisation", org_id), n)
-            self.add(("responses",), n)
+            for g in _up(ward_id, org_id):
+                self.add(("responses", g), n)
 
     def count_answers(self):
         """Count each question's choices, values and respondents in one GROUP BY; add the groups.
@@ -382,34 +496,44 @@ class _Counter:
             return
         rows = self.answer_groups(list(kinds))
         observed = {}  # question id -> the scale and number values answered
-        for qid, _gid, _choice, value, _n, _answered in rows:
+        for qid, _w, _o, _choice, value, _n, _answered in rows:
             if value is not None:
                 observed.setdefault(qid, set()).add(value)
         bins = self.make_columns(observed)
-        self._zero_columns(list(kinds))
-        for qid, gid, choice_id, value, n, answered in rows:
+        if self.lattice:
+            self._zero_columns(list(kinds))
+        for qid, w, o, choice_id, value, n, answered in rows:
+            groups = _up(w, o)
             if kinds[qid] in ("scale", "number"):
                 start, width = bins.get(qid, (0, 1))
                 column = (
                     int(value) if kinds[qid] == "scale" else math.floor((value - start) / width)
                 )
-                self._add_count(qid, column, gid, n)
-                self._add_sum(qid, gid, n, n * value)
+                for g in groups:
+                    self.add(("count", qid, column, g), n)
+                    count, amount = self.sums.get((qid, g), (0, 0.0))
+                    self.sums[(qid, g)] = (count + n, amount + n * value)
             elif choice_id is not None:
-                self._add_count(qid, choice_id, gid, n)
-            self._add_answered(qid, gid, answered)
+                for g in groups:
+                    self.add(("count", qid, choice_id, g), n)
+            for g in groups:
+                self.add(("answered", qid, g), answered)
 
     def answer_groups(self, question_ids):
-        """Return (question, group or None, choice, number, answers, respondents) rows by GROUP BY.
+        """Return (question, ward, organisation, choice, number, answers, respondents) by GROUP BY.
 
-        COUNT(*) FILTER (WHERE first_row) counts respondents: a multi-choice answer has a row
-        per choice. SQLite groups at the finest grain (question, ward, organisation, choice,
-        number), the order of the answer table's tally index, so it reads that index once and
-        sorts nothing; PostgreSQL hashes, and the fewer the keys the faster, so it groups by
-        the breakdown's column only.
+        Ward and organisation are None where not grouped by. COUNT(*) FILTER (WHERE first_row)
+        counts respondents: a multi-choice answer has a row per choice. SQLite groups at the
+        finest grain (question, ward, organisation, choice, number), the order of the answer
+        table's tally index, so it reads that index once and sorts nothing; PostgreSQL hashes,
+        and the fewer the keys the faster, so it groups by the breakdown's column only (by
+        both with suppression, which needs the whole lattice).
         """
         by = self.filters.by
-        places = ["ward", "organisation"] if is_sqlite() else [by] if by else []
+        if is_sqlite() or self.lattice:
+            places = ["ward", "organisation"]
+        else:
+            places = [by] if by else []
         keys = [
             Answer.question,
             *(getattr(Answer, name) for name in places),
@@ -418,12 +542,15 @@ class _Counter:
         ]
         query = (
             Answer.select(*keys, fn.COUNT(SQL("*")), fn.COUNT(SQL("*")).filter(Answer.first_row))
-            .where(Answer.question.in_(question_ids), *self.filters.conditions(Answer))
+            .where(Answer.question.in_(question_ids), *self.where(Answer)[1:])
             .group_by(*keys)
             .tuples()
         )
-        at = 1 + places.index(by) if by else None
-        return [(row[0], row[at] if at else None, *row[-4:]) for row in query]
+        wi = 1 + places.index("ward") if "ward" in places else None
+        oi = 1 + places.index("organisation") if "organisation" in places else None
+        return [
+            (row[0], row[wi] if wi else None, row[oi] if oi else None, *row[-4:]) for row in query
+        ]
 
     def make_columns(self, observed):
         """Set each question's columns (choices, scale values, number ranges); return the ranges."""
@@ -449,33 +576,13 @@ class _Counter:
         return bins
 
     def _zero_columns(self, ids):
-        """Start every counted cell of these questions at 0, so zeros appear as zeros."""
+        """Start every counted cell of the lattice at 0, so every cell takes part in the lines."""
+        groups = self.group_keys()
         for qid in ids:
-            self.cells[("answered", qid)] = 0
-            for cid, *_rest in self.columns[qid]:
-                self.cells[("count", qid, cid)] = 0
-                for g in self.groups:
-                    self.cells[("count", qid, cid, g.id)] = 0
-            for g in self.groups:
-                self.cells[("answered", qid, g.id)] = 0
-
-    def _add_count(self, qid, cid, gid, n):
-        """Add n answers of a column, overall and in its group."""
-        self.add(("count", qid, cid), n)
-        if gid is not None:
-            self.add(("count", qid, cid, gid), n)
-
-    def _add_answered(self, qid, gid, n):
-        """Add n answered, overall and in its group."""
-        self.add(("answered", qid), n)
-        if gid is not None:
-            self.add(("answered", qid, gid), n)
-
-    def _add_sum(self, qid, gid, n, amount):
-        """Add n numbers adding up to amount, overall and in its group (for means)."""
-        for key in {(qid, None), (qid, gid)}:
-            count, total = self.sums.get(key, (0, 0.0))
-            self.sums[key] = (count + n, total + amount)
+            for g in groups:
+                self.cells[("answered", qid, g)] = 0
+                for cid, *_rest in self.columns[qid]:
+                    self.cells[("count", qid, cid, g)] = 0
 
     def _number_columns(self, question, seen):
         """Set a number question's ranges (bounds, else answers seen); return (start, width)."""
@@ -498,44 +605,58 @@ class _Counter:
         ]
         return start, width
 
-    def link_lines(self):
-        """Declare which cells add up to which, for the suppression rule."""
-        group_total = {"ward": "ward", "organisation": "organisation"}.get(self.filters.by)
-        lines = self.lines
-        lines.append((("responses",), [("ward", w.id) for w in self.wards]))
-        lines.append((("responses",), [("organisation", o.id) for o in self.organisations]))
-        for w in self.wards:
-            lines.append((("ward", w.id), [("cross", w.id, o.id) for o in self.organisations]))
-        for o in self.organisations:
-            lines.append((("organisation", o.id), [("cross", w.id, o.id) for w in self.wards]))
+    def measures(self):
+        """Return the measures counted in every group: responses, and each question's cells."""
+        found = [("responses",)]
         for q in self.counted:
-            self._link_question(q, group_total)
+            found += [("answered", q.id), ("skipped", q.id)]
+            found += [("count", q.id, c[0]) for c in self.columns.get(q.id, [])]
+        return found
 
-    def _link_question(self, q, group_total):
-        """Declare the sums of one question: answered + skipped, columns, and the breakdown."""
-        responses = self.cells[("responses",)]
-        self.cells[("skipped", q.id)] = responses - self.cells[("answered", q.id)]
-        self.lines.append((("responses",), [("answered", q.id), ("skipped", q.id)]))
-        ids = [c[0] for c in self.columns.get(q.id, [])]
-        if q.kind in ADDITIVE_KINDS:
-            self.lines.append((("answered", q.id), [("count", q.id, c) for c in ids]))
-        if not group_total:
-            return
-        for g in self.groups:
-            self.cells[("skipped", q.id, g.id)] = (
-                self.cells[(group_total, g.id)] - self.cells[("answered", q.id, g.id)]
-            )
-            self.lines.append(
-                ((group_total, g.id), [("answered", q.id, g.id), ("skipped", q.id, g.id)])
-            )
-            if q.kind in ADDITIVE_KINDS:
-                self.lines.append(
-                    (("answered", q.id, g.id), [("count", q.id, c, g.id) for c in ids])
+    def margin_lines(self, measure):
+        """Return the lines of one measure across the lattice: total, wards, organisations."""
+        wards, orgs = self.grid
+        whole = measure + (ALL,)
+        lines = [
+            (whole, [measure + ((w.id, None),) for w in wards]),
+            (whole, [measure + ((None, o.id),) for o in orgs]),
+        ]
+        for w in wards:
+            lines.append((measure + ((w.id, None),), [measure + ((w.id, o.id),) for o in orgs]))
+        for o in orgs:
+            lines.append((measure + ((None, o.id),), [measure + ((w.id, o.id),) for w in wards]))
+        return lines
+
+    def link_lines(self):
+        """Work out the skipped cells and declare which cells add up to which."""
+        for q in self.counted:
+            ids = [c[0] for c in self.columns.get(q.id, [])]
+            for g in self.group_keys():
+                responses = ("responses", g)
+                self.cells[("skipped", q.id, g)] = (
+                    self.cells[responses] - self.cells[("answered", q.id, g)]
                 )
-        for name in ("answered", "skipped"):
-            self.lines.append(((name, q.id), [(name, q.id, g.id) for g in self.groups]))
-        for c in ids:
-            self.lines.append((("count", q.id, c), [("count", q.id, c, g.id) for g in self.groups]))
+                self.lines.append((responses, [("answered", q.id, g), ("skipped", q.id, g)]))
+                if q.kind in ADDITIVE_KINDS:
+                    self.lines.append((("answered", q.id, g), [("count", q.id, c, g) for c in ids]))
+        for measure in self.measures():
+            self.lines.extend(self.margin_lines(measure))
+
+    def suppressed(self):
+        """Return the withheld cells: small groups whole with their complements, then cells."""
+        if not self.lattice:
+            return set()
+        groups = self.group_keys()
+        sizes = {g: self.cells[("responses", g)] for g in groups}
+        small = {g for g in groups if 0 < sizes[g] < self.k} | self.forced
+        whole = suppressed_cells(
+            sizes,
+            [(t[-1], [p[-1] for p in ps]) for t, ps in self.margin_lines(("responses",))],
+            self.k,
+            small,
+        )
+        withheld = {key for key in self.cells if key[-1] in whole}
+        return suppressed_cells(self.cells, self.lines, self.k, withheld)
 
 
 # ---------------------------------------------------------------- assembling
@@ -548,14 +669,26 @@ class _Assembler:
         """Keep the counter and the withheld keys."""
         self.c, self.hidden = counter, hidden
 
+    def group(self, ward=None, organisation=None):
+        """Return the group of a row: the filters' group narrowed to a ward or organisation."""
+        w, o = self.c.at
+        return (ward.id if ward else w, organisation.id if organisation else o)
+
     def get(self, *key):
         """Return a published cell: its count, or None when withheld."""
-        return None if key in self.hidden else self.c.cells.get(key, 0)
+        if key in self.hidden:
+            return None
+        if key[0] == "skipped" and key not in self.c.cells:
+            responses = self.c.cells.get(("responses", key[-1]), 0)
+            return responses - self.c.cells.get(("answered", *key[1:]), 0)
+        return self.c.cells.get(key, 0)
 
-    def mean(self, q, gid=None):
+    def mean(self, q, g):
         """Return a scale or number mean, withheld when any count it rests on is withheld."""
-        count, amount = self.c.sums.get((q.id, gid), (0, 0.0))
-        keys = [("answered", q.id)] + [("count", q.id, col[0]) for col in self.c.columns[q.id]]
+        count, amount = self.c.sums.get((q.id, g), (0, 0.0))
+        keys = [("answered", q.id, g)] + [
+            ("count", q.id, col[0], g) for col in self.c.columns[q.id]
+        ]
         if not count or any(k in self.hidden for k in keys):
             return None
         return amount / count
@@ -564,24 +697,32 @@ class _Assembler:
         """Return the published tally of one question."""
         if q.kind == "section":
             return QuestionTally(q)
-        answered = self.get("answered", q.id)
+        g = self.group()
+        answered = self.get("answered", q.id, g)
         columns = []
         for cid, key, label, hidden in self.c.columns.get(q.id, []):
-            count = self.get("count", q.id, cid)
+            count = self.get("count", q.id, cid, g)
             columns.append(Column(key, label, hidden, count, _percent(count, answered)))
-        qt = QuestionTally(q, answered, self.get("skipped", q.id), columns)
+        qt = QuestionTally(q, answered, self.get("skipped", q.id, g), columns)
         if q.kind in ("scale", "number"):
-            qt.mean = self.mean(q)
-        qt.rows = [self.group_row(q, g) for g in self.c.groups]
+            qt.mean = self.mean(q, g)
+        qt.rows = [self.group_row(q, row) for row in self.c.groups]
         return qt
 
-    def group_row(self, q, g):
+    def narrowed(self, row):
+        """Return the group of one breakdown row (a ward or an organisation)."""
+        if self.c.filters.by == "ward":
+            return self.group(ward=row)
+        return self.group(organisation=row)
+
+    def group_row(self, q, row):
         """Return one group's row of a question's breakdown."""
-        answered = self.get("answered", q.id, g.id)
-        counts = [
-            self.get("count", q.id, cid, g.id) for cid, *_rest in self.c.columns.get(q.id, [])
-        ]
-        return GroupRow(g.code, g.name, answered, counts, [_percent(n, answered) for n in counts])
+        g = self.narrowed(row)
+        answered = self.get("answered", q.id, g)
+        counts = [self.get("count", q.id, cid, g) for cid, *_rest in self.c.columns.get(q.id, [])]
+        return GroupRow(
+            row.code, row.name, answered, counts, [_percent(n, answered) for n in counts]
+        )
 
     def tally(self):
         """Return the whole published Tally."""
@@ -589,27 +730,31 @@ class _Assembler:
         return Tally(
             questionnaire=c.questionnaire,
             filters=c.filters,
-            k=c.questionnaire.suppress_below or 0,
-            responses=self.get("responses"),
+            k=c.k,
+            responses=self.get("responses", self.group()),
             wards=c.wards,
             organisations=c.organisations,
             cross={
-                (w.code, o.code): self.get("cross", w.id, o.id)
+                (w.code, o.code): self.get("responses", self.group(w, o))
                 for w in c.wards
                 for o in c.organisations
             },
-            ward_totals={w.code: self.get("ward", w.id) for w in c.wards},
-            organisation_totals={o.code: self.get("organisation", o.id) for o in c.organisations},
+            ward_totals={w.code: self.get("responses", self.group(ward=w)) for w in c.wards},
+            organisation_totals={
+                o.code: self.get("responses", self.group(organisation=o)) for o in c.organisations
+            },
             questions=[self.question(q) for q in c.questions],
             groups=c.groups,
+            batched=c.questionnaire.anonymous,
         )
 
 
 def tally(questionnaire, filters=None):
     """Count a questionnaire's answers under filters (and breakdown); return the published Tally."""
-    counter = _Counter(questionnaire, filters or Filters()).run()
-    hidden = suppressed_cells(counter.cells, counter.lines, questionnaire.suppress_below or 0)
-    return _Assembler(counter, hidden).tally()
+    filters = filters or Filters()
+    check_period(questionnaire, filters)
+    counter = _Counter(questionnaire, filters).run()
+    return _Assembler(counter, counter.suppressed()).tally()
 
 
 def filtered_responses(questionnaire, filters):
@@ -621,8 +766,31 @@ def filtered_responses(questionnaire, filters):
     )
 
 
+def published_cells(questionnaire, question):
+    """Return the (ward, organisation) cells whose answers to a question may be listed.
+
+    With suppression, a text is listed only when its ward × organisation cell shows how many
+    answered the question, so no list under any filter holds a text of a withheld group.
+    """
+    counter = _Counter(questionnaire, Filters()).run()
+    hidden = counter.suppressed()
+    wards, orgs = counter.grid
+    return [
+        (w.id, o.id)
+        for w in wards
+        for o in orgs
+        if counter.cells.get(("answered", question.id, (w.id, o.id)))
+        and ("answered", question.id, (w.id, o.id)) not in hidden
+    ], counter
+
+
 def text_answers(questionnaire, question, filters, search=""):
-    """Return a text question's answers under filters, matching search, newest first (a query)."""
+    """Return a text question's answers under filters, matching search (a query).
+
+    Newest first; with suppression, only answers of the cells `published_cells` allows, in
+    the order of their text (arrival order would say who answered when).
+    """
+    check_period(questionnaire, filters)
     query = (
         Answer.select(Answer.text, Answer.submitted_at, Ward.code, Organisation.code)
         .join_from(Answer, Ward)
@@ -630,8 +798,14 @@ def text_answers(questionnaire, question, filters, search=""):
         .where(
             Answer.question == question.id, Answer.text.is_null(False), *filters.conditions(Answer)
         )
-        .order_by(Answer.id.desc())
     )
+    if threshold(questionnaire) > 1:
+        cells, counter = published_cells(questionnaire, question)
+        allowed = [(Answer.ward == w) & (Answer.organisation == o) for w, o in cells]
+        query = query.where(functools.reduce(operator.or_, allowed, SQL("1 = 0")))
+        query = query.where(*counter.where(Answer)[1:]).order_by(Answer.text, Answer.ward)
+    else:
+        query = query.order_by(Answer.id.desc())
     search = (search or "").strip()
     if search:
         query = query.where(Answer.text.contains(search))

@@ -19,6 +19,7 @@ from survey.tallies.counting import (
     parse_filters,
     tally,
     text_answers,
+    threshold,
 )
 from survey.tallies.forms import TallyFilterForm
 
@@ -85,7 +86,7 @@ def answers(slug, key):
         & (Question.key == key)
         & Question.kind.in_(("text", "longtext", "date")),
     )
-    k = questionnaire.suppress_below or 0
+    k = threshold(questionnaire)
     withheld = 0 < filtered_responses(questionnaire, filters) < k
     search = request.args.get("q", "")[:200]
     return object_list(
