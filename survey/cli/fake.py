@@ -1,7 +1,7 @@
 """Random valid responses for demos and benchmarks, checked and stored like a real form.
 
 Each fake form is a MultiDict keyed by question key, checked by `rules.check_answers`
-and stored by `respond.submit.store`, so fakes obey exactly the rules real answers do.
+and stored by `respond.submit.store_many`, so fakes obey exactly the rules real answers do.
 """
 
 import datetime
@@ -11,7 +11,6 @@ import uuid
 
 from werkzeug.datastructures import MultiDict
 
-from survey.db import database
 from survey.models import Organisation, Ward
 from survey.respond import submit
 from survey.respond.rules import Schema, check_answers, scale_bounds
@@ -107,8 +106,8 @@ class _Faker:
 def generate(questionnaire, n, seed=None):
     """Store n random valid responses spread over the questionnaire's wards and organisations.
 
-    Every form goes through rules.check_answers and submit.store; stores are
-    batched BATCH to a transaction. Return the number stored.
+    Every form goes through rules.check_answers; BATCH of them are stored together by
+    submit.store_many. Return the number stored.
     """
     rng = random.Random(seed)
     schema = Schema.load(questionnaire)
@@ -116,14 +115,12 @@ def generate(questionnaire, n, seed=None):
     faker = _Faker(schema, rng)
     stored = 0
     for start in range(0, n, BATCH):
-        with database.atomic():
-            for _ in range(min(BATCH, n - start)):
-                outcome = check_answers(schema, faker.form())
-                if not outcome.ok:
-                    raise AssertionError(f"fake form refused by the rules: {outcome.errors}")
-                ward_id, org_id = rng.choice(groups)
-                result = submit.store(
-                    questionnaire, ward_id, org_id, None, str(uuid.uuid4()), outcome.values
-                )
-                stored += result == submit.STORED
+        batch = []
+        for _ in range(min(BATCH, n - start)):
+            outcome = check_answers(schema, faker.form())
+            if not outcome.ok:
+                raise AssertionError(f"fake form refused by the rules: {outcome.errors}")
+            ward_id, org_id = rng.choice(groups)
+            batch.append((ward_id, org_id, str(uuid.uuid4()), outcome.values))
+        stored += submit.store_many(questionnaire, batch)
     return stored

@@ -69,6 +69,22 @@ POSTGRES_STORE = {
 }
 
 
+# Many responses at once (fake responses for demos and benchmarks): no collaborator, no receipt.
+POSTGRES_MANY_RESPONSES = (
+    'INSERT INTO "response" ("questionnaire_id", "ward_id", "organisation_id", '
+    '"collaborator_id", "submitted_at", "client_uuid") '
+    "SELECT %s, v.w, v.o, NULL, %s, v.u FROM unnest(%s::integer[], %s::integer[], "
+    '%s::varchar[]) AS v (w, o, u) RETURNING "id", "client_uuid"'
+)
+POSTGRES_MANY_ANSWERS = (
+    'INSERT INTO "answer" ("response_id", "question_id", "choice_id", "text", "number", '
+    '"first_row", "questionnaire_id", "ward_id", "organisation_id", "submitted_at") '
+    "SELECT v.r, v.q, v.c, v.t, v.n, v.f, %s, v.w, v.o, %s FROM unnest(%s::integer[], "
+    "%s::integer[], %s::integer[], %s::text[], %s::double precision[], %s::boolean[], "
+    "%s::integer[], %s::integer[]) AS v (r, q, c, t, n, f, w, o)"
+)
+
+
 def answer_rows(values):
     """Return (question, choice, text, number, first_row) per value; first_row: one per question."""
     rows, seen = [], set()
@@ -150,3 +166,51 @@ def conflict(questionnaire, collaborator, client_uuid):
     if collaborator is not None and questionnaire.per_collaborator == "one":
         return ALREADY_ANSWERED
     return None
+
+
+def store_many(questionnaire, responses):
+    """Store checked responses without a collaborator, all in one transaction; return how many.
+
+    `responses` holds (ward id, organisation id, client_uuid, values) tuples. For fake responses
+    at scale: one round trip for many responses instead of one each.
+    """
+    now = utcnow()
+    if is_sqlite():
+        stamp = now.isoformat(" ")
+        with write_transaction() as cursor:
+            rows = []
+            for ward_id, organisation_id, client_uuid, values in responses:
+                cursor.execute(
+                    SQLITE_RESPONSE,
+                    (questionnaire.id, ward_id, organisation_id, None, stamp, client_uuid),
+                )
+                rows += [
+                    (cursor.lastrowid, *row, questionnaire.id, ward_id, organisation_id, stamp)
+                    for row in answer_rows(values)
+                ]
+            cursor.executemany(SQLITE_ANSWER, rows)
+        return len(responses)
+    wards, organisations, uuids, answers = [], [], [], []
+    for ward_id, organisation_id, client_uuid, values in responses:
+        wards.append(ward_id)
+        organisations.append(organisation_id)
+        uuids.append(client_uuid)
+        answers.append(answer_rows(values))
+    with database.atomic():
+        ids = dict(
+            (u, i)
+            for i, u in database.execute_sql(
+                POSTGRES_MANY_RESPONSES, (questionnaire.id, now, wards, organisations, uuids)
+            )
+        )
+        columns = [[] for _ in range(8)]
+        for ward_id, organisation_id, client_uuid, rows in zip(
+            wards, organisations, uuids, answers
+        ):
+            for row in rows:
+                for column, value in zip(
+                    columns, (ids[client_uuid], *row, ward_id, organisation_id)
+                ):
+                    column.append(value)
+        database.execute_sql(POSTGRES_MANY_ANSWERS, (questionnaire.id, now, *columns))
+    return len(responses)
