@@ -4,7 +4,7 @@ import re
 
 from survey.models import ApiToken, AuditEvent, Organisation, Questionnaire, User
 from survey.security import hash_api_token
-from tests.conftest import make_user
+from tests.helpers import make_user
 
 URL = "/api/v1/questionnaires/sample/tallies"
 

@@ -3,7 +3,7 @@
 from werkzeug.security import check_password_hash
 
 from survey.models import AuditEvent, User
-from tests.conftest import make_user
+from tests.helpers import make_user
 
 
 def test_login_page_is_vietnamese_by_default(client):

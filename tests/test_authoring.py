@@ -6,7 +6,7 @@ import json
 import re
 
 import pytest
-from conftest import SAMPLE, store_answers
+from tests.helpers import SAMPLE, store_answers
 
 from survey.models import (
     Answer,

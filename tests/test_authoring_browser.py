@@ -4,7 +4,7 @@ import os
 from pathlib import Path
 
 import pytest
-from conftest import make_user
+from tests.helpers import make_user
 
 from survey.models import Answer, Question, Questionnaire, Response
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pypdfium2 as pdfium
 import pytest
 import zxingcpp
-from conftest import make_user
+from tests.helpers import make_user
 from PIL import Image
 
 from survey.models import Collaborator

@@ -10,7 +10,7 @@ import pytest
 from survey.db import database, is_sqlite, migrate
 from survey.db.sqlite import write_transaction
 from survey.models import TABLES, Organisation, Ward
-from tests.conftest import store_answers
+from tests.helpers import store_answers
 
 
 def test_migrate_creates_every_table_and_is_idempotent(app, db):

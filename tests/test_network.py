@@ -7,7 +7,7 @@ from io import BytesIO
 from pathlib import Path
 
 import pytest
-from conftest import csrf_token_of, make_user
+from tests.helpers import csrf_token_of, make_user
 
 from survey.models import AuditEvent, Collaborator, Organisation, Questionnaire, Ward
 from survey.questionnaires.file_format import set_targets

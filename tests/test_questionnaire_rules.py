@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from survey.models import AuditEvent, Choice, Question, Questionnaire
 from survey.questionnaires import authoring, rules
 from survey.questionnaires.file_format import FileError, import_questionnaire
-from tests.conftest import SAMPLE, make_user
+from tests.helpers import SAMPLE, make_user
 
 VALID = {**copy.deepcopy(SAMPLE), "slug": "valid", "organisation": None}
 

@@ -4,7 +4,7 @@ import copy
 import uuid
 
 import pytest
-from conftest import SAMPLE
+from tests.helpers import SAMPLE
 
 from survey.db import database
 from survey.models import Collaborator, Organisation, Receipt, Response, Ward

@@ -10,7 +10,7 @@ import pytest
 from survey.models import Answer, Collaborator, Questionnaire, Receipt, Response, Ward, utcnow
 from survey.questionnaires.file_format import import_questionnaire
 from survey.respond.links import sign_group
-from tests.conftest import SAMPLE
+from tests.helpers import SAMPLE
 
 
 @pytest.fixture

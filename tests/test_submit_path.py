@@ -6,7 +6,7 @@ from survey import create_app
 from survey.db import database, migrate
 from survey.models import Answer
 from survey.questionnaires.file_format import import_questionnaire
-from tests.conftest import SAMPLE
+from tests.helpers import SAMPLE
 
 
 def _send(client, token, **answers):

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from survey.models import Organisation, Ward
-from tests.conftest import make_user, store_answers
+from tests.helpers import make_user, store_answers
 
 pytestmark = pytest.mark.browser
 
