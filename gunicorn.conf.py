@@ -3,8 +3,10 @@
 Every value can be overridden on the command line or with GUNICORN_CMD_ARGS.
 """
 
+import logging
 import multiprocessing
 import os
+import re
 
 bind = os.environ.get("SURVEY_BIND", "127.0.0.1:8000")
 # Sync workers: each request is short (a form, an insert, a GROUP BY). Two per core.
@@ -20,6 +22,9 @@ max_requests = 20000
 max_requests_jitter = 2000
 accesslog = "-"
 errorlog = "-"
+# A personal link's token is the collaborator's secret, and its time would match an anonymous
+# response's: logs show the route (/c/…), never the token (see hide_personal_links).
+PERSONAL_LINK = re.compile(r"/c/[^/?#\s\"]+")
 # Behind a load balancer that sets X-Forwarded-*, trust it for client addresses (rate limits).
 forwarded_allow_ips = os.environ.get("SURVEY_FORWARDED_ALLOW_IPS", "127.0.0.1")
 
@@ -30,3 +35,24 @@ def post_fork(server, worker):
 
     if database.obj is not None and hasattr(database.obj, "close_all"):
         database.obj.close_all()
+
+
+def hide_personal_links(record):
+    """Replace the token of every personal link (/c/<token>) in a log record by an ellipsis."""
+    if isinstance(record.args, dict):  # gunicorn's access line: its atoms, changed in place
+        for key, value in list(record.args.items()):
+            if isinstance(value, str):
+                record.args[key] = PERSONAL_LINK.sub("/c/…", value)
+    elif isinstance(record.args, tuple):
+        record.args = tuple(
+            PERSONAL_LINK.sub("/c/…", a) if isinstance(a, str) else a for a in record.args
+        )
+    if isinstance(record.msg, str):
+        record.msg = PERSONAL_LINK.sub("/c/…", record.msg)
+    return True
+
+
+def on_starting(server):
+    """Filter the access log, gunicorn's error log and the app's log before any request."""
+    for name in ("gunicorn.access", "gunicorn.error", "survey"):
+        logging.getLogger(name).addFilter(hide_personal_links)

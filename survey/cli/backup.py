@@ -6,6 +6,13 @@ database file (SURVEY_DATABASE_URL), removing any leftover `-wal` and `-shm` fil
 
 PostgreSQL: `pg_dump` writes a plain SQL dump. To restore, create an empty database and
 run `psql postgresql://user@host/newdb < PATH`, then point SURVEY_DATABASE_URL at it.
+
+Receipts (who answered) are written in the order of their key on both databases, never in the
+order they were stored: set beside responses in id order, that order would tie each receipt
+of an anonymous questionnaire to its response. SQLite: the copy's receipt table is rebuilt in
+key order, then the copy is vacuumed (no freed page keeps the old rows). PostgreSQL: pg_dump
+writes tables in their physical order, so it leaves the receipts' rows out and they are
+appended, sorted, from the same snapshot.
 """
 
 import os
@@ -14,7 +21,15 @@ import sqlite3
 import subprocess
 from pathlib import Path
 
+import psycopg
+
 from survey.db import database, is_sqlite
+
+
+# The receipts appended to a PostgreSQL dump (pg_dump empties search_path: names are qualified).
+RECEIPTS_COPY_IN = (
+    b'\nCOPY public."receipt" ("questionnaire_id", "collaborator_id", "count") FROM stdin;\n'
+)
 
 
 class BackupError(RuntimeError):
@@ -43,10 +58,27 @@ def _sqlite(source, path):
     dst = sqlite3.connect(partial)
     try:
         src.backup(dst)
+        _sort_receipts(dst)
     finally:
         dst.close()
         src.close()
     os.replace(partial, path)
+
+
+def _sort_receipts(copy):
+    """Rewrite a SQLite copy's receipts in key order (new rowids too), then vacuum the copy."""
+    with copy:
+        copy.execute(
+            "CREATE TEMP TABLE sorted_receipt AS SELECT * FROM receipt "
+            "ORDER BY questionnaire_id, collaborator_id"
+        )
+        copy.execute("DELETE FROM receipt")
+        copy.execute(
+            "INSERT INTO receipt SELECT * FROM sorted_receipt "
+            "ORDER BY questionnaire_id, collaborator_id"
+        )
+        copy.execute("DROP TABLE sorted_receipt")
+    copy.execute("VACUUM")
 
 
 def _pg_dump(url, path):
@@ -57,15 +89,41 @@ def _pg_dump(url, path):
             "pg_dump was not found: install the PostgreSQL client "
             "(Debian: apt install postgresql-client)"
         )
-    rest = url.partition("://")[2]
+    url = "postgresql://" + url.partition("://")[2]
     partial = path.with_name(path.name + ".partial")
-    done = subprocess.run(
-        [program, "--no-owner", "--no-privileges", "--file", str(partial), "postgresql://" + rest],
-        check=False,
-        capture_output=True,
-        text=True,
-    )
-    if done.returncode != 0:
-        partial.unlink(missing_ok=True)
-        raise BackupError("pg_dump failed: " + done.stderr.strip())
+    with psycopg.connect(url, autocommit=True) as conn:
+        # One snapshot for pg_dump and the sorted receipts: exported by a transaction kept open.
+        conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        snapshot = conn.execute("SELECT pg_export_snapshot()").fetchone()[0]
+        done = subprocess.run(
+            [
+                program,
+                "--no-owner",
+                "--no-privileges",
+                "--snapshot",
+                snapshot,
+                "--exclude-table-data",
+                "receipt",
+                "--file",
+                str(partial),
+                url,
+            ],
+            check=False,
+            capture_output=True,
+            text=True,
+        )
+        if done.returncode != 0:
+            partial.unlink(missing_ok=True)
+            raise BackupError("pg_dump failed: " + done.stderr.strip())
+        with open(partial, "ab") as out:
+            out.write(RECEIPTS_COPY_IN)
+            sorted_rows = (
+                'COPY (SELECT "questionnaire_id", "collaborator_id", "count" FROM "receipt" '
+                'ORDER BY "questionnaire_id", "collaborator_id") TO STDOUT'
+            )
+            with conn.cursor().copy(sorted_rows) as copy:
+                for block in copy:
+                    out.write(block)
+            out.write(b"\\.\n")
+        conn.execute("COMMIT")
     os.replace(partial, path)

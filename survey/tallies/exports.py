@@ -13,6 +13,7 @@ from survey.cells import neutralise
 from survey.i18n import gettext as _
 from survey.i18n import local_time
 from survey.models import Answer, Choice, Collaborator, Organisation, Response, Ward
+from survey.tallies.counting import check_period, lattice
 
 CHUNK = 1000
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -44,8 +45,12 @@ class _Layout:
             Organisation.select(Organisation.id, Organisation.code).tuples()
         )
         self.named = not questionnaire.anonymous
+        # An anonymous response has no id, time or order in an export, and its ward and
+        # organisation only where the tallies show its ward × organisation cell.
+        self.counter, self.shown = lattice(questionnaire) if not self.named else (None, None)
         self.header = (
-            ["response", "submitted_at", "ward", "organisation"]
+            ([] if self.shown is not None else ["response", "submitted_at"])
+            + ["ward", "organisation"]
             + (["collaborator"] if self.named else [])
             + [q.key for q in questions]
         )
@@ -66,7 +71,9 @@ class _Layout:
                 Answer.response, Answer.question, Answer.choice, Answer.text, Answer.number
             )
             .where(
-                Answer.response.between(responses[0][0], responses[-1][0]),
+                Answer.response.in_([r[0] for r in responses])
+                if self.shown is not None
+                else Answer.response.between(responses[0][0], responses[-1][0]),
                 Answer.questionnaire == self.questionnaire.id,
             )
             .order_by(Answer.response, Answer.id)
@@ -80,12 +87,13 @@ class _Layout:
         names = self._names(responses)
         rows = []
         for response_id, submitted_at, ward_id, org_id, collaborator_id in responses:
-            row = [
-                response_id,
-                local_time(submitted_at).strftime("%Y-%m-%d %H:%M:%S"),
-                self.ward_code.get(ward_id, ""),
-                self.organisation_code.get(org_id, ""),
-            ]
+            if self.shown is None:
+                row = [response_id, local_time(submitted_at).strftime("%Y-%m-%d %H:%M:%S")]
+                row += [self.ward_code.get(ward_id, ""), self.organisation_code.get(org_id, "")]
+            elif (ward_id, org_id) in self.shown:
+                row = [self.ward_code.get(ward_id, ""), self.organisation_code.get(org_id, "")]
+            else:
+                row = ["", ""]
             if self.named:
                 row.append(names.get(collaborator_id, ""))
             row.extend(
@@ -109,8 +117,12 @@ class _Layout:
 
 def response_rows(questionnaire, filters):
     """Yield the header, then a row per response in id order, reading CHUNK responses at a time."""
+    check_period(questionnaire, filters)
     layout = _Layout(questionnaire)
     yield layout.header
+    if layout.shown is not None:
+        yield from _anonymous_rows(layout, filters)
+        return
     last = 0
     while True:
         responses = list(
@@ -134,6 +146,43 @@ def response_rows(questionnaire, filters):
             return
         yield from layout.chunk_rows(responses)
         last = responses[-1][0]
+
+
+def _anonymous_rows(layout, filters):
+    """Yield the rows of an anonymous questionnaire's published batches, in client_uuid order.
+
+    The client's random uuid orders nothing in time. A ward or organisation filter keeps only
+    the responses of shown cells, since the filter itself would name the rest's group.
+    """
+    released, shown = layout.counter.where(Response)[1:], layout.shown
+    narrowed = any((filters.ward, filters.organisation, filters.scope is not None))
+    last = ""
+    while True:
+        responses = list(
+            Response.select(
+                Response.id,
+                Response.submitted_at,
+                Response.ward,
+                Response.organisation,
+                Response.collaborator,
+                Response.client_uuid,
+            )
+            .where(
+                Response.questionnaire == layout.questionnaire.id,
+                Response.client_uuid > last,
+                *released,
+                *filters.conditions(Response),
+            )
+            .order_by(Response.client_uuid)
+            .limit(CHUNK)
+            .tuples()
+        )
+        if not responses:
+            return
+        last = responses[-1][-1]
+        kept = [r[:5] for r in responses if not narrowed or (r[2], r[3]) in shown]
+        if kept:
+            yield from layout.chunk_rows(kept)
 
 
 def csv_stream(rows, flush_every=500):
@@ -161,15 +210,18 @@ def write_xlsx(path, sheets):
             "strings_to_numbers": False,
         },
     )
-    for name, rows in sheets:
-        sheet = workbook.add_worksheet(name[:31])
-        for r, row in enumerate(rows):
-            for c, value in enumerate(row):
-                if isinstance(value, (int, float)) and not isinstance(value, bool):
-                    sheet.write_number(r, c, value)
-                elif value not in (None, ""):
-                    sheet.write_string(r, c, str(value))  # never a formula in XLSX
-    workbook.close()
+    try:
+        for name, rows in sheets:
+            sheet = workbook.add_worksheet(name[:31])
+            for r, row in enumerate(rows):
+                for c, value in enumerate(row):
+                    if isinstance(value, (int, float)) and not isinstance(value, bool):
+                        sheet.write_number(r, c, value)
+                    elif value not in (None, ""):
+                        sheet.write_string(r, c, str(value))  # never a formula in XLSX
+    finally:
+        # Also after a failed query: closing releases the temporary files of each sheet.
+        workbook.close()
 
 
 def _pct(value):

@@ -4,6 +4,7 @@ import os
 import tempfile
 
 from flask import current_app, render_template, request
+from flask_login import current_user
 from playhouse.flask_utils import get_object_or_404, object_list
 
 from survey.downloads import download, primed
@@ -11,7 +12,7 @@ from survey.errors import render_error
 from survey.i18n import gettext as _
 from survey.models import Organisation, Question, Ward, utcnow
 from survey.params import page_number
-from survey.security import VIEWER, access, organisation_scope, questionnaire_or_404
+from survey.security import ADMIN, VIEWER, access, organisation_scope, questionnaire_or_404
 from survey.tallies import bp, exports
 from survey.tallies.counting import (
     FilterError,
@@ -139,11 +140,21 @@ def _temp_xlsx(sheets):
     return path
 
 
+def _raw_refused(questionnaire):
+    """Return a 403 when someone other than an admin asks a suppressed questionnaire's rows."""
+    if threshold(questionnaire) > 1 and current_user.role != ADMIN:
+        # A row per response would show the small groups the tallies withhold.
+        return render_error(403, _("Row-by-row exports of this questionnaire are for admins only."))
+    return None
+
+
 @bp.route("/questionnaires/<slug>/export.csv")
 @access(VIEWER)
 def export_csv(slug):
     """Download the responses (within scope and filters) as CSV, streamed row batch by batch."""
     questionnaire, filters = _load(slug)
+    if refused := _raw_refused(questionnaire):
+        return refused
     rows = primed(exports.response_rows(questionnaire, filters))
     return download(exports.csv_stream(rows), "text/csv", f"{slug}.csv", EXPORT, slug)
 
@@ -153,6 +164,8 @@ def export_csv(slug):
 def export_xlsx(slug):
     """Download the responses (within scope and filters) as an XLSX workbook."""
     questionnaire, filters = _load(slug)
+    if refused := _raw_refused(questionnaire):
+        return refused
     path = _temp_xlsx([(slug, exports.response_rows(questionnaire, filters))])
     return download(_stream_file(path), exports.XLSX_TYPE, f"{slug}.xlsx", EXPORT, slug)
 
