@@ -78,9 +78,15 @@ def _lookup(model):
 
 
 def _existing_phones():
-    """Return the normalised phones of the collaborators already stored."""
-    query = Collaborator.select(Collaborator.phone).where(Collaborator.phone.is_null(False))
-    return {normalise_phone(p) or p for (p,) in query.tuples()}
+    """Return (organisation id, normalised phone) of the collaborators already stored.
+
+    A number is a duplicate only within its organisation: checking across organisations would
+    tell whoever uploads a list which numbers other organisations hold.
+    """
+    query = Collaborator.select(Collaborator.organisation, Collaborator.phone).where(
+        Collaborator.phone.is_null(False)
+    )
+    return {(o, normalise_phone(p) or p) for o, p in query.tuples()}
 
 
 def _decode(data):
@@ -143,7 +149,8 @@ class _Checker:
         name = unicodedata.normalize("NFC", name).strip()
         if not name:
             messages.append(_("The name is empty."))
-        phone, message = self._phone(line, phone.strip())
+        organisation = self.organisations.get(_fold(org))
+        phone, message = self._phone(line, phone.strip(), organisation)
         messages += [m for m in (message, self._known(org, ward)) if m]
         if messages:
             return None, messages
@@ -168,7 +175,7 @@ class _Checker:
             )
         return None
 
-    def _phone(self, line, raw):
+    def _phone(self, line, raw, organisation):
         """Return (normalised phone or None, message or None) for a phone cell."""
         if not raw:
             return None, None
@@ -179,7 +186,7 @@ class _Checker:
                 "optionally starting with +.",
                 value=raw,
             )
-        if phone in self.phones:
+        if organisation is not None and (organisation.id, phone) in self.phones:
             return None, _(
                 "The phone number %(value)s already belongs to a collaborator.", value=phone
             )

@@ -766,6 +766,16 @@ def filtered_responses(questionnaire, filters):
     )
 
 
+def lattice(questionnaire):
+    """Return the whole lattice's counter and the ward × organisation cells whose count shows."""
+    counter = _Counter(questionnaire, Filters()).run()
+    hidden = counter.suppressed()
+    wards, orgs = counter.grid if counter.lattice else (counter.wards, counter.organisations)
+    return counter, {
+        (w.id, o.id) for w in wards for o in orgs if ("responses", (w.id, o.id)) not in hidden
+    }
+
+
 def published_cells(questionnaire, question):
     """Return the (ward, organisation) cells whose answers to a question may be listed.
 

@@ -73,7 +73,13 @@ def check_phone(form, person=None):
     if phone is None:
         form.phone.errors.append(_("Use 8 to 15 digits, optionally starting with +."))
         return None
-    taken = Collaborator.select().where(Collaborator.phone == phone)
+    # Checked within the chosen organisation only: a number of another organisation is
+    # neither refused nor named, so the check tells no coordinator about other rosters.
+    taken = (
+        Collaborator.select()
+        .join(Organisation)
+        .where(Collaborator.phone == phone, Organisation.code == form.organisation.data)
+    )
     if person is not None:
         taken = taken.where(Collaborator.id != person.id)
     if taken.exists():
