@@ -440,3 +440,4 @@ def test_owners_and_editors(app, network, client):
     assert Questionnaire.get(slug="theirs").organisation_id == org_a.id
     preview = scoped_client.get("/questionnaires/district/preview").get_data(as_text=True)
     assert "/questionnaires/district/edit" not in preview
+    assert "/questionnaires/district/duplicate" in preview

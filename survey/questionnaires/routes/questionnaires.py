@@ -255,6 +255,7 @@ def preview(slug):
         form=MultiDict(),
         errors={},
         can_edit=may(current_user, COORDINATOR) and authoring.may_edit(current_user, questionnaire),
+        can_copy=may(current_user, COORDINATOR),
     )
 
 
