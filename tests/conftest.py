@@ -5,11 +5,8 @@ PostgreSQL; under CI=true an unreachable PostgreSQL fails the run instead of ski
 """
 
 import os
-import threading
 
 import pytest
-from playwright.sync_api import sync_playwright
-from werkzeug.serving import make_server
 
 from survey import create_app
 from survey.db import database, migrate
@@ -155,17 +152,6 @@ def tally_sample(app, sample):
     return sample
 
 
-# --- Browser tests: Debian's Chromium driven by Playwright, against a real server ---
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
 @pytest.fixture
 def csrf_time_limit():
     """Return how long a form token lives (a test of token expiry overrides it)."""
@@ -191,27 +177,3 @@ def csrf_app(database_url, tmp_path, csrf_time_limit):
     migrate()
     yield app
     database.obj.close_all()
-
-
-@pytest.fixture
-def server(app):
-    """Serve the test's app on a free loopback port in a thread; return its base URL."""
-    httpd = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_port}"
-    httpd.shutdown()
-    thread.join(5)
-
-
-@pytest.fixture(scope="session")
-def browser():
-    """Launch Debian's Chromium once for the session (never a downloaded browser)."""
-    if not os.path.exists(CHROMIUM):
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{CHROMIUM} missing under CI: apt-get install chromium")
-        pytest.skip(f"{CHROMIUM} missing: apt-get install chromium")
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()

@@ -1,8 +1,5 @@
 """The questionnaire builder in Debian's Chromium: desktop builder, phone preview, skip logic."""
 
-import os
-from pathlib import Path
-
 import pytest
 from tests.helpers import make_user
 
@@ -12,8 +9,6 @@ pytestmark = pytest.mark.browser
 
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 360, "height": 740}
-# Set SURVEY_SCREENSHOTS=/some/dir to keep the screenshots for a look.
-SHOTS = os.environ.get("SURVEY_SCREENSHOTS")
 
 
 @pytest.fixture
@@ -55,15 +50,6 @@ def open_page(browser):
     yield new_page
     for context in contexts:
         context.close()
-
-
-def shot(page, tmp_path, name):
-    """Take a full-page screenshot (kept under SURVEY_SCREENSHOTS when set); return its path."""
-    folder = Path(SHOTS) if SHOTS else tmp_path
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"authoring-{name}.png"
-    page.screenshot(path=str(path), full_page=True)
-    return path
 
 
 def log_in(page, server):
@@ -110,7 +96,7 @@ def build(page, server, slug="skip"):
     page.wait_for_selector(".badge.status-open")
 
 
-def test_builder_at_desktop_width(open_page, server, coordinator, sample, tmp_path):
+def test_builder_at_desktop_width(open_page, server, coordinator, sample, shot):
     """The builder works and lays out in two columns at 1280×900, with the JS enhancements."""
     page = open_page(DESKTOP)
     build(page, server)
@@ -134,9 +120,9 @@ def test_builder_at_desktop_width(open_page, server, coordinator, sample, tmp_pa
     assert not form.locator("textarea[name=choices]").is_visible()
     form.locator("select[name=kind]").select_option("scale")
     assert form.locator(".bounds").is_visible()
-    shot(page, tmp_path, "builder-desktop")
+    shot(page, "authoring-builder-desktop")
     page.goto(f"{server}/questionnaires/sample/questions/topics")
-    shot(page, tmp_path, "question-desktop")
+    shot(page, "authoring-question-desktop")
     assert page.locator(".crow").count() == 3
     assert page.errors == []
 
@@ -153,7 +139,7 @@ def test_builder_works_without_javascript(open_page, server, coordinator, db, tm
     assert Question.get(Question.key == "agree").ordered_choices()[1].label == "No, not at all"
 
 
-def test_preview_at_phone_width(open_page, server, coordinator, sample, tmp_path):
+def test_preview_at_phone_width(open_page, server, coordinator, sample, shot):
     """The preview shows the phone form at 360 px, follows show_if live, and cannot send."""
     page = open_page(PHONE)
     log_in(page, server)
@@ -162,7 +148,7 @@ def test_preview_at_phone_width(open_page, server, coordinator, sample, tmp_path
     assert page.locator("#q-agree").is_visible()
     assert not page.locator("#q-why").is_visible()
     assert page.locator("#q-topics .qn").inner_text() == "2/6"  # numbered as the phone does
-    shot(page, tmp_path, "preview-phone")
+    shot(page, "authoring-preview-phone")
     page.locator("#q-agree label.opt", has_text="Không đồng ý").click()
     assert page.locator("#q-why").is_visible()
     assert page.locator("#q-topics .qn").inner_text() == "3/7"
@@ -176,7 +162,7 @@ def answers_to(key):
     return Answer.select().join(Question).where(Question.key == key).count()
 
 
-def test_skip_logic_with_javascript_on_and_off(open_page, server, coordinator, network, tmp_path):
+def test_skip_logic_with_javascript_on_and_off(open_page, server, coordinator, network, shot):
     """With JS the dependent question waits for its trigger; without, the server discards it."""
     builder = open_page(DESKTOP)
     build(builder, server)
@@ -189,7 +175,7 @@ def test_skip_logic_with_javascript_on_and_off(open_page, server, coordinator, n
     page.locator("#q-agree label.opt", has_text="Yes").click()
     assert not page.locator("#q-why").is_visible()
     page.fill("#f-age", "40")
-    shot(page, tmp_path, "phone-js-on")
+    shot(page, "authoring-phone-js-on")
     page.click("button.send")
     page.wait_for_url("**/skip/thanks")
     assert Response.select().count() == 1
@@ -201,7 +187,7 @@ def test_skip_logic_with_javascript_on_and_off(open_page, server, coordinator, n
     assert plain.locator("#q-why").is_visible()  # shown: without JS nothing hides it
     plain.locator("#q-agree label.opt", has_text="Yes").click()
     plain.fill("#f-why", "answered although agree is yes")
-    shot(plain, tmp_path, "phone-js-off")
+    shot(plain, "authoring-phone-js-off")
     plain.click("button.send")
     plain.wait_for_url("**/skip/thanks")
     assert Response.select().count() == 2

@@ -1,8 +1,6 @@
 """The QR card sheet in Debian's Chromium: codes on screen and on printed A4 decode to the links."""
 
 import io
-import os
-from pathlib import Path
 
 import pypdfium2 as pdfium
 import pytest
@@ -15,8 +13,6 @@ from survey.respond import links
 
 pytestmark = pytest.mark.browser
 
-# Set SURVEY_SCREENSHOTS=/some/dir to keep the screenshots and printed pages for a look.
-SHOTS = os.environ.get("SURVEY_SCREENSHOTS")
 CARDS_PER_PAGE = 8  # 2 columns × 4 rows of 94 × 66 mm on A4 with 10 mm margins
 
 
@@ -64,13 +60,6 @@ def decode(image):
     ]
 
 
-def keep(name, data):
-    """Save a screenshot or page under SURVEY_SCREENSHOTS, when set."""
-    if SHOTS:
-        Path(SHOTS).mkdir(parents=True, exist_ok=True)
-        (Path(SHOTS) / name).write_bytes(data)
-
-
 def pdf_pages(pdf, dpi):
     """Render each page of a PDF file at dpi (as `pdftoppm -r dpi` did); return their PNG bytes."""
     pages = []
@@ -82,7 +71,7 @@ def pdf_pages(pdf, dpi):
     return pages
 
 
-def test_screen_codes_decode_to_personal_links(page, server, people):
+def test_screen_codes_decode_to_personal_links(page, server, people, keep):
     """Every card on the screen decodes to exactly its collaborator's personal link."""
     errors = []
     page.on(
@@ -97,7 +86,7 @@ def test_screen_codes_decode_to_personal_links(page, server, people):
     assert errors == []  # no CSP violation or failed resource
 
 
-def test_printed_a4_pages_keep_cards_whole(page, server, people, tmp_path):
+def test_printed_a4_pages_keep_cards_whole(page, server, people, tmp_path, keep):
     """Printed to A4, each page holds whole cards whose codes all decode; none is cut in two."""
     page.goto(server + "/network/cards")
     pdf = tmp_path / "cards.pdf"
@@ -116,7 +105,7 @@ def test_printed_a4_pages_keep_cards_whole(page, server, people, tmp_path):
     assert sorted(found) == sorted(people)
 
 
-def test_phone_width_has_no_sideways_scroll(page, server, people):
+def test_phone_width_has_no_sideways_scroll(page, server, people, keep):
     """At 360 px wide the sheet and the roster list fit without scrolling sideways."""
     page.set_viewport_size({"width": 360, "height": 740})
     for path, name in (
@@ -128,7 +117,7 @@ def test_phone_width_has_no_sideways_scroll(page, server, people):
         assert page.evaluate("document.documentElement.scrollWidth") <= 360
 
 
-def test_printed_posters_carry_signed_groups(page, server, sample, app, tmp_path):
+def test_printed_posters_carry_signed_groups(page, server, sample, app, tmp_path, keep):
     """Each poster prints on its own A4 page with a code for its signed ward × organisation link."""
     page.goto(server + "/network/posters/sample")
     pdf = tmp_path / "posters.pdf"

@@ -1,6 +1,5 @@
 """The phone form in Debian's Chromium at 360×740: sending, JS off, drafts, outbox, layout, axe."""
 
-import os
 import time
 from pathlib import Path
 
@@ -12,11 +11,9 @@ from survey.questionnaires.authoring import set_status
 
 pytestmark = pytest.mark.browser
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parent.parent.parent
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 PHONE = {"width": 360, "height": 740}
-# Set SURVEY_SCREENSHOTS=/some/dir to keep screenshots of the phone pages for a look.
-SHOTS = os.environ.get("SURVEY_SCREENSHOTS")
 
 
 @pytest.fixture
@@ -59,13 +56,6 @@ def wait_until(condition, timeout=10.0):
     return result
 
 
-def shot(page, name):
-    """Keep a screenshot when SURVEY_SCREENSHOTS is set."""
-    if SHOTS:
-        Path(SHOTS).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(Path(SHOTS) / f"{name}.png"), full_page=True)
-
-
 def fill_valid(page):
     """Answer the sample questionnaire validly (agree: yes, so `why` stays hidden)."""
     page.get_by_text("Đồng ý", exact=True).click()
@@ -77,23 +67,23 @@ def fill_valid(page):
     page.fill("#f-day", "2025-07-01")
 
 
-def test_fill_and_send(phone, form_url, db):
+def test_fill_and_send(phone, form_url, db, shot):
     """A filled form is sent, stored once with its answers, and thanked."""
     page = phone().new_page()
     page.goto(form_url)
-    shot(page, "form")
+    shot(page, "phone-form")
     assert page.locator("#progress").is_visible()
     fill_valid(page)
     assert "6" in page.locator(".progress-text").inner_text()
     page.click("button.send")
     page.wait_for_url("**/sample/thanks")
-    shot(page, "thanks")
+    shot(page, "phone-thanks")
     assert responses() == 1
     assert Answer.select().count() == 7  # agree, 2 topics, score, age, note, day
     assert page.locator("a.btn[href$='" + form_url.rsplit("/", 2)[1] + "']").count() == 1
 
 
-def test_answer_sent_after_the_questionnaire_closed_is_refused(phone, form_url, sample, db):
+def test_answer_sent_after_the_questionnaire_closed_is_refused(phone, form_url, sample, db, shot):
     """A form opened (and remembered by the server) before the coordinator closed the
     questionnaire: sending it shows the closed page, and nothing is stored."""
     page = phone().new_page()
@@ -104,7 +94,7 @@ def test_answer_sent_after_the_questionnaire_closed_is_refused(phone, form_url, 
         page.click("button.send")
     assert sent.value.status == 410
     expect(page.locator("main")).to_contain_text("đã đóng")  # waits for the page to show it
-    shot(page, "closed-after-opening")
+    shot(page, "phone-closed-after-opening")
     assert responses() == 0
 
 
@@ -121,7 +111,7 @@ def test_works_with_javascript_off(phone, form_url, db):
     assert Answer.select().where(Answer.text.contains("discarded")).count() == 0
 
 
-def test_invalid_answers_show_messages(phone, form_url, db):
+def test_invalid_answers_show_messages(phone, form_url, db, shot):
     """A wrong answer brings back the form with a focused summary and a message at each field."""
     page = phone().new_page()
     page.goto(form_url)
@@ -132,7 +122,7 @@ def test_invalid_answers_show_messages(phone, form_url, db):
     page.click("button.send")
     summary = page.locator("#error-summary")
     summary.wait_for()
-    shot(page, "form-errors")
+    shot(page, "phone-form-errors")
     assert summary.get_attribute("role") == "alert"
     assert page.evaluate("document.activeElement.id") == "error-summary"
     assert page.locator("#e-why").is_visible() and page.locator("#e-age").is_visible()
@@ -165,7 +155,7 @@ def test_draft_restored_after_reload(phone, form_url, db):
     assert page.input_value("#f-note") == ""
 
 
-def test_offline_answer_is_kept_and_sent_once(phone, form_url, db):
+def test_offline_answer_is_kept_and_sent_once(phone, form_url, db, shot):
     """Offline, the answer waits on the phone with a notice; back online it is stored once."""
     context = phone()
     page = context.new_page()
@@ -174,7 +164,7 @@ def test_offline_answer_is_kept_and_sent_once(phone, form_url, db):
     context.set_offline(True)
     page.click("button.send")
     page.locator("#outbox [data-state=queued]").wait_for()
-    shot(page, "outbox")
+    shot(page, "phone-outbox")
     assert page.locator(".outbox-count").inner_text() == "1"
     assert responses() == 0
     context.set_offline(False)  # the `online` event sends it
