@@ -5,7 +5,6 @@ a cookie or poster link signed with the development key, guesses spread over man
 a stopwatch on unknown names, the passwords people pick first.
 """
 
-import statistics
 import time
 
 import pytest
@@ -414,7 +413,7 @@ def test_unknown_name_costs_one_hash_check_like_a_wrong_password(app, client, db
 
 
 def test_unknown_name_takes_as_long_as_a_wrong_password(database_url, tmp_path):
-    """With a slow hash, the medians of unknown-name and wrong-password logins stay close."""
+    """With a slow hash, the fastest unknown-name and wrong-password logins take alike."""
     slow = "pbkdf2:sha256:300000"
     app = create_app(
         {
@@ -441,11 +440,12 @@ def test_unknown_name_takes_as_long_as_a_wrong_password(database_url, tmp_path):
 
     seconds("warm-up")
     unknown, wrong = [], []
-    for _ in range(7):  # interleaved, so a drift of the machine's speed touches both alike
+    for _ in range(9):  # interleaved, so a drift of the machine's speed touches both alike
         unknown.append(seconds("nobody"))
         wrong.append(seconds("an"))
-    ratio = statistics.median(unknown) / statistics.median(wrong)
-    assert 0.75 < ratio < 1.33, (unknown, wrong)
+    # The fastest of each is the least disturbed by other processes (the old code took 2x).
+    ratio = min(unknown) / min(wrong)
+    assert 0.7 < ratio < 1.43, (unknown, wrong)
 
 
 def security_hash(app, password):
