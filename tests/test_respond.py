@@ -342,7 +342,7 @@ def test_open_link_stores_the_chosen_place(client, sample, network):
 def test_open_link_needs_a_valid_place(client, sample, network, place):
     """A missing or unknown ward or organisation is a 400 with a message; nothing stored."""
     response = send(client, "/s/sample", {"agree": "yes", **place})
-    assert response.status_code in (400, 422)
+    assert response.status_code == 400
     assert 'id="error-summary"' in response.text
     assert stored() == (0, 0)
 
@@ -419,23 +419,23 @@ def test_bad_client_uuid_is_400(client, sample, alice, client_uuid):
 
 
 @pytest.mark.parametrize(
-    "data",
+    "data, status",
     [
-        {"agree": "yes\x00"},
-        {"agree": "no", "why": "\x00" * 10},
-        {"agree": "yes", "note": "a\x00b"},
-        {"agree": "yes", "note": "ý" * 100_000},
-        {"agree": "yes", "age": "9" * 200_000},
-        {"agree": ["yes", "no"] * 250},
-        {"agree": "yes", "day": ["2025-01-01", "2025-01-02"]},
-        {"agree": "yes", "note": ["a", "b"]},
-        {"agree": "yes", "topics": ["roads"] * 300 + ["x"]},
+        ({"agree": "yes\x00"}, 400),
+        ({"agree": "no", "why": "\x00" * 10}, 400),
+        ({"agree": "yes", "note": "a\x00b"}, 400),
+        ({"agree": "yes", "note": "ý" * 100_000}, 422),
+        ({"agree": "yes", "age": "9" * 200_000}, 422),
+        ({"agree": ["yes", "no"] * 250}, 422),
+        ({"agree": "yes", "day": ["2025-01-01", "2025-01-02"]}, 422),
+        ({"agree": "yes", "note": ["a", "b"]}, 422),
+        ({"agree": "yes", "topics": ["roads"] * 300 + ["x"]}, 422),
     ],
 )
-def test_hostile_input_is_refused(client, sample, alice, data):
-    """NUL bytes, 200 KB strings and repeated fields get a 4xx and store nothing."""
+def test_hostile_input_is_refused(client, sample, alice, data, status):
+    """NUL bytes are a 400; long strings and repeated fields a 422 form; nothing is stored."""
     response = send(client, f"/c/{alice.token}/sample", data)
-    assert 400 <= response.status_code < 500
+    assert response.status_code == status
     assert stored() == (0, 0)
 
 
