@@ -15,8 +15,9 @@ with a fresh client_uuid for T seconds, each on a new connection (gunicorn's syn
 every connection after one answer).
 Prints requests/s, p50/p99 latency, the server's CPU a request (gunicorn's processes, and for
 PostgreSQL running on this machine its own processes too, which share the cores), the ratio to
-the bare endpoint (budget: SQLite >= 0.30, PostgreSQL >= 0.22; over all turns, then the lowest and highest of the turns one
-by one, each against the bare turn just before it) and checks that the stored responses are
+the bare endpoint (budget: SQLite >= 0.30, PostgreSQL >= 0.22; over all turns, then the
+lowest and highest of the turns one by one, each against the bare turn just before it) and
+checks that the stored responses are
 exactly the acknowledged (303) ones: none lost, none doubled.
 Exit status 1 when a response was lost or doubled or a request failed.
 """

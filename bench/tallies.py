@@ -6,9 +6,9 @@ Fills a fresh SQLite file (and the PostgreSQL database given, which it empties) 
 responses by bulk insert, then prints, on the same database in the same run: three bare
 GROUP BYs over the answers (BARE_QUERIES, the first the plain
 `SELECT question_id, choice_id, COUNT(*) FROM answer WHERE questionnaire_id=? GROUP BY 1,2`),
-survey.tallies.counting.tally() without and with a breakdown (medians of several warm runs, all of them
-in turns, and the ratio to the fastest bare query), and the streamed CSV export's time and
-peak Python memory.
+survey.tallies.counting.tally() without and with a breakdown (medians of several warm runs,
+all of them in turns, and the ratio to the fastest bare query), and the streamed CSV export's
+time and peak Python memory.
 Budget (DESIGN.md): a tally within 2× the bare query and under a second.
 """
 

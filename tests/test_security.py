@@ -10,7 +10,7 @@ from tests.helpers import csrf_token_of, make_user
 
 
 def test_security_headers(client):
-    """Every page carries a strict CSP without inline script, nosniff, no framing, no Referer out."""
+    """Every page carries a strict CSP (no inline script), nosniff, no framing, no Referer out."""
     response = client.get("/login")
     csp = response.headers["Content-Security-Policy"]
     assert "script-src 'self'" in csp and "unsafe-inline" not in csp
