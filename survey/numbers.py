@@ -94,7 +94,7 @@ def parse_number(text, minimum=None, maximum=None):
 
 
 def format_number(value, digits=None):
-    """Write a number in the page's language ("1.000,5" in Vietnamese), at most `digits` decimals."""
+    """Write a number in the page's language ("1.000,5" in Vietnamese), up to `digits` decimals."""
     if value is None:
         return ""
     if digits is None:
