@@ -25,7 +25,8 @@ errorlog = "-"
 # A personal link's token is the collaborator's secret, and its time would match an anonymous
 # response's: logs show the route (/c/…), never the token (see hide_personal_links).
 PERSONAL_LINK = re.compile(r"/c/[^/?#\s\"]+")
-# Behind a load balancer that sets X-Forwarded-*, trust it for client addresses (rate limits).
+# Addresses whose X-Forwarded-Proto gunicorn trusts (the scheme only). Client addresses for the
+# rate limits come from the app's SURVEY_PROXY_FIX_X_FOR / _X_PROTO (Werkzeug's ProxyFix).
 forwarded_allow_ips = os.environ.get("SURVEY_FORWARDED_ALLOW_IPS", "127.0.0.1")
 
 
