@@ -31,6 +31,13 @@ SQLITE_SYNCHRONOUS = "normal"
 # (0: none; SQLite then checkpoints inside a commit once the WAL passes 40 MB).
 SQLITE_CHECKPOINT_SECONDS = 1.0
 
+# Days during which answers kept on a phone under a personal link that was replaced (or whose
+# holder was deactivated) are still taken; the old link opens no page meanwhile. 0: none.
+TOKEN_GRACE_DAYS = 30
+# Who a collaborator whose card no longer works should ask, shown on the phone's error page
+# (e.g. "Ban Tuyên giáo, 028 3864 0000"); empty: their organisation only.
+PHONE_CONTACT = ""
+
 # Rate limits (Flask-Limiter). memory:// keeps counts in each process; redis://host:6379
 # shares them between processes and machines.
 RATELIMIT_STORAGE_URI = "memory://"

@@ -86,9 +86,42 @@ class Collaborator(BaseModel):
         return cls.get_or_none((cls.token == token) & cls.active)
 
     def rotate_token(self):
-        """Give the collaborator a new link; the old one stops working at once."""
+        """Give the collaborator a new link; the old one stops opening pages at once."""
+        self.retire_token()
         self.token = new_token()
         self.save(only=[Collaborator.token])
+
+    def retire_token(self):
+        """Note that the current link stops opening pages (rotated, or its holder deactivated)."""
+        RetiredToken.delete().where(RetiredToken.token == self.token).execute()
+        RetiredToken.create(collaborator=self, token=self.token)
+
+    def revive_token(self):
+        """Forget that the current link was retired: the collaborator was reactivated."""
+        RetiredToken.delete().where(RetiredToken.token == self.token).execute()
+
+    @classmethod
+    def by_retired_token(cls, token, since=None):
+        """Return the collaborator whose link this was (retired at or after `since`), or None."""
+        if not isinstance(token, str) or not TOKEN_PATTERN.match(token):
+            return None
+        query = (
+            cls.select()
+            .join(RetiredToken, on=RetiredToken.collaborator == cls.id)
+            .where(RetiredToken.token == token)
+        )
+        if since is not None:
+            query = query.where(RetiredToken.retired_at >= since)
+        return query.first()
+
+
+class RetiredToken(BaseModel):
+    """A personal link that no longer opens pages; answers kept on a phone under it may still
+    arrive for a grace period (TOKEN_GRACE_DAYS, migration 0009)."""
+
+    collaborator = ForeignKeyField(Collaborator, backref="retired_tokens", on_delete="CASCADE")
+    token = CharField(max_length=64, unique=True)
+    retired_at = DateTimeField(default=utcnow)
 
 
 class User(BaseModel):
@@ -440,6 +473,7 @@ TABLES = [
     Organisation,
     Ward,
     Collaborator,
+    RetiredToken,
     User,
     Questionnaire,
     QuestionnaireOrganisation,

@@ -1,10 +1,21 @@
 """A form opened before a change: the answer sent from it follows the change, or is refused."""
 
+import datetime
 import uuid
 
 import pytest
 
-from survey.models import Answer, Collaborator, Organisation, Questionnaire, Receipt, Response, Ward
+from survey.models import (
+    Answer,
+    Collaborator,
+    Organisation,
+    Questionnaire,
+    Receipt,
+    Response,
+    RetiredToken,
+    Ward,
+    utcnow,
+)
 from survey.questionnaires.authoring import set_status
 from survey.respond.links import sign_group
 
@@ -51,12 +62,18 @@ def close_behind_the_apps_back(questionnaire, person):
 
 
 def deactivate(questionnaire, person):
-    """Take the collaborator out of the network."""
+    """Take the collaborator out of the network, behind the app's back (no retired link kept)."""
     Collaborator.update(active=False).where(Collaborator.id == person.id).execute()
 
 
+def rotate_long_ago(questionnaire, person):
+    """Give the collaborator a new link, the old one retired before the grace period."""
+    Collaborator.get_by_id(person.id).rotate_token()
+    RetiredToken.update(retired_at=utcnow() - datetime.timedelta(days=31)).execute()
+
+
 def rotate_token(questionnaire, person):
-    """Give the collaborator a new link; the old one must stop working."""
+    """Give the collaborator a new link; answers kept under the old one still arrive a while."""
     Collaborator.get_by_id(person.id).rotate_token()
 
 
@@ -66,7 +83,7 @@ def rotate_token(questionnaire, person):
         (close_by_coordinator, 410),
         (close_behind_the_apps_back, 410),
         (deactivate, 404),
-        (rotate_token, 404),
+        (rotate_long_ago, 404),
     ],
 )
 def test_an_opened_form_refuses_once_its_rows_change(client, sample, alice, change, status):
@@ -78,6 +95,32 @@ def test_an_opened_form_refuses_once_its_rows_change(client, sample, alice, chan
     change(sample, alice)
     assert send(client, alice.token).status_code == status
     assert counts() == (1, 1, 1)
+
+
+@pytest.mark.parametrize("grace_days", [30, 0])
+def test_answers_kept_under_a_replaced_link_arrive_within_the_grace(
+    client, app, sample, alice, grace_days
+):
+    """A new link made while answers waited on the phone: the old link opens no page, yet its
+    answers are taken (once each) for the grace period, and refused with none."""
+    app.config["TOKEN_GRACE_DAYS"] = grace_days
+    Questionnaire.update(per_collaborator="many").where(Questionnaire.id == sample.id).execute()
+    old = alice.token
+    rotate_token(sample, alice)
+    assert client.get(f"/c/{old}").status_code == 404
+    assert client.get(f"/c/{old}/sample").status_code == 404
+    kept = {"client_uuid": str(uuid.uuid4()), "agree": "yes"}
+    first = client.post(f"/c/{old}/sample", data=kept)
+    again = client.post(f"/c/{old}/sample", data=kept)
+    if grace_days:
+        assert first.status_code == again.status_code == 303
+        new = Collaborator.get_by_id(alice.id).token
+        assert new not in first.headers["Location"]  # the old card never learns the new link
+        assert counts() == (1, 1, 1)
+        assert Response.get().collaborator_id == alice.id
+    else:
+        assert first.status_code == again.status_code == 404
+        assert counts() == (0, 0, 0)
 
 
 def test_an_opened_form_follows_a_move_and_a_new_question(client, sample, alice, network, login):

@@ -11,7 +11,7 @@ from playhouse.migrations import Migration, Runner
 
 from survey import create_app
 from survey.db import MIGRATIONS_DIR, database, migrate
-from survey.models import TABLES
+from survey.models import TABLES, RetiredToken
 
 MIGRATIONS = [m.name for m in Migration.load_directory(str(MIGRATIONS_DIR))]
 ROWS = 3
@@ -19,6 +19,8 @@ HISTORY = "schema_migration"
 # Columns a later migration rewrites on purpose, (table, column) -> why; their old values are
 # not compared (their rows still are counted).
 REWRITTEN = {}
+# Tables a later migration makes: a database filled before it has none of their rows.
+MADE_BY = {RetiredToken: "0009_retired_tokens"}
 
 
 @pytest.fixture
@@ -127,7 +129,8 @@ def test_upgrade_to_head_keeps_every_row(empty, start):
             common = [c for c in rows[0] if c in after[table][0]]
             assert kept(after[table], common, table) == kept(rows, common, table), table
         for model in TABLES:  # today's models read every upgraded row
-            assert len(list(model.select())) == ROWS, model.__name__
+            made_later = MADE_BY.get(model, "") > start
+            assert len(list(model.select())) == (0 if made_later else ROWS), model.__name__
     assert migrate() == []
 
 

@@ -168,14 +168,21 @@ def test_deactivate_and_rotate_stop_the_old_link_at_once(network, login):
     client = login("coordinator")
     person = network["collaborators"][("P1", "MTTQ")]
     old = person.token
-    assert client.post(f"/network/collaborators/{person.id}/rotate").status_code == 302
+    asking = client.post(f"/network/collaborators/{person.id}/rotate")
+    assert asking.status_code == 200 and 'name="confirm"' in html_of(asking)
+    assert Collaborator.get_by_id(person.id).token == old  # nothing changed before confirming
+    rotate = client.post(f"/network/collaborators/{person.id}/rotate", data={"confirm": "1"})
+    assert rotate.status_code == 302
     new = Collaborator.get_by_id(person.id).token
     assert new != old and len(new) >= 22
     assert Collaborator.by_token(old) is None and Collaborator.by_token(new).id == person.id
     assert client.get(f"/c/{old}").status_code == 404
     assert new in html_of(client.get(f"/network/collaborators/{person.id}"))
+    asking = client.post(f"/network/collaborators/{person.id}/active", data={"active": "0"})
+    assert asking.status_code == 200 and Collaborator.by_token(new).id == person.id
+    deactivate = {"active": "0", "confirm": "1"}
     assert (
-        client.post(f"/network/collaborators/{person.id}/active", data={"active": "0"}).status_code
+        client.post(f"/network/collaborators/{person.id}/active", data=deactivate).status_code
         == 302
     )
     assert Collaborator.by_token(new) is None

@@ -2,7 +2,16 @@
 
 from urllib.parse import urlencode
 
-from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask import (
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import current_user
 from markupsafe import Markup
 
@@ -143,18 +152,43 @@ def collaborator_edit(collaborator_id):
     ), status
 
 
+def confirmation_page(person, action):
+    """Return the page asking to confirm a change to a collaborator's link, or None if confirmed."""
+    if request.form.get("confirm") == "1":
+        return None
+    return render_template(
+        "network/collaborator_confirm.html",
+        person=person,
+        action=action,
+        grace_days=current_app.config["TOKEN_GRACE_DAYS"],
+    )
+
+
+def grace_note():
+    """Return the audit detail saying how long answers kept under the old link are taken."""
+    return f"grace_days={current_app.config['TOKEN_GRACE_DAYS']}"
+
+
 @bp.route("/network/collaborators/<int:collaborator_id>/active", methods=["POST"])
 @access(COORDINATOR)
 def collaborator_set_active(collaborator_id):
-    """Deactivate or reactivate a collaborator; a deactivated one's link stops working."""
+    """Deactivate (once confirmed) or reactivate a collaborator; a deactivated one's link dies."""
     person = collaborator_or_404(collaborator_id)
-    person.active = wanted_active()
+    active = wanted_active()
+    if not active and person.active and (asking := confirmation_page(person, "deactivate")):
+        return asking
+    person.active = active
     with database.atomic():
         person.save(only=[Collaborator.active])
+        if person.active:
+            person.revive_token()
+        else:
+            person.retire_token()
         AuditEvent.record(
             current_user,
             "collaborator." + ("reactivate" if person.active else "deactivate"),
             f"#{person.id} {person.name}",
+            "" if person.active else grace_note(),
         )
     flash(
         _("Reactivated %(name)s.", name=person.name)
@@ -168,11 +202,15 @@ def collaborator_set_active(collaborator_id):
 @bp.route("/network/collaborators/<int:collaborator_id>/rotate", methods=["POST"])
 @access(COORDINATOR)
 def collaborator_rotate(collaborator_id):
-    """Give a collaborator a new personal link; the old link and card stop working at once."""
+    """Give a collaborator a new personal link (once confirmed); the old card stops at once."""
     person = collaborator_or_404(collaborator_id)
+    if asking := confirmation_page(person, "rotate"):
+        return asking
     with database.atomic():
         person.rotate_token()
-        AuditEvent.record(current_user, "collaborator.rotate", f"#{person.id} {person.name}")
+        AuditEvent.record(
+            current_user, "collaborator.rotate", f"#{person.id} {person.name}", grace_note()
+        )
     flash(
         _(
             "New link made for %(name)s. Print a new card: the old one no longer works.",
