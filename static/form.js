@@ -5,6 +5,7 @@
   "use strict";
   var OUTBOX = "survey-outbox";
   var DRAFT = "survey-draft:";
+  var SENT = "survey-sent";
   var flushing = false;
 
   function $(selector, root) { return (root || document).querySelector(selector); }
@@ -131,57 +132,138 @@
   function isTransient(r) { return r.status === 0 || r.status === 408 || r.status === 429 || r.status >= 500; }
 
   function outbox() { return load(OUTBOX, []); }
+  function pending() { return outbox().filter(function (i) { return !i.refused; }); }
   function keep(item) {
     var items = outbox().filter(function (i) { return i.id !== item.id; });
     items.push(item);
     return save(OUTBOX, items);
   }
-  function drop(id) { save(OUTBOX, outbox().filter(function (i) { return i.id !== id; })); }
+  function drop(id) { save(OUTBOX, outbox().filter(function (i) { return i.id !== id; })); unmirror(id); }
+  function refuse(item, status) {
+    item.refused = status;
+    keep(item);
+    unmirror(item.id);
+  }
+
+  /* A copy for the service worker, which cannot read localStorage: it sends the copy when the
+     signal returns, even with the page closed. */
+  function mirror(item) {
+    if (!window.caches) return Promise.resolve(false);
+    return caches.open(OUTBOX).then(function (box) {
+      return box.put("/outbox/" + item.id, new Response(JSON.stringify(item)));
+    }).then(function () { return true; }, function () { return false; });
+  }
+  function unmirror(id) {
+    if (window.caches) caches.open(OUTBOX).then(function (box) { return box.delete("/outbox/" + id); }).catch(function () {});
+  }
+
+  /* Ask the browser to wake the service worker when the signal returns; tell whether it will. */
+  function askSync() {
+    if (!("serviceWorker" in navigator) || !window.SyncManager) return Promise.resolve(false);
+    var ready = navigator.serviceWorker.ready.then(function (reg) {
+      return reg.sync.register("survey-outbox").then(function () { return true; });
+    });
+    var late = new Promise(function (resolve) { setTimeout(resolve, 3000, false); });
+    return Promise.race([ready, late]).catch(function () { return false; });
+  }
+
+  function when(at) {
+    try {
+      return new Date(at).toLocaleString(document.documentElement.lang || undefined,
+        { hour: "2-digit", minute: "2-digit", day: "2-digit", month: "2-digit" });
+    } catch (e) { return ""; }
+  }
 
   function showOutbox(state) {
     var box = $("#outbox");
     if (!box) return;
-    var items = outbox();
+    var items = outbox(), waiting = pending().length, refused = items.length - waiting;
     all("[data-state]", box).forEach(function (p) {
-      p.hidden = p.dataset.state !== state && !(p.dataset.state === "waiting" && items.length);
+      p.hidden = p.dataset.state !== state && !(p.dataset.state === "waiting" && waiting) &&
+        !(p.dataset.state === "rejected" && refused);
     });
-    $(".outbox-count", box).textContent = items.length;
+    $(".outbox-count", box).textContent = waiting;
     var list = $(".outbox-items", box);
     list.textContent = "";
     items.forEach(function (item) {
-      var li = document.createElement("li");
-      li.textContent = item.title;
+      var li = document.createElement("li"), reason = item.refused &&
+        ($('[data-reason="' + item.refused + '"]', box) || $('[data-reason="400"]', box));
+      li.textContent = item.title + (item.at ? " · " + when(item.at) : "") +
+        (reason ? " — " + reason.textContent : "");
+      if (reason) li.className = "refused";
       list.appendChild(li);
     });
-    $("#send-now", box).hidden = !items.length;
+    $("#send-now", box).hidden = !waiting;
+    $("#drop-refused", box).hidden = !refused;
     box.hidden = !state && !items.length;
+  }
+
+  function showQueued(bySync) {
+    showOutbox("queued");
+    $("#outbox .when-sync").hidden = !bySync;
+    $("#outbox .when-open").hidden = bySync;
+  }
+
+  /* Tell whether this page was just made by the server, not opened from the phone's copy. */
+  function isFresh() {
+    var fresh = $("#fresh");
+    return navigator.onLine && !!fresh && Math.abs(Date.now() - Number(fresh.dataset.at)) < 120000;
+  }
+
+  function isHome() { var box = $("#outbox"); return box && box.dataset.home === location.pathname; }
+
+  /* Answers left the phone: the collaborator's page is brought up to date to show them answered. */
+  function afterSent() {
+    if (isHome()) {
+      try { sessionStorage.setItem(SENT, "1"); } catch (e) { /* shown without reload below */ }
+      location.reload();
+    } else showOutbox("sent");
   }
 
   /* Send everything the phone keeps, one by one; stop at the first network failure. */
   function flush() {
-    var items = outbox();
-    if (flushing || !items.length) return Promise.resolve();
+    var items = pending();
+    if (flushing || !items.length) return Promise.resolve({});
     flushing = true;
-    var sent = 0, rejected = 0;
+    var sent = 0, rejected = 0, offline = false;
     return freshToken().then(function (token) {
       return items.reduce(function (chain, item) {
         return chain.then(function () {
           return deliver(item, token).then(function (r) {
             if (isSent(r)) { drop(item.id); sent++; }
             else if (!isTransient(r)) {
-              // The server gave its verdict (closed, already answered, needs correcting):
-              // keep the answers as the form's draft so nothing typed is lost.
-              drop(item.id);
+              // The server gave its verdict (closed, already answered, needs correcting): the
+              // answer stays on the phone, shown as refused, and as the form's draft.
+              refuse(item, r.status);
               save(DRAFT + new URL(item.url, location.href).pathname, { at: Date.now(), fields: item.body });
               rejected++;
             } else throw new Error("try later");
           });
         });
       }, Promise.resolve());
-    }).catch(function () { /* offline: try again on the next occasion */ }).then(function () {
+    }).catch(function () { offline = true; /* try again on the next occasion */ }).then(function () {
       flushing = false;
-      showOutbox(rejected ? "rejected" : (sent && !outbox().length ? "sent" : null));
+      if (sent && !rejected && !pending().length) afterSent();
+      else showOutbox(rejected ? "rejected" : null);
+      return { offline: offline };
     });
+  }
+
+  function sendNow() {
+    var button = $("#send-now");
+    if (!navigator.onLine) { showOutbox("offline"); return; }
+    button.disabled = true;
+    flush().then(function (result) {
+      button.disabled = false;
+      if (result.offline) showOutbox("offline");
+    });
+  }
+
+  function dropRefused() {
+    var button = $("#drop-refused");
+    if (!window.confirm(button.dataset.confirm)) return;
+    outbox().filter(function (i) { return i.refused; }).forEach(function (i) { drop(i.id); });
+    showOutbox(null);
   }
 
   /* Show a page the server answered (its messages) in place of this one. */
@@ -195,9 +277,10 @@
     if (summary) summary.focus();
   }
 
-  function queued(form) {
+  function queued(form, item) {
     forget(draftKey(form));
-    showOutbox("queued");
+    showQueued(false);
+    mirror(item).then(function (kept) { return kept && askSync(); }).then(showQueued);
     if (form.dataset.per === "one") {
       form.hidden = true;
     } else {
@@ -212,7 +295,7 @@
   function submit(form, event) {
     var button = $("button[type=submit]", form);
     var item = { id: form.elements.client_uuid.value, url: form.action, title: form.dataset.title,
-                 body: fieldsOf(form).toString() };
+                 at: Date.now(), body: fieldsOf(form).toString() };
     // Kept first, so even a page closed mid-send loses nothing; a phone that cannot keep it
     // sends the form the plain way instead.
     if (!window.fetch || !keep(item)) return;
@@ -224,15 +307,19 @@
         forget(draftKey(form));
         location.replace(form.dataset.thanks);
       } else if (isTransient(r)) {
-        queued(form);
+        queued(form, item);
       } else {
         drop(item.id);
         return r.text().then(showPage);
       }
-    }, function () { queued(form); }).then(function () { button.disabled = false; });
+    }, function () { queued(form, item); }).then(function () { button.disabled = false; });
   }
 
   function setUpForm(form) {
+    // A new id for each opening: the same page kept on the phone may be opened many times.
+    if (!$("#error-summary")) form.elements.client_uuid.value = newUuid();
+    // Questions now show only when they apply: the notes saying when are for pages without script.
+    all(".cond", form).forEach(function (p) { p.remove(); });
     var restored = restoreDraft(form);
     applyShowIf(form);
     updateProgress(form);
@@ -256,9 +343,35 @@
     var form = $("#answer-form");
     if (form) setUpForm(form);
     var now = $("#send-now");
-    if (now) now.addEventListener("click", flush);
-    showOutbox(null);
+    if (now) now.addEventListener("click", sendNow);
+    var refused = $("#drop-refused");
+    if (refused) refused.addEventListener("click", dropRefused);
+    var fresh = $("#fresh");
+    if (fresh && !isFresh()) fresh.hidden = false;
+    var justSent = false;
+    try { justSent = sessionStorage.getItem(SENT); sessionStorage.removeItem(SENT); } catch (e) { /* none */ }
+    showOutbox(justSent ? "sent" : null);
     flush();
+  }
+
+  /* Register the service worker and have it keep this page, its files and the forms it links to. */
+  function keepOffline() {
+    var box = $("#outbox"), workers = navigator.serviceWorker;
+    if (!box || !workers) return;
+    workers.register(box.dataset.swUrl).catch(function () { /* the page works without it */ });
+    workers.addEventListener("message", function (event) {
+      var sent = event.data && event.data.sent;
+      if (!sent) return;
+      var had = outbox().length;
+      sent.forEach(drop);
+      if (outbox().length < had) afterSent();
+    });
+    var urls = all("link[rel=stylesheet], script[src]").map(function (el) { return el.href || el.src; })
+      .concat(all("a.tile[href]").map(function (a) { return a.href; }));
+    if (!workers.controller) urls.push(location.href);  // otherwise the worker kept it on the way
+    workers.ready.then(function (reg) {
+      if (reg.active) reg.active.postMessage({ keep: true, urls: urls, prefix: isHome() && isFresh() ? location.pathname : "" });
+    });
   }
 
   window.addEventListener("online", flush);
@@ -270,6 +383,7 @@
     var form = $("#answer-form");
     if (event.persisted && form) form.elements.client_uuid.value = newUuid();
   });
-  setInterval(function () { if (outbox().length) flush(); }, 30000);
+  setInterval(function () { if (pending().length) flush(); }, 30000);
   setUp();
+  keepOffline();
 }());

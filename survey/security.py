@@ -76,6 +76,10 @@ def enforce_access():
     rule = rule_of(request.endpoint)
     if rule is None:
         abort(403)  # an undeclared route is closed, never open by accident
+    if rule in (PUBLIC, PHONE):
+        # Open to anyone: loading the account would touch the session cookie, and static files
+        # and phone pages would then vary on it and be fetched again.
+        return None
     if may(current_user, rule):
         return None
     if not current_user.is_authenticated:

@@ -1,24 +1,56 @@
 """The collaborator's phone pages: their own page, the form, the open and poster links, thanks."""
 
+import datetime
 import uuid
+from urllib.parse import urlencode
 
-from flask import abort, current_app, jsonify, render_template, request, url_for
+from flask import abort, current_app, jsonify, make_response, render_template, request, url_for
 from flask_wtf.csrf import generate_csrf
 from werkzeug.datastructures import MultiDict
 
 from survey.i18n import gettext as _
-from survey.models import Collaborator, Organisation, Questionnaire, Receipt, Ward, utcnow
+from survey.models import (
+    Collaborator,
+    Organisation,
+    Questionnaire,
+    Receipt,
+    Response,
+    Ward,
+    utcnow,
+)
 from survey.respond import bp, submit
 from survey.respond.links import read_group
-from survey.respond.rules import check_answers, offered_to, refusal, schema_of, valid_client_uuid
+from survey.respond.rules import (
+    check_answers,
+    dropped_answers,
+    offered_to,
+    refusal,
+    schema_of,
+    valid_client_uuid,
+)
 from survey.security import PHONE, access, questionnaire_or_404
 
 
-def collaborator_or_404(token):
-    """Return the active collaborator holding this token, or answer a plain 404."""
+def collaborator_or_404(token, grace=False):
+    """Return the active collaborator holding this token, or answer the phone's 404 page.
+
+    With grace, a link retired in the last TOKEN_GRACE_DAYS still names its collaborator, for
+    answers kept on the phone; the collaborator is shown under that old link, never the new one.
+    """
     collaborator = Collaborator.by_token(token)
+    if collaborator is None and grace and current_app.config["TOKEN_GRACE_DAYS"] > 0:
+        since = utcnow() - datetime.timedelta(days=current_app.config["TOKEN_GRACE_DAYS"])
+        collaborator = Collaborator.by_retired_token(token, since)
+        if collaborator is not None:
+            collaborator.token = token  # in memory only: links on the page keep the old address
     if collaborator is None:
-        abort(404)
+        retired = Collaborator.by_retired_token(token)
+        page = render_template(
+            "respond/dead_card.html",
+            organisation=retired.organisation if retired is not None else None,
+            contact=current_app.config["PHONE_CONTACT"],
+        )
+        abort(make_response(page, 404))
     return collaborator
 
 
@@ -78,7 +110,7 @@ def home(token):
 @access(PHONE)
 def form(token, slug):
     """Show and take a collaborator's form."""
-    collaborator = collaborator_or_404(token)
+    collaborator = collaborator_or_404(token, grace=request.method == "POST")
     questionnaire = questionnaire_or_404(slug)
     schema = schema_of(questionnaire)
     message = refusal(questionnaire, collaborator, schema=schema)
@@ -157,8 +189,14 @@ def answer(questionnaire, collaborator=None, place=None, choose=None, fixed=None
         "thanks_url": thanks_url(questionnaire, collaborator),
     }
     if request.method == "GET":
+        # A link may name the form's id (?n=): Back to it brings the same id, so a form sent
+        # without JavaScript, gone back to and sent again counts once.
+        named = request.args.get("n", "")
+        if valid_client_uuid(named) and Response.get_or_none(Response.client_uuid == named):
+            return see_other(page["thanks_url"] + "?already=1")
+        client_uuid = named if valid_client_uuid(named) else str(uuid.uuid4())
         return render_template(
-            "respond/form.html", form=MultiDict(), errors={}, client_uuid=str(uuid.uuid4()), **page
+            "respond/form.html", form=MultiDict(), errors={}, client_uuid=client_uuid, **page
         )
     client_uuid = request.form.get("client_uuid", "")
     if not valid_client_uuid(client_uuid):
@@ -192,7 +230,11 @@ def answer(questionnaire, collaborator=None, place=None, choose=None, fixed=None
             questionnaire=questionnaire,
             message=_("This form is incomplete. Please open it again and send your answers again."),
         ), 400
-    return see_other(page["thanks_url"])
+    notes = {"dropped": ",".join(dropped_answers(schema, request.form))}
+    if result == submit.DUPLICATE:
+        notes["already"] = "1"
+    query = urlencode({k: v for k, v in notes.items() if v})
+    return see_other(page["thanks_url"] + ("?" + query if query else ""))
 
 
 def see_other(location):
@@ -216,15 +258,22 @@ def thanks_url(questionnaire, collaborator):
 @access(PHONE)
 def thanks(slug, token=None):
     """Thank the respondent, with a way back to the collaborator's page."""
-    collaborator = collaborator_or_404(token) if token is not None else None
+    collaborator = collaborator_or_404(token, grace=True) if token is not None else None
     questionnaire = questionnaire_or_404(slug)
     if questionnaire.status == "draft":
         abort(404)  # nobody answered a draft; its title is not public
     again = None
     if collaborator is not None and questionnaire.per_collaborator == "many":
-        again = url_for("respond.form", token=token, slug=slug)
+        again = url_for("respond.form", token=token, slug=slug, n=str(uuid.uuid4()))
+    wanted = set(request.args.get("dropped", "").split(",")[:200])
+    dropped = [q.prompt for q in questionnaire.ordered_questions() if q.key in wanted]
     return render_template(
-        "respond/thanks.html", questionnaire=questionnaire, collaborator=collaborator, again=again
+        "respond/thanks.html",
+        questionnaire=questionnaire,
+        collaborator=collaborator,
+        again=again,
+        dropped=dropped,
+        already=request.args.get("already") == "1",
     )
 
 

@@ -211,6 +211,18 @@ def check_answers(schema, form):
     return outcome
 
 
+def dropped_answers(schema, form):
+    """Return the keys of the questions answered in the form that show_if hides (discarded)."""
+    shown = shown_keys(schema, form)
+    return [
+        q.key
+        for q in schema.questions
+        if q.kind != "section"
+        and q.key not in shown
+        and any(not is_blank(v) for v in form.getlist(q.key))
+    ]
+
+
 def refusal(questionnaire, collaborator=None, now=None, schema=None):
     """Say why this questionnaire takes no answer now (from this collaborator), or None."""
     if not questionnaire.is_accepting(now):

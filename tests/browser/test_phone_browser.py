@@ -106,7 +106,8 @@ def test_works_with_javascript_off(phone, form_url, db):
     fill_valid(page)
     page.fill("#f-why", "discarded, since agree is yes")
     page.click("button.send")
-    page.wait_for_url("**/sample/thanks")
+    page.wait_for_url("**/sample/thanks?dropped=why")
+    assert "Vì sao không?" in page.locator(".notice").first.inner_text()  # said, not silent
     assert responses() == 1
     assert Answer.select().where(Answer.text.contains("discarded")).count() == 0
 

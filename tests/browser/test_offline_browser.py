@@ -1,0 +1,242 @@
+"""The phone offline in Debian's Chromium (service worker allowed, offline emulated): pages open
+with no signal after one visit, answers leave once and are never lost."""
+
+import time
+
+import pytest
+
+from survey.models import Collaborator, Questionnaire, Response
+from survey.questionnaires.authoring import set_status
+
+pytestmark = pytest.mark.browser
+
+PHONE = {"width": 360, "height": 740}
+
+
+@pytest.fixture
+def app(csrf_app):
+    """Run the phone pages with CSRF on, as in production."""
+    return csrf_app
+
+
+@pytest.fixture
+def phone(browser):
+    """Return a function opening a fresh 360×740 context with service workers allowed."""
+    contexts = []
+
+    def open_context(**options):
+        context = browser.new_context(
+            viewport=PHONE, locale="vi-VN", service_workers="allow", **options
+        )
+        contexts.append(context)
+        return context
+
+    yield open_context
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
+def person(network):
+    """Return collaborator P1/MTTQ."""
+    return network["collaborators"][("P1", "MTTQ")]
+
+
+@pytest.fixture
+def home_url(server, sample, person):
+    """Return the collaborator's own page."""
+    return f"{server}/c/{person.token}"
+
+
+def responses():
+    """Return how many responses are stored."""
+    return Response.select().count()
+
+
+def wait_until(condition, timeout=10.0):
+    """Poll a condition until it holds or the timeout passes; return its last value."""
+    deadline = time.monotonic() + timeout
+    while not (result := condition()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return result
+
+
+def fill_valid(page):
+    """Answer the sample questionnaire validly (agree: yes, so `why` stays hidden)."""
+    page.get_by_text("Đồng ý", exact=True).click()
+    page.get_by_text("Công viên").click()
+    page.fill("#f-age", "42")
+
+
+def visit_with_signal(context, home_url):
+    """Open the collaborator's page once with signal and wait until the worker kept its forms."""
+    page = context.new_page()
+    page.goto(home_url)
+    page.evaluate("navigator.serviceWorker.ready")
+    kept = f"{home_url.split('/c/')[0]}/c/" + home_url.rsplit("/", 1)[1] + "/sample"
+    assert wait_until(
+        lambda: page.evaluate(
+            "url => caches.open('survey-pages-v1').then(c => c.match(new URL(url).pathname))"
+            ".then(Boolean)",
+            kept,
+        )
+    ), "the worker did not keep the form"
+    return page
+
+
+def test_page_and_form_open_offline_after_one_visit(phone, home_url):
+    """After one visit with signal, the collaborator's page and its form open with none."""
+    context = phone()
+    page = visit_with_signal(context, home_url)
+    context.set_offline(True)
+    page.reload()
+    assert page.locator("h1").inner_text().startswith("Xin chào")
+    assert page.locator("#fresh").is_visible()  # says when it was last brought up to date
+    page.click("a.tile")
+    page.wait_for_url("**/sample?n=*")
+    assert page.locator("#answer-form").is_visible()
+    again = context.new_page()
+    again.goto(home_url + "/sample")
+    assert again.locator("#q-agree").is_visible()
+    assert again.locator("#fresh").is_visible()
+
+
+def test_back_and_send_without_javascript_stores_once(phone, home_url, sample, db):
+    """JS off, on a many-responses questionnaire: Send, Back, Send again stores one response."""
+    Questionnaire.update(per_collaborator="many").where(Questionnaire.id == sample.id).execute()
+    page = phone(java_script_enabled=False).new_page()
+    page.goto(home_url)
+    page.click("a.tile")
+    fill_valid(page)
+    page.click("button.send")
+    page.wait_for_url("**/sample/thanks")
+    assert responses() == 1
+    page.go_back()
+    page.wait_for_url("**/sample**")
+    if page.locator("button.send").count():  # the browser kept the sent form: send it again
+        page.click("button.send")
+    page.wait_for_url("**/sample/thanks?*already=1*")
+    assert "đã được nhận" in page.locator("main").inner_text()
+    assert responses() == 1
+    page.click("text=Điền thêm một phiếu trả lời")
+    fill_valid(page)
+    page.click("button.send")
+    page.wait_for_url("**/sample/thanks")
+    assert responses() == 2
+
+
+def queue_offline(context, home_url):
+    """Visit with signal, then answer the form with none; return the page showing it queued."""
+    page = visit_with_signal(context, home_url)
+    page.goto(home_url + "/sample")
+    fill_valid(page)
+    context.set_offline(True)
+    page.click("button.send")
+    page.locator("#outbox [data-state=queued]").wait_for()
+    return page
+
+
+def test_sent_by_background_sync_with_every_page_closed(phone, home_url, db):
+    """Offline, the notice promises sending by itself; with the tab closed and the signal back,
+    the service worker sends the answer, once."""
+    context = phone()
+    page = queue_offline(context, home_url)
+    by_itself = page.locator("#outbox .when-sync")
+    by_itself.wait_for()
+    assert not page.locator("#outbox .when-open").is_visible()
+    assert "đóng trang" in by_itself.inner_text()
+    page.close()
+    assert context.pages == []
+    time.sleep(1)
+    assert responses() == 0
+    context.set_offline(False)
+    assert wait_until(lambda: responses() == 1, 20)
+    home = context.new_page()
+    home.goto(home_url)  # the page finds its own copy already sent: nothing doubled
+    home.locator("#outbox [data-state=sent]").wait_for()
+    assert home.locator(".done-tile").count() == 1
+    assert home.evaluate("JSON.parse(localStorage.getItem('survey-outbox'))") == []
+    assert responses() == 1
+
+
+def test_without_background_sync_the_notice_says_to_reopen(phone, home_url, db):
+    """A browser without Background Sync is told to reopen the page; nothing leaves until then."""
+    context = phone()
+    context.add_init_script("delete window.SyncManager")
+    page = queue_offline(context, home_url)
+    assert page.locator("#outbox .when-open").is_visible()
+    assert not page.locator("#outbox .when-sync").is_visible()
+    page.close()
+    context.set_offline(False)
+    time.sleep(2)
+    assert responses() == 0
+    home = context.new_page()
+    home.goto(home_url)
+    assert wait_until(lambda: responses() == 1)
+    home.locator("#outbox [data-state=sent]").wait_for()  # shown once the page brought itself up
+    assert home.locator(".done-tile").count() == 1
+    assert responses() == 1
+
+
+def test_three_tabs_flushing_together_store_one_response(phone, home_url, db):
+    """One answer kept, three tabs open when the signal returns: stored once."""
+    context = phone()
+    context.add_init_script("delete window.SyncManager")
+    queue_offline(context, home_url)
+    tabs = [context.new_page() for _ in range(3)]
+    for tab in tabs:
+        tab.goto(home_url)  # offline: the kept copy
+    context.set_offline(False)  # every tab's `online` event sends at once
+    assert wait_until(lambda: responses() == 1)
+    time.sleep(2)
+    assert responses() == 1
+
+
+@pytest.mark.parametrize("change", ["rotate", "deactivate"])
+def test_answers_kept_under_a_changed_card_are_not_lost(phone, home_url, person, change, db):
+    """The coordinator makes a new card (or deactivates) while an answer waits: it still arrives."""
+    context = phone()
+    context.add_init_script("delete window.SyncManager")
+    page = queue_offline(context, home_url)
+    fresh = Collaborator.get_by_id(person.id)
+    if change == "rotate":
+        fresh.rotate_token()
+    else:
+        fresh.active = False
+        fresh.save()
+        fresh.retire_token()
+    context.set_offline(False)
+    assert wait_until(lambda: responses() == 1)
+    page.locator("#outbox [data-state=sent]").wait_for()
+    assert Response.get().collaborator_id == person.id
+    page.goto(home_url)  # the old card opens the phone's own page, which says what to do
+    assert "thẻ mới" in page.locator("main").inner_text()
+    assert page.locator("body.phone").count() == 1
+
+
+def test_a_questionnaire_closed_meanwhile_is_refused_and_kept(phone, home_url, sample, db):
+    """Closed while the answer waited: shown as refused, kept on the phone, nothing stored."""
+    context = phone()
+    context.add_init_script("delete window.SyncManager")
+    page = queue_offline(context, home_url)
+    set_status(None, Questionnaire.get_by_id(sample.id), "closed")
+    context.set_offline(False)
+    page.locator("#outbox [data-state=rejected]").wait_for()
+    assert "đã đóng" in page.locator(".outbox-items li.refused").inner_text()
+    kept = page.evaluate("JSON.parse(localStorage.getItem('survey-outbox'))")
+    assert len(kept) == 1 and kept[0]["refused"] == 410 and "age=42" in kept[0]["body"]
+    page.reload()
+    assert page.locator(".outbox-items li.refused").count() == 1  # still there, not retried
+    assert responses() == 0
+
+
+def test_send_now_offline_says_it_will_wait(phone, home_url, db):
+    """ "Send now" pressed with no signal says the answer waits; the list shows title and time."""
+    context = phone()
+    context.add_init_script("delete window.SyncManager")
+    page = queue_offline(context, home_url)
+    page.click("#send-now")
+    page.locator("#outbox [data-state=offline]").wait_for()
+    item = page.locator(".outbox-items li").inner_text()
+    assert "Ý kiến về chỉnh trang đô thị" in item and ":" in item  # its title and its time
+    assert responses() == 0
