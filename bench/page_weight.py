@@ -1,4 +1,4 @@
-"""Weigh the phone form on the wire: the page and every resource it loads, gzipped, against 30 KB.
+"""Weigh the phone form on the wire: the page, what it loads and its service worker, gzipped.
 
 Starts the app on a temporary SQLite database seeded with the demo data, serves it on a
 loopback port, fetches the personal form and the open-link form with `Accept-Encoding: gzip`,
@@ -71,6 +71,8 @@ def weigh(port, path):
     html = gzip.decompress(body).decode() if encoding == "gzip" else body.decode()
     parser = Resources()
     parser.feed(html)
+    if 'data-sw-url="' in html:  # the phone script registers the service worker on a first visit
+        parser.urls.append(html.split('data-sw-url="', 1)[1].split('"', 1)[0])
     rows = [(path, status, encoding, size, headers, len(html.encode()))]
     foreign = []
     for url in parser.urls:
