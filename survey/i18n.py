@@ -4,7 +4,15 @@ import datetime
 from zoneinfo import ZoneInfo
 
 from flask import current_app, has_request_context, request, session
-from flask_babel import Babel, format_datetime, get_locale, gettext, lazy_gettext, ngettext
+from flask_babel import (
+    Babel,
+    format_date,
+    format_datetime,
+    get_locale,
+    gettext,
+    lazy_gettext,
+    ngettext,
+)
 
 __all__ = ["gettext", "init_app", "lazy_gettext", "local_time", "ngettext", "to_utc"]
 
@@ -52,9 +60,41 @@ def local_time(value):
     return value.replace(tzinfo=datetime.timezone.utc).astimezone(zone())
 
 
-def format_local(value, format="short"):
-    """Format a stored UTC datetime in local time and the current language."""
-    return "" if value is None else format_datetime(local_time(value), format)
+# Dates and times per language, in one place: Babel patterns for pages, Excel number formats for
+# workbooks. Vietnamese writes dd/mm/yyyy and 24-hour times; English keeps its own order.
+PATTERNS = {"vi": ("dd/MM/yyyy", "HH:mm"), "en": ("MMM d, yyyy", "h:mm a")}
+SHEET_FORMATS = {
+    "vi": ("dd/mm/yyyy", "dd/mm/yyyy hh:mm"),
+    "en": ("mmm d, yyyy", "mmm d, yyyy h:mm AM/PM"),
+}
+
+
+def language():
+    """Return the current language's code ("vi" or "en")."""
+    return "en" if str(get_locale() or "vi").startswith("en") else "vi"
+
+
+def format_local(value, format=None):
+    """Format a stored UTC datetime as a local date and time in the current language."""
+    if value is None:
+        return ""
+    day, time = PATTERNS[language()]
+    return format_datetime(local_time(value), format or f"{day} {time}")
+
+
+def format_day(value):
+    """Format a date (or an ISO date string) in the current language; other text stays as is."""
+    if isinstance(value, str):
+        try:
+            value = datetime.date.fromisoformat(value)
+        except ValueError:
+            return value
+    return "" if value is None else format_date(value, PATTERNS[language()][0])
+
+
+def sheet_formats():
+    """Return the Excel number formats (date, date and time) of the current language."""
+    return SHEET_FORMATS[language()]
 
 
 STATUS_LABELS = {
@@ -100,6 +140,7 @@ def init_app(app):
     """Attach Flask-Babel with the locale selector and the template helpers."""
     Babel(app, locale_selector=select_locale, timezone_selector=select_timezone)
     app.jinja_env.filters["localtime"] = format_local
+    app.jinja_env.filters["day"] = format_day
     app.jinja_env.globals.update(
         status_label=status_label,
         kind_label=kind_label,

@@ -34,8 +34,8 @@ def read_csv(response):
 
 
 def test_csv_rows_columns_and_values(app, tally_sample, login):
-    """One row per response, codes, local times, multi joined with ';', Vietnamese intact."""
-    response = login("viewer").get("/questionnaires/sample/export.csv")
+    """Codes variant: one row per response, keys, local times, multi joined with ';'."""
+    response = login("viewer").get("/questionnaires/sample/export.csv?codes=1")
     assert response.status_code == 200 and response.is_streamed
     assert response.mimetype == "text/csv"
     assert "attachment" in response.headers["Content-Disposition"]
@@ -61,21 +61,24 @@ def test_csv_rows_columns_and_values(app, tally_sample, login):
 def test_csv_is_the_same_whatever_the_chunk_size(app, tally_sample, login, monkeypatch):
     """Reading responses in chunks of 2 gives the same file as reading them at once."""
     client = login("viewer")
-    whole = client.get("/questionnaires/sample/export.csv").get_data()
-    monkeypatch.setattr(exports, "CHUNK", 2)
-    assert client.get("/questionnaires/sample/export.csv").get_data() == whole
+    for url in ("export.csv", "export.csv?codes=1"):
+        monkeypatch.setattr(exports, "CHUNK", 1000)
+        whole = client.get(f"/questionnaires/sample/{url}").get_data()
+        monkeypatch.setattr(exports, "CHUNK", 2)
+        assert client.get(f"/questionnaires/sample/{url}").get_data() == whole
 
 
 def test_filters_and_scope_apply_to_exports(app, tally_sample, login):
     """A coordinator of DOAN exports DOAN's responses only; filters narrow further."""
     client = login("coordinator", Organisation.get(code="DOAN"))
-    rows = read_csv(client.get("/questionnaires/sample/export.csv"))
+    rows = read_csv(client.get("/questionnaires/sample/export.csv?codes=1"))
     assert len(rows) == 4 and {r[3] for r in rows[1:]} == {"DOAN"}
     rows = read_csv(client.get("/questionnaires/sample/export.csv?ward=P2"))
     assert len(rows) == 3
     assert client.get("/questionnaires/sample/export.csv?organisation=MTTQ").status_code == 400
     book = openpyxl.load_workbook(
-        io.BytesIO(client.get("/questionnaires/sample/export.xlsx").get_data()), read_only=True
+        io.BytesIO(client.get("/questionnaires/sample/export.xlsx?codes=1").get_data()),
+        read_only=True,
     )
     values = list(book.active.iter_rows(values_only=True))
     assert len(values) == 4 and {r[3] for r in values[1:]} == {"DOAN"}
@@ -114,9 +117,9 @@ def test_anonymous_export_has_no_collaborator_column(app, network, login):
     # Anonymous: rows only for admins, no id or time, and one response is not yet a batch.
     assert client.get("/questionnaires/anon/export.csv").status_code == 403
     client.post("/logout")
-    rows = read_csv(login("admin").get("/questionnaires/anon/export.csv"))
+    rows = read_csv(login("admin").get("/questionnaires/anon/export.csv?codes=1"))
     assert rows == [["ward", "organisation", "ok"]]
-    rows = read_csv(client.get("/questionnaires/named/export.csv"))
+    rows = read_csv(client.get("/questionnaires/named/export.csv?codes=1"))
     assert rows[0][4] == "collaborator" and rows[1][4] == "CTV P1 MTTQ"
 
 
@@ -186,7 +189,7 @@ def test_tallies_workbook_has_breakdowns_and_suppression(app, tally_sample, logi
     """The tallies workbook: summary, both breakdowns, cross table; withheld cells are blank."""
     client = login("viewer")
     book = openpyxl.load_workbook(
-        io.BytesIO(client.get("/questionnaires/sample/tallies.xlsx?lang=en").get_data())
+        io.BytesIO(client.get("/questionnaires/sample/tallies.xlsx?lang=en&codes=1").get_data())
     )
     assert book.sheetnames == ["Summary", "By ward", "By organisation", "Ward × organisation"]
     summary = list(book["Summary"].iter_rows(values_only=True))
@@ -200,7 +203,7 @@ def test_tallies_workbook_has_breakdowns_and_suppression(app, tally_sample, logi
 
     Questionnaire.update(suppress_below=3).where(Questionnaire.id == tally_sample.id).execute()
     book = openpyxl.load_workbook(
-        io.BytesIO(client.get("/questionnaires/sample/tallies.xlsx?lang=en").get_data())
+        io.BytesIO(client.get("/questionnaires/sample/tallies.xlsx?lang=en&codes=1").get_data())
     )
     summary = list(book["Summary"].iter_rows(values_only=True))
     assert "counts from 1 to 2" in summary[0][0].lower()

@@ -3,7 +3,7 @@
 import os
 import tempfile
 
-from flask import current_app, render_template, request
+from flask import Response, current_app, render_template, request
 from flask_login import current_user
 from playhouse.flask_utils import get_object_or_404, object_list
 
@@ -148,6 +148,16 @@ def _raw_refused(questionnaire):
     return None
 
 
+def _codes():
+    """Tell whether the analysts' variant (keys and codes) was asked for with ?codes=1."""
+    return request.args.get("codes") == "1"
+
+
+def _name(slug, codes, ending):
+    """Return a download's file name: the codes variant says so."""
+    return f"{slug}{'-codes' if codes else ''}{ending}"
+
+
 @bp.route("/questionnaires/<slug>/export.csv")
 @access(VIEWER)
 def export_csv(slug):
@@ -155,19 +165,42 @@ def export_csv(slug):
     questionnaire, filters = _load(slug)
     if refused := _raw_refused(questionnaire):
         return refused
-    rows = primed(exports.response_rows(questionnaire, filters))
-    return download(exports.csv_stream(rows), "text/csv", f"{slug}.csv", EXPORT, slug)
+    codes = _codes()
+    rows = primed(exports.response_rows(questionnaire, filters, codes))
+    name = _name(slug, codes, ".csv")
+    return download(exports.csv_stream(rows), "text/csv", name, EXPORT, slug)
+
+
+@bp.route("/questionnaires/<slug>/codebook.csv")
+@access(VIEWER)
+def codebook_csv(slug):
+    """Download the codebook of the CSV exports: columns, keys, kinds, codes and their labels."""
+    questionnaire, filters = _load(slug)
+    rows = exports.codebook_rows(questionnaire, filters.scope)
+    response = Response(exports.csv_stream(rows), mimetype="text/csv")
+    response.headers["Content-Disposition"] = f'attachment; filename="{slug}-codebook.csv"'
+    return response
 
 
 @bp.route("/questionnaires/<slug>/export.xlsx")
 @access(VIEWER)
 def export_xlsx(slug):
-    """Download the responses (within scope and filters) as an XLSX workbook."""
+    """Download the responses (within scope and filters) and the codebook as an XLSX workbook."""
     questionnaire, filters = _load(slug)
     if refused := _raw_refused(questionnaire):
         return refused
-    path = _temp_xlsx([(slug, exports.response_rows(questionnaire, filters))])
-    return download(_stream_file(path), exports.XLSX_TYPE, f"{slug}.xlsx", EXPORT, slug)
+    codes = _codes()
+    path = _temp_xlsx(
+        [
+            exports.Sheet(
+                slug if codes else _("Answers"),
+                exports.response_rows(questionnaire, filters, codes),
+            ),
+            exports.Sheet(_("Codebook"), exports.codebook_rows(questionnaire, filters.scope)),
+        ]
+    )
+    name = _name(slug, codes, ".xlsx")
+    return download(_stream_file(path), exports.XLSX_TYPE, name, EXPORT, slug)
 
 
 @bp.route("/questionnaires/<slug>/tallies.xlsx")
@@ -175,12 +208,16 @@ def export_xlsx(slug):
 def tallies_xlsx(slug):
     """Download the tallies: a summary, each breakdown and the ward × organisation table."""
     questionnaire, filters = _load(slug)
+    codes = _codes()
     filters.by = None
     summary = tally(questionnaire, filters)
-    sheets = [(_("Summary"), exports.summary_rows(summary))]
+    rows, header = exports.summary_rows(summary, codes)
+    sheets = [exports.Sheet(_("Summary"), rows, header)]
     for by, title in (("ward", _("By ward")), ("organisation", _("By organisation"))):
         filters.by = by
-        sheets.append((title, exports.breakdown_rows(tally(questionnaire, filters))))
-    sheets.append((_("Ward × organisation"), exports.cross_rows(summary)))
+        rows = exports.breakdown_rows(tally(questionnaire, filters), codes)
+        sheets.append(exports.Sheet(title, rows))
+    sheets.append(exports.Sheet(_("Ward × organisation"), exports.cross_rows(summary, codes)))
     path = _temp_xlsx(sheets)
-    return download(_stream_file(path), exports.XLSX_TYPE, f"{slug}-tallies.xlsx", EXPORT, slug)
+    name = _name(slug, codes, "-tallies.xlsx")
+    return download(_stream_file(path), exports.XLSX_TYPE, name, EXPORT, slug)
