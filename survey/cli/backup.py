@@ -21,7 +21,6 @@ import sqlite3
 import subprocess
 from pathlib import Path
 
-import psycopg
 
 from survey.db import database, is_sqlite
 
@@ -89,6 +88,8 @@ def _pg_dump(url, path):
             "pg_dump was not found: install the PostgreSQL client "
             "(Debian: apt install postgresql-client)"
         )
+    import psycopg  # the postgres extra's driver: a SQLite install has none
+
     url = "postgresql://" + url.partition("://")[2]
     partial = path.with_name(path.name + ".partial")
     with psycopg.connect(url, autocommit=True) as conn:
