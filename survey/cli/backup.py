@@ -21,9 +21,7 @@ import sqlite3
 import subprocess
 from pathlib import Path
 
-
 from survey.db import database, is_sqlite
-
 
 # The receipts appended to a PostgreSQL dump (pg_dump empties search_path: names are qualified).
 RECEIPTS_COPY_IN = (
