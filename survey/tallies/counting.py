@@ -27,7 +27,7 @@ from peewee import SQL, fn
 
 from survey.db import is_sqlite
 from survey.i18n import gettext as _
-from survey.i18n import to_utc
+from survey.i18n import format_day, to_utc
 from survey.models import (
     Answer,
     Choice,
@@ -114,8 +114,8 @@ def _parse_date(raw, label):
             _(
                 "%(label)s must be between %(first)s and %(last)s.",
                 label=label,
-                first=FIRST_DAY.isoformat(),
-                last=LAST_DAY.isoformat(),
+                first=format_day(FIRST_DAY),
+                last=format_day(LAST_DAY),
             )
         )
     return day
@@ -802,7 +802,7 @@ def text_answers(questionnaire, question, filters, search=""):
     """
     check_period(questionnaire, filters)
     query = (
-        Answer.select(Answer.text, Answer.submitted_at, Ward.code, Organisation.code)
+        Answer.select(Answer.text, Answer.submitted_at, Ward.name, Organisation.name)
         .join_from(Answer, Ward)
         .join_from(Answer, Organisation)
         .where(
