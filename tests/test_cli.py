@@ -184,7 +184,7 @@ def test_collaborators_import_semicolons_with_bom(runner, db, network, tmp_path)
 @pytest.mark.parametrize(
     "text, expected",
     [
-        ("ten,phone,organisation,ward\nAn,,MTTQ,P1\n", "line 1:"),
+        ("nom,phone,organisation,ward\nAn,,MTTQ,P1\n", "line 1:"),
         (HEADER + "An,,MTTQ,P1\nBình,,MTTQ,P7\n", "line 3: Unknown or inactive ward “P7”"),
         (HEADER + "An,,MTTQ,P1\n,0903444555,MTTQ,P1\n", "line 3: The name is empty."),
         (HEADER + "An,0903444555,MTTQ,P1\nBình,0903-444-555,DOAN,P2\n", "line 3: The phone number"),

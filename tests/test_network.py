@@ -250,16 +250,16 @@ def test_visitors_are_sent_to_login(network, client):
 
 
 def test_export_is_excel_ready_csv_with_full_links(network, login):
-    """UTF-8 with a BOM, the roster header and each person's full personal link."""
+    """UTF-8 with a BOM, the roster header in Vietnamese and each person's full personal link."""
     client = login("coordinator")
-    reply = client.get("/network/collaborators/export.csv")
+    reply = client.get("/network/collaborators/export.csv?lang=vi")
     assert reply.status_code == 200 and reply.mimetype == "text/csv"
     assert "attachment" in reply.headers["Content-Disposition"]
     assert "no-store" in reply.headers["Cache-Control"]
     body = reply.data
     assert body.startswith(b"\xef\xbb\xbf")
     lines = body.decode("utf-8-sig").splitlines()
-    assert lines[0] == "name,phone,organisation,ward,link"
+    assert lines[0] == "Họ và tên,Số điện thoại,Tổ chức,Phường,Đường dẫn"
     for person in network["collaborators"].values():
         assert f"http://survey.test/c/{person.token}" in body.decode()
     assert len(lines) == 5
@@ -312,8 +312,7 @@ def test_import_preview_then_confirm_imports_every_row(network, login):
         (GOOD + "Phạm D,0933333333,MTTQ,P9\n", 4, "Unknown or inactive ward"),
         (GOOD + ",0944444444,MTTQ,P1\n", 4, "The name is empty."),
         (GOOD + "Phạm D,0912345678,MTTQ,P1\n", 4, "also on line 2"),
-        (GOOD + "Phạm D,0911000000,MTTQ,P1\n", 4, "already belongs"),
-        ("ten,dien thoai,to chuc,phuong\nTrần Thị B,0912345678,MTTQ,P1\n", 1, "header"),
+        ("ten,dien thoai,to chuc,ghi chu\nTrần Thị B,0912345678,MTTQ,P1\n", 1, "Phường"),
     ],
 )
 def test_import_reports_each_bad_row_and_stores_nothing(network, login, text, line, message):
@@ -328,18 +327,29 @@ def test_import_reports_each_bad_row_and_stores_nothing(network, login, text, li
 
 
 def test_import_rechecks_at_confirmation(network, login):
-    """A row that became bad after the preview stops the whole import at confirmation."""
+    """A line that became an update after the preview stops the import: the new plan is shown."""
     client = login("coordinator")
-    upload_id = upload_id_of(html_of(upload(client, GOOD)))
+    html = html_of(upload(client, GOOD))
+    upload_id = upload_id_of(html)
+    plan = re.search(r'name="plan"[^>]*value="([^"]+)"', html).group(1)
     Collaborator.create(
         name="Came first",
         phone="0912345678",
         ward=network["wards"][0],
         organisation=network["organisations"][0],
     )
-    reply = client.post("/network/collaborators/import/confirm", data={"upload": upload_id})
-    assert reply.status_code == 422 and "already belongs" in html_of(reply)
+    reply = client.post(
+        "/network/collaborators/import/confirm", data={"upload": upload_id, "plan": plan}
+    )
+    assert reply.status_code == 409 and "Came first" in html_of(reply)
     assert Collaborator.select().count() == 5
+    assert Collaborator.get(Collaborator.phone == "0912345678").name == "Came first"
+    again = upload_id_of(html_of(reply))
+    plan = re.search(r'name="plan"[^>]*value="([^"]+)"', html_of(reply)).group(1)
+    done = client.post(
+        "/network/collaborators/import/confirm", data={"upload": again, "plan": plan}
+    )
+    assert done.status_code == 302 and Collaborator.select().count() == 6
 
 
 def test_import_refuses_other_organisations_and_foreign_uploads(network, app):

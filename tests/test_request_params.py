@@ -55,7 +55,7 @@ def test_dates_off_the_calendar_are_a_400(tally_sample, login):
             response = client.get(f"{path}?{query}")
             assert response.status_code == 400, (path, query)
             message = response.json["error"] if response.is_json else response.text
-            assert "1900-01-01" in message and "9998-12-31" in message
+            assert "01/01/1900" in message and "31/12/9998" in message
             assert "phải nằm trong khoảng" in message
     assert audit_count("responses.export") == 0
 

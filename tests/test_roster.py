@@ -33,13 +33,16 @@ def test_semicolon_with_bom_and_crlf(network):
     text = "\ufeffName ; Phone;Organisation;WARD\r\nLê Văn Cường;+84 903.555-666;Ủy ban MTTQ;P2\r\n"
     preview = read(text)
     assert preview.ok, preview.problems
-    assert preview.rows[0].phone == "+84903555666"
+    assert preview.rows[0].phone == "0903555666"  # +84 becomes 0: one form per number
     assert preview.rows[0].organisation.code == "MTTQ"
 
 
 def test_wrong_header_is_one_problem_at_line_1(network):
-    preview = read("ten,sdt,to chuc,phuong\nA,0903123456,MTTQ,P1\nB,x,NOPE,P9\n")
-    header = "The first line must be the header name,phone,organisation,ward."
+    preview = read("ten,sdt,to chuc,ghi chu\nA,0903123456,MTTQ,P1\nB,x,NOPE,P9\n")
+    header = (
+        "The first line must name the columns: Họ tên, Số điện thoại, Tổ chức, Phường "
+        "(or name, phone, organisation, ward)."
+    )
     assert preview.problems == [(1, header)]
     assert preview.rows == []
 
@@ -54,22 +57,21 @@ def test_each_bad_row_reported_with_its_line(network):
         "Cường,12-34,MTTQ,P1\n"  # 5 malformed phone
         "Dũng,0903000005,MTTQ,P1\n"  # 6 good
         "Em,0903 000 005,MTTQ,P1\n"  # 7 duplicate of line 6
-        "Giang,0911000000,MTTQ,P1\n"  # 8 phone of an existing collaborator
+        "Giang,0911000000,MTTQ,P1\n"  # 8 phone of an existing collaborator: an update
         "H\x00à,0903000008,MTTQ,P1\n" + "K" * 201 + ",0903000009,MTTQ,P1\n"  # 9 NUL
     )  # 10 too long
     preview = read(text)
     lines = [line for line, _ in preview.problems]
-    assert lines == [2, 3, 4, 5, 7, 8, 9, 10]
+    assert lines == [2, 3, 4, 5, 7, 9, 10]
     messages = dict(preview.problems)
     assert "name" in messages[2]
     assert "XYZ" in messages[3]
     assert "P9" in messages[4]
     assert "12-34" in messages[5]
     assert "line 6" in messages[7]
-    assert "already" in messages[8]
     assert "not allowed" in messages[9]
     assert "200" in messages[10]
-    assert [r.line for r in preview.rows] == [6]
+    assert [(r.line, r.action) for r in preview.rows] == [(6, "add"), (8, "change")]
 
 
 def test_multiline_cell_keeps_line_numbers(network):
@@ -134,4 +136,4 @@ def test_export_neutralises_and_reimports(app, network):
     person.delete_instance()
     preview = roster.read(text.encode())
     assert preview.ok, preview.problems
-    assert (preview.rows[0].name, preview.rows[0].phone) == ("=HYPERLINK(1)", "+84903777888")
+    assert (preview.rows[0].name, preview.rows[0].phone) == ("=HYPERLINK(1)", "0903777888")

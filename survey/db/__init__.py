@@ -44,6 +44,11 @@ def is_sqlite():
     return isinstance(database.obj, SqliteDatabase)
 
 
+def vietnamese(field):
+    """Return a field to order by in Vietnamese order (ICU on PostgreSQL, our key on SQLite)."""
+    return field.collate("vi" if is_sqlite() else '"vi-x-icu"')
+
+
 def open_database(app):
     """Bind the proxy to the database named by the app's DATABASE_URL (reused if already bound)."""
     url = app.config.get("DATABASE_URL") or default_url(app.instance_path)

@@ -11,6 +11,7 @@ from urllib.parse import quote
 
 from playhouse import db_url
 
+from survey.collation import compare
 from survey.db import database
 
 
@@ -43,6 +44,8 @@ def open_pool(url, max_connections, synchronous="full", checkpoint_seconds=0):
         check_same_thread=False,
     )
     opened.checkpoint_seconds = checkpoint_seconds
+    # Names sort the Vietnamese way through survey.db.vietnamese (PostgreSQL uses ICU's).
+    opened.register_collation(compare, "vi")
     return opened
 
 

@@ -91,8 +91,8 @@ class RosterUploadForm(FlaskForm):
     """A roster CSV file to check before importing."""
 
     file = FileField(
-        _l("Roster file (CSV)"),
-        validators=[FileRequired(message=_l("Choose a CSV file to check."))],
+        _l("Roster file (XLSX or CSV)"),
+        validators=[FileRequired(message=_l("Choose an XLSX or CSV file to check."))],
     )
 
 
@@ -105,3 +105,5 @@ class RosterConfirmForm(FlaskForm):
             Regexp(r"^[A-Za-z0-9_-]{16,64}$", message=_l("This upload is unknown or has expired.")),
         ]
     )
+    # What the check showed (a letter per line: add, change, keep), to notice a change since.
+    plan = HiddenField()

@@ -6,6 +6,7 @@ read, never responses, so nothing here can tie an anonymous response to a person
 
 from peewee import JOIN, fn
 
+from survey.db import vietnamese
 from survey.models import Collaborator, Organisation, Receipt, Ward
 
 BY = {"ward": (Ward, Collaborator.ward), "organisation": (Organisation, Collaborator.organisation)}
@@ -101,7 +102,7 @@ def not_answered(questionnaire, organisation_scope=None, ward=None, organisation
             Collaborator.id.in_(_targeted_ids(questionnaire, organisation_scope))
             & Collaborator.id.not_in(receipts)
         )
-        .order_by(Ward.code, Organisation.code, Collaborator.name, Collaborator.id)
+        .order_by(Ward.code, Organisation.code, vietnamese(Collaborator.name), Collaborator.id)
     )
     if ward is not None:
         query = query.where(Collaborator.ward == ward)

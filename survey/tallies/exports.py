@@ -287,6 +287,7 @@ class Sheet:
     name: str
     rows: object
     header: int = 0
+    text_columns: tuple = ()  # columns formatted as text, so a typed 0908… keeps its 0
 
 
 WIDTH_SAMPLE = 200  # rows read ahead to size the columns; the rest streams after them
@@ -333,6 +334,7 @@ def write_xlsx(path, sheets):
         "date": workbook.add_format({"num_format": day}),
         "datetime": workbook.add_format({"num_format": moment}),
         "percent": workbook.add_format({"num_format": "0.0%"}),
+        "text": workbook.add_format({"num_format": "@"}),
     }
     try:
         for sheet in sheets:
@@ -346,8 +348,11 @@ def _write_sheet(worksheet, sheet, formats):
     """Size the columns from the first rows, then write every row in order."""
     rows = iter(sheet.rows)
     head = list(itertools.islice(rows, sheet.header + WIDTH_SAMPLE))
-    for c, width in _widths(head, sheet.header).items():
-        worksheet.set_column(c, c, width)
+    widths = _widths(head, sheet.header)
+    for c in sheet.text_columns:
+        widths.setdefault(c, 16)
+    for c, width in widths.items():
+        worksheet.set_column(c, c, width, formats["text"] if c in sheet.text_columns else None)
     worksheet.freeze_panes(sheet.header + 1, 0)
     for r, row in enumerate(itertools.chain(head, rows)):
         bold = formats["bold"] if r == sheet.header else None

@@ -1,5 +1,8 @@
 """Coordinators' roster screens, within their organisation: list, add, edit, links, QR, export."""
 
+import itertools
+import os
+import tempfile
 from urllib.parse import urlencode
 
 from flask import (
@@ -37,6 +40,7 @@ from survey.network.forms import CollaboratorForm
 from survey.params import paginated
 from survey.respond.links import personal_link
 from survey.security import COORDINATOR, access
+from survey.tallies.exports import XLSX_TYPE, Sheet, write_xlsx
 
 
 @bp.route("/network/collaborators")
@@ -246,7 +250,7 @@ def collaborators_export():
         return render_error(
             400, " ".join(str(e) for errors in form.errors.values() for e in errors)
         )
-    rows = primed(roster.export_rows(filtered_collaborators(form)))
+    rows = primed(roster.export_rows(filtered_collaborators(form), labelled=True))
     return download(
         roster.export_chunks(rows),
         "text/csv",
@@ -255,3 +259,72 @@ def collaborators_export():
         urlencode(current_filters())[:300],
         cache="private, no-store",
     )
+
+
+def _workbook(sheets):
+    """Write sheets to a temporary XLSX file; return a generator of its bytes that deletes it."""
+    handle, path = tempfile.mkstemp(suffix=".xlsx")
+    os.close(handle)
+    try:
+        write_xlsx(path, sheets)
+    except BaseException:
+        os.unlink(path)
+        raise
+
+    def chunks():
+        """Yield the file in blocks, then delete it."""
+        try:
+            with open(path, "rb") as source:
+                while block := source.read(64 * 1024):
+                    yield block
+        finally:
+            os.unlink(path)
+
+    return chunks()
+
+
+@bp.route("/network/collaborators/export.xlsx")
+@access(COORDINATOR)
+def collaborators_export_xlsx():
+    """Download the listed collaborators as an XLSX workbook, phone numbers as text."""
+    form = filter_form()
+    if not form.validate():
+        return render_error(
+            400, " ".join(str(e) for errors in form.errors.values() for e in errors)
+        )
+    rows = roster.export_rows(filtered_collaborators(form), labelled=True)
+    chunks = _workbook([Sheet(_("Collaborators"), rows, text_columns=(1,))])
+    return download(
+        chunks,
+        XLSX_TYPE,
+        f"collaborators-{utcnow():%Y%m%d}.xlsx",
+        "collaborator.export",
+        urlencode(current_filters())[:300],
+        cache="private, no-store",
+    )
+
+
+def _groups_sheet():
+    """Return the sheet listing the ward and organisation names a roster line may use."""
+    wards = [[w.name, w.code] for w in Ward.ordered()]
+    organisations = [[o.name, o.code] for o in scoped_organisations()]
+    rows = [[_("Ward"), _("Code"), "", _("Organisation"), _("Code")]]
+    for ward, org in itertools.zip_longest(wards, organisations, fillvalue=["", ""]):
+        rows.append(ward + [""] + org)
+    return Sheet(_("Wards and organisations"), rows)
+
+
+@bp.route("/network/collaborators/template.<any(csv, xlsx):ending>")
+@access(COORDINATOR)
+def roster_template(ending):
+    """Download an empty roster to fill in: the header, and in XLSX the names to choose from."""
+    header = roster.labelled_header(link=False)
+    name = _("roster-template")
+    if ending == "csv":
+        body = b"".join(roster.export_chunks([header]))
+        response = Response(body, mimetype="text/csv")
+    else:
+        sheets = [Sheet(_("Collaborators"), [header], text_columns=(1,)), _groups_sheet()]
+        response = Response(_workbook(sheets), mimetype=XLSX_TYPE)
+    response.headers["Content-Disposition"] = f'attachment; filename="{name}.{ending}"'
+    return response

@@ -1,4 +1,4 @@
-"""Roster import from a CSV upload: a dry check, then a confirmation (all or none)."""
+"""Roster import from a CSV or XLSX upload: a dry check, then a confirmation (all or none)."""
 
 import secrets
 import time
@@ -58,7 +58,11 @@ def check_roster(data):
 
 def render_preview(preview, upload_id=None, status=200):
     """Show a checked roster: its problems by line, or its rows with a confirmation button."""
-    confirm = RosterConfirmForm(upload=upload_id) if upload_id else None
+    confirm = (
+        RosterConfirmForm(formdata=None, upload=upload_id, plan=preview.plan())
+        if upload_id
+        else None
+    )
     return render_template(
         "network/roster_preview.html",
         preview=preview,
@@ -109,9 +113,23 @@ def roster_confirm():
         preview = check_roster(claimed.read_bytes())
         if not preview.ok:
             return render_preview(preview, status=422)
-        added = roster.import_preview(preview)
+        if form.plan.data and preview.plan() != form.plan.data:
+            # The roster changed since the check: show what the import would now do.
+            flash(_("The roster changed since the check. Look at it again, then confirm."), "error")
+            upload_id = secrets.token_urlsafe(18)
+            upload_path(upload_id).write_bytes(claimed.read_bytes())
+            return render_preview(preview, upload_id, status=409)
+        added, changed = len(preview.of("add")), len(preview.of("change"))
+        roster.import_preview(preview)
     finally:
         claimed.unlink(missing_ok=True)
-    AuditEvent.record(current_user, "collaborator.import", f"{added} rows")
-    flash(_("Imported %(count)s collaborators.", count=added), "success")
+    AuditEvent.record(current_user, "collaborator.import", f"{added} added, {changed} updated")
+    flash(
+        _(
+            "Import done: %(added)s collaborators added, %(changed)s updated.",
+            added=added,
+            changed=changed,
+        ),
+        "success",
+    )
     return redirect(url_for("network.collaborators"))
