@@ -656,6 +656,7 @@ def create_choice(user, question, key, label):
     if len(used) >= rules.MAX_CHOICES:
         raise Refused(_("A question has at most %(n)s choices.", n=rules.MAX_CHOICES))
     _check_label(label)
+    _check_label_unique(question, label)
     key = key or make_key(label, used)
     _check_choice_keys([key])
     if key in used:
@@ -670,6 +671,14 @@ def create_choice(user, question, key, label):
     return choice
 
 
+def _check_label_unique(question, label, own_id=None):
+    """Refuse a choice label another choice of the question already has (case and spaces aside)."""
+    wanted = rules.same_label(label)
+    for other in question.choices:
+        if other.id != own_id and rules.same_label(other.label) == wanted:
+            raise Refused(_("Two choices of a question cannot have the same wording."), "label")
+
+
 def _choice_target(choice):
     """Name a choice in the audit log: slug/question/choice."""
     return f"{choice.question.questionnaire.slug}/{choice.question.key}/{choice.key}"
@@ -679,6 +688,7 @@ def update_choice(user, choice, key, label):
     """Relabel a choice; its key may change only while nothing is answered."""
     question = choice.question
     _check_label(label)
+    _check_label_unique(question, label, choice.id)
     if key != choice.key:
         reasons = locks(question.questionnaire)
         if "key" in reasons:

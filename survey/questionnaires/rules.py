@@ -334,9 +334,14 @@ def check_question(index, item, seen, problems):
         seen.setdefault(key, (kind, choice_keys))
 
 
+def same_label(label):
+    """Return the form in which two choice labels count as the same ("Có" and " có ")."""
+    return " ".join(unicodedata.normalize("NFC", str(label)).casefold().split())
+
+
 def _check_choices(where, kind, choices, problems):
     """Check a question's choices; return the set of their keys."""
-    keys = set()
+    keys, labels = set(), set()
     if choices is None:
         choices = []
     if not isinstance(choices, list):
@@ -364,11 +369,12 @@ def _check_choices(where, kind, choices, problems):
         if not message and choice["key"] in keys:
             message = _("used twice")
         _note(problems, f"{c_where}.key", message)
-        _note(
-            problems,
-            f"{c_where}.label",
-            text_problem(choice.get("label"), MAX_LABEL, True, False),
-        )
+        message = text_problem(choice.get("label"), MAX_LABEL, True, False)
+        if not message and same_label(choice["label"]) in labels:
+            message = _("Two choices of a question cannot have the same wording.")
+        _note(problems, f"{c_where}.label", message)
+        if isinstance(choice.get("label"), str):
+            labels.add(same_label(choice["label"]))
         if isinstance(choice.get("key"), str):
             keys.add(choice["key"])
     return keys
