@@ -77,3 +77,18 @@ COMPRESS_STREAMS = False
 
 # Static files get versioned names, so browsers may keep them for a year.
 SEND_FILE_MAX_AGE_DEFAULT = 365 * 24 * 3600
+
+# The Word report (…/report.docx), laid out as an administrative report; each report's form may
+# change these. The governing body and issuing body head the page (e.g. "QUẬN ỦY QUẬN 10",
+# "BAN TUYÊN GIÁO"), the abbreviation ends its number ("Số: …/BC-BTG"), the place starts the
+# date line ("Quận 10, ngày …"); recipients are one a line (or separated by ";").
+REPORT_PARENT = ""
+REPORT_ISSUER = ""
+REPORT_ABBREVIATION = ""
+REPORT_NUMBER = ""
+REPORT_PLACE = ""
+REPORT_SIGNER = ""
+REPORT_SIGNER_TITLE = ""
+REPORT_RECIPIENTS = ""
+# A TrueType font with Vietnamese letters for the report's charts (empty: a system font).
+REPORT_CHART_FONT = ""

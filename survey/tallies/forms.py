@@ -1,8 +1,15 @@
 """The tally page's filter form."""
 
 from flask_wtf import FlaskForm
-from wtforms import DateField, SelectChoice, SelectField
-from wtforms.validators import Optional
+from wtforms import (
+    DateField,
+    IntegerField,
+    SelectChoice,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import Length, NumberRange, Optional
 
 from survey.i18n import lazy_gettext as _l
 
@@ -36,3 +43,22 @@ class TallyFilterForm(FlaskForm):
         self.organisation.choices = [SelectChoice("", _l("All organisations"))] + [
             SelectChoice(o.code, o.name) for o in organisations
         ]
+
+
+class ReportForm(FlaskForm):
+    """Who issues and signs the Word report (GET; report.read_settings checks the values)."""
+
+    parent = StringField(_l("Governing body"), validators=[Length(max=300)])
+    issuer = StringField(_l("Issuing body"), validators=[Length(max=300)])
+    abbreviation = StringField(_l("Abbreviation of the issuing body"), validators=[Length(max=300)])
+    number = StringField(_l("Number"), validators=[Length(max=300)])
+    place = StringField(_l("Place"), validators=[Length(max=300)])
+    signer_title = StringField(_l("Signer’s title"), validators=[Length(max=300)])
+    signer = StringField(_l("Signer"), validators=[Length(max=300)])
+    recipients = TextAreaField(_l("Recipients, one a line"))
+    texts = IntegerField(
+        _l("Written answers quoted per question"), validators=[Optional(), NumberRange(0, 200)]
+    )
+
+    class Meta:
+        csrf = False  # a GET form: it only shapes a download
