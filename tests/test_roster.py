@@ -137,3 +137,16 @@ def test_export_neutralises_and_reimports(app, network):
     preview = roster.read(text.encode())
     assert preview.ok, preview.problems
     assert (preview.rows[0].name, preview.rows[0].phone) == ("=HYPERLINK(1)", "0903777888")
+
+
+def test_bidi_and_c1_controls_in_names_are_refused(network):
+    """A name that would read differently from what it holds (U+202E) or holds U+0085 is refused."""
+    text = (
+        "name,phone,organisation,ward\n"
+        "Lan\u202eoaN,0903100001,MTTQ,P1\n"
+        "Mai\u0085,0903100002,MTTQ,P1\n"
+        "Hùng,0903100003,MTTQ,P1\n"
+    )
+    preview = read(text)
+    assert [line for line, _ in preview.problems] == [2, 3]
+    assert [r.line for r in preview.rows] == [4]

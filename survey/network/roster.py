@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 import openpyxl
 from peewee import chunked
 
+from survey import text as text_rules
 from survey.cells import neutralise, unneutralise
 from survey.collation import fold
 from survey.db import database, vietnamese
@@ -197,11 +198,6 @@ def _workbook_records(data):
         book.close()
 
 
-def _has_control(text):
-    """Tell whether text holds NUL or another control character."""
-    return any(unicodedata.category(c) == "Cc" for c in text)
-
-
 class _Checker:
     """Checks roster lines one by one against the database and the lines before them."""
 
@@ -272,7 +268,7 @@ class _Checker:
     @staticmethod
     def _text_problem(label, text, limit):
         """Say what is wrong with a cell's characters or length, or None."""
-        if _has_control(text):
+        if text_rules.has_refused(text, multiline=False):
             return _("The %(field)s contains characters that are not allowed.", field=label)
         if len(text.strip()) > limit:
             return _("The %(field)s is longer than %(limit)s characters.", field=label, limit=limit)

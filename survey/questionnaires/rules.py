@@ -12,6 +12,7 @@ import math
 import unicodedata
 from typing import NamedTuple
 
+from survey import text as text_rules
 from survey.i18n import gettext as _
 from survey.models import CHOICE_KINDS, KEY_PATTERN, KINDS, SLUG_PATTERN, STATUSES
 
@@ -33,8 +34,6 @@ FIRST_YEAR, LAST_YEAR = 2000, 2100
 DEFAULT_SCALE = (1, 5)
 # Field names the phone form uses itself, so no question may take them as its key.
 RESERVED_KEYS = {"client_uuid", "csrf_token", "ward", "organisation", "lang"}
-# Whitespace a multi-line text may hold; every other control character is refused.
-ALLOWED_CONTROLS = {"\t", "\n", "\r"}
 
 SETTINGS_KEYS = (
     "slug",
@@ -126,12 +125,8 @@ def text_problem(value, limit, required=False, multiline=True):
         return _("must not be empty")
     if len(value) > limit:
         return _("at most %(n)s characters", n=limit)
-    for char in value:
-        category = unicodedata.category(char)
-        if category == "Cs" or (
-            category == "Cc" and (not multiline or char not in ALLOWED_CONTROLS)
-        ):
-            return _("must not contain control characters or broken characters")
+    if text_rules.has_refused(value, multiline):
+        return _("must not contain control characters or broken characters")
     return None
 
 

@@ -4,10 +4,10 @@ The phone form, the open link, the importer and the fake-response generator all 
 """
 
 import datetime
-import re
 import uuid
 from dataclasses import dataclass, field
 
+from survey import text as text_rules
 from survey.i18n import gettext as _
 from survey.models import Choice, Questionnaire, utcnow
 from survey.numbers import NumberError, format_number, parse_number
@@ -15,14 +15,6 @@ from survey.numbers import NumberError, format_number, parse_number
 TEXT_LIMIT = 500
 LONGTEXT_LIMIT = 5000
 DEFAULT_SCALE = (1, 5)
-# Zero-width and other invisible characters: trimmed at the ends like spaces, so an answer
-# made only of them is no answer ("required" is not met by what nobody can see).
-INVISIBLE = "\u00ad\u180e\u200b\u200c\u200d\u2060\ufeff"
-EDGES = re.compile(f"^[\\s{INVISIBLE}]+|[\\s{INVISIBLE}]+$")
-# Refused anywhere in an answer: control characters but line breaks and tabs, C1 controls
-# (U+0085 among them), the bidi embeddings, overrides and isolates that make stored text read
-# differently from what it holds, and U+FFFD (what undecodable bytes became).
-REFUSED = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ufffd]")
 
 
 @dataclass
@@ -101,18 +93,6 @@ def scale_bounds(question):
     return low, high
 
 
-def is_blank(raw):
-    """Tell whether a submitted string holds nothing but spaces and invisible characters."""
-    return not EDGES.sub("", raw)
-
-
-def clean_text(raw):
-    """Trim a submitted string (spaces, invisible characters); None if it holds a refused one."""
-    if REFUSED.search(raw):
-        return None
-    return EDGES.sub("", raw).replace("\r\n", "\n")
-
-
 def shown_keys(schema, form):
     """Return the keys of the questions shown for this form, following show_if in order."""
     shown = set()
@@ -161,7 +141,7 @@ def _check_number(question, raw):
 
 def _check_text(question, raw):
     """Validate a text, longtext or date answer; return (values, message)."""
-    text = clean_text(raw)
+    text = text_rules.clean(raw)
     if text is None:
         return [], _("The answer contains characters that are not allowed.")
     if question.kind == "date":
@@ -198,7 +178,7 @@ def check_answers(schema, form):
     for question in schema.questions:
         if question.kind == "section" or question.key not in shown:
             continue
-        raw = [v for v in form.getlist(question.key) if not is_blank(v)]
+        raw = [v for v in form.getlist(question.key) if not text_rules.is_blank(v)]
         if not raw:
             if question.required:
                 outcome.errors[question.key] = _("Please answer this question.")
@@ -219,7 +199,7 @@ def dropped_answers(schema, form):
         for q in schema.questions
         if q.kind != "section"
         and q.key not in shown
-        and any(not is_blank(v) for v in form.getlist(q.key))
+        and any(not text_rules.is_blank(v) for v in form.getlist(q.key))
     ]
 
 
