@@ -21,7 +21,7 @@ def bad_filter(error):
 def tallies(slug):
     """Return a questionnaire's tallies as JSON, in the caller's scope, filters and breakdown."""
     questionnaire = questionnaire_or_404(slug)
-    filters = parse_filters(request.args, organisation_scope())
+    filters = parse_filters(request.args, organisation_scope(), questionnaire)
     response = jsonify(tally(questionnaire, filters).api())
     response.headers["Cache-Control"] = "no-store"
     return response

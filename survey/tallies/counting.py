@@ -32,6 +32,7 @@ from survey.models import (
     Answer,
     Choice,
     Organisation,
+    Question,
     QuestionnaireOrganisation,
     QuestionnaireWard,
     Response,
@@ -43,6 +44,7 @@ from survey.params import BadParameter
 from survey.respond.rules import scale_bounds
 
 BREAKDOWNS = ("ward", "organisation")
+CROSS_KINDS = ("single", "scale")  # a question whose answers split the responses into groups
 LISTED_KINDS = ("text", "longtext", "date")
 ADDITIVE_KINDS = ("single", "scale", "number")  # a response gives at most one of the columns
 NUMBER_BINS = 8
@@ -66,6 +68,7 @@ class Filters:
     end: datetime.date | None = None  # inclusive, a whole local day
     by: str | None = None
     scope: int | None = None  # the organisation id the viewer is limited to
+    question: object = None  # the question of a breakdown by its answers (by=<key>)
 
     def conditions(self, model):
         """Return the WHERE terms for a model carrying ward, organisation and submitted_at."""
@@ -81,6 +84,12 @@ class Filters:
         if self.end is not None:
             terms.append(model.submitted_at < to_utc(_midnight(self.end + datetime.timedelta(1))))
         return terms
+
+    def cross(self):
+        """Return the question the breakdown is by, or None (a ward or organisation, or none)."""
+        if self.question is not None and self.by == self.question.key:
+            return self.question
+        return None
 
     def params(self):
         """Return the filters as GET parameters (codes and ISO dates), for links."""
@@ -121,11 +130,33 @@ def _parse_date(raw, label):
     return day
 
 
-def parse_filters(args, scope=None):
-    """Turn GET parameters (ward, organisation, from, to, by) into Filters, or raise FilterError."""
+def cross_question(questionnaire, key):
+    """Return the single-choice or scale question of a breakdown by its key, or None."""
+    if questionnaire is None:
+        return None
+    return Question.get_or_none(
+        (Question.questionnaire == questionnaire.id)
+        & (Question.key == key)
+        & Question.kind.in_(CROSS_KINDS)
+    )
+
+
+def parse_filters(args, scope=None, questionnaire=None):
+    """Turn GET parameters (ward, organisation, from, to, by) into Filters, or raise FilterError.
+
+    `by` is a ward, an organisation, or (given the questionnaire) the key of one of its
+    single-choice or scale questions.
+    """
     filters = Filters(scope=scope, by=(args.get("by") or "").strip() or None)
     if filters.by is not None and filters.by not in BREAKDOWNS:
-        raise FilterError(_("A breakdown is by ward or by organisation."))
+        filters.question = cross_question(questionnaire, filters.by)
+        if filters.question is None:
+            raise FilterError(
+                _(
+                    "A breakdown is by ward, by organisation or by the answers to a "
+                    "single-choice or scale question."
+                )
+            )
     code = (args.get("ward") or "").strip()
     if code:
         filters.ward = Ward.get_or_none(Ward.code == code)
@@ -167,6 +198,14 @@ class GroupRow:
     answered: int | None
     counts: list  # per column: int or None
     percents: list  # per column: float or None
+
+
+@dataclass
+class GroupColumn:
+    """One answer of the question a breakdown is by: a row group named like a ward."""
+
+    code: str
+    name: str
 
 
 @dataclass
@@ -438,6 +477,9 @@ class _Counter:
         self.cells, self.lines = {}, []
         self.columns = {}  # question id -> list of (cell id, key, label, hidden)
         self.sums = {}  # (question id, group) -> (count, sum) of numbers
+        self.bins = {}  # number question id -> (start, width) of its ranges
+        self.cross_withheld = False  # a breakdown by a question that had to be withheld whole
+        self.xcells, self.cross_groups = {}, []  # the cells of a breakdown by a question
 
     def group_keys(self):
         """Return every group of the lattice (with suppression only)."""
@@ -469,6 +511,8 @@ class _Counter:
         self.count_answers()
         if self.lattice:
             self.link_lines()
+        if self.filters.cross() is not None:
+            self.count_cross()
         return self
 
     def count_responses(self):
@@ -499,7 +543,7 @@ class _Counter:
         for qid, _w, _o, _choice, value, _n, _answered in rows:
             if value is not None:
                 observed.setdefault(qid, set()).add(value)
-        bins = self.make_columns(observed)
+        bins = self.bins = self.make_columns(observed)
         if self.lattice:
             self._zero_columns(list(kinds))
         for qid, w, o, choice_id, value, n, answered in rows:
@@ -518,6 +562,102 @@ class _Counter:
                     self.add(("count", qid, choice_id, g), n)
             for g in groups:
                 self.add(("answered", qid, g), answered)
+
+    def column_of(self, qid, kind, choice_id, value):
+        """Return the column an answer row counts in: its choice, scale value or number range."""
+        if kind == "scale":
+            return int(value)
+        if kind == "number":
+            start, width = self.bins.get(qid, (0, 1))
+            return math.floor((value - start) / width)
+        return choice_id
+
+    def count_cross(self):
+        """Count each question's columns within each answer of the breakdown's question.
+
+        One GROUP BY over the answers joined to the same response's answer to that question;
+        with suppression the cells join the lattice (see `cross_suppressed`).
+        """
+        x = self.filters.cross()
+        kinds = {q.id: q.kind for q in self.counted}
+        groups = [c[0] for c in self.columns.get(x.id, [])]
+        self.groups = [GroupColumn(key, label) for _cid, key, label, _h in self.columns[x.id]]
+        other = Answer.alias()
+        places = [Answer.ward, Answer.organisation] if self.lattice else []
+        keys = [Answer.question, *places, other.choice, other.number, Answer.choice, Answer.number]
+        query = (
+            Answer.select(*keys, fn.COUNT(SQL("*")), fn.COUNT(SQL("*")).filter(Answer.first_row))
+            .join(other, on=(other.response == Answer.response) & (other.question == x.id))
+            .where(Answer.question.in_(list(kinds)), *self.where(Answer)[1:])
+            .group_by(*keys)
+            .tuples()
+        )
+        if self.lattice:
+            for qid in kinds:
+                for g in self.group_keys():
+                    for xg in groups:
+                        self.xcells[("xa", qid, xg, g)] = 0
+                        for cid, *_rest in self.columns[qid]:
+                            self.xcells[("x", qid, cid, xg, g)] = 0
+        for row in query:
+            qid, row = row[0], row[1:]
+            w, o = (row[0], row[1]) if self.lattice else (None, None)
+            xchoice, xvalue, choice_id, value, n, answered = row[len(places) :]
+            xg = self.column_of(x.id, x.kind, xchoice, xvalue)
+            targets = _up(w, o) if self.lattice else {ALL}
+            column = None
+            if choice_id is not None or value is not None:
+                column = self.column_of(qid, kinds[qid], choice_id, value)
+            for g in targets:
+                key = ("xa", qid, xg, g)
+                self.xcells[key] = self.xcells.get(key, 0) + answered
+                if column is not None:
+                    key = ("x", qid, column, xg, g)
+                    self.xcells[key] = self.xcells.get(key, 0) + n
+        self.cross_groups = groups
+
+    def cross_suppressed(self, hidden):
+        """Return the withheld cells of a breakdown by a question, the lattice's kept as they are.
+
+        A group (an answer of the breakdown's question, in a ward, organisation or both) whose
+        count is withheld or below k is withheld whole. The responses who skipped that question
+        form one more part of every line, since the total less the groups shown gives them.
+        The cells join the lattice's lines; should the pattern need a lattice cell that the
+        tally shows, the whole breakdown is withheld instead, so no page moves.
+        """
+        x, groups = self.filters.cross(), self.cross_groups
+        cells, lines, start = {**self.cells, **self.xcells}, list(self.lines), set(hidden)
+        for q in self.counted:
+            ids = [c[0] for c in self.columns.get(q.id, [])]
+            for g in self.group_keys():
+                parts = [("xa", q.id, xg, g) for xg in groups]
+                cells[("xa", q.id, None, g)] = cells[("answered", q.id, g)] - sum(
+                    cells[p] for p in parts
+                )
+                lines.append((("answered", q.id, g), parts + [("xa", q.id, None, g)]))
+                for cid in ids:
+                    parts = [("x", q.id, cid, xg, g) for xg in groups]
+                    cells[("x", q.id, cid, None, g)] = cells[("count", q.id, cid, g)] - sum(
+                        cells[p] for p in parts
+                    )
+                    lines.append((("count", q.id, cid, g), parts + [("x", q.id, cid, None, g)]))
+                for xg in groups:
+                    size = ("count", x.id, xg, g)
+                    if size in hidden or 0 < cells[size] < self.k:
+                        start.add(("xa", q.id, xg, g))
+                        start.update(("x", q.id, cid, xg, g) for cid in ids)
+                    if q.kind in ADDITIVE_KINDS:
+                        lines.append(
+                            (("xa", q.id, xg, g), [("x", q.id, cid, xg, g) for cid in ids])
+                        )
+            for xg in [*groups, None]:
+                lines.extend(self.margin_lines(("xa", q.id, xg)))
+                for cid in ids:
+                    lines.extend(self.margin_lines(("x", q.id, cid, xg)))
+        found = suppressed_cells(cells, lines, self.k, start)
+        if any(key not in hidden for key in found if key in self.cells):
+            self.cross_withheld = True
+        return found
 
     def answer_groups(self, question_ids):
         """Return (question, ward, organisation, choice, number, answers, respondents) by GROUP BY.
@@ -646,6 +786,13 @@ class _Counter:
         """Return the withheld cells: small groups whole with their complements, then cells."""
         if not self.lattice:
             return set()
+        hidden = self.lattice_suppressed()
+        if self.filters.cross() is not None:
+            return self.cross_suppressed(hidden) | hidden
+        return hidden
+
+    def lattice_suppressed(self):
+        """Return the withheld cells of the lattice (the tally without a question breakdown)."""
         groups = self.group_keys()
         sizes = {g: self.cells[("responses", g)] for g in groups}
         small = {g for g in groups if 0 < sizes[g] < self.k} | self.forced
@@ -717,9 +864,28 @@ class _Assembler:
 
     def group_row(self, q, row):
         """Return one group's row of a question's breakdown."""
+        if self.c.filters.cross() is not None:
+            return self.cross_row(q, row)
         g = self.narrowed(row)
         answered = self.get("answered", q.id, g)
         counts = [self.get("count", q.id, cid, g) for cid, *_rest in self.c.columns.get(q.id, [])]
+        return GroupRow(
+            row.code, row.name, answered, counts, [_percent(n, answered) for n in counts]
+        )
+
+    def cross_row(self, q, row):
+        """Return the row of one answer of the breakdown's question (counts and row shares)."""
+        g = self.group()
+        xg = self.c.cross_groups[self.c.groups.index(row)]
+
+        def cell(*key):
+            """Return a cross cell, withheld when its pattern (or the whole breakdown) says so."""
+            if self.c.cross_withheld or key in self.hidden:
+                return None
+            return self.c.xcells.get(key, 0)
+
+        answered = cell("xa", q.id, xg, g)
+        counts = [cell("x", q.id, cid, xg, g) for cid, *_rest in self.c.columns.get(q.id, [])]
         return GroupRow(
             row.code, row.name, answered, counts, [_percent(n, answered) for n in counts]
         )

@@ -44,6 +44,12 @@ class TallyFilterForm(FlaskForm):
             SelectChoice(o.code, o.name) for o in organisations
         ]
 
+    def offer_questions(self, questions):
+        """Offer a breakdown by the answers to each of these questions (by their key)."""
+        self.by.choices = list(self.by.choices) + [
+            SelectChoice(q.key, _l("By answer to: %(prompt)s", prompt=q.prompt)) for q in questions
+        ]
+
 
 class ReportForm(FlaskForm):
     """Who issues and signs the Word report (GET; report.read_settings checks the values)."""

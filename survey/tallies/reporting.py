@@ -18,8 +18,8 @@ FILTER_KEYS = ("ward", "organisation", "from", "to")
 def _filters(slug):
     """Return the questionnaire and its filters (no breakdown: a report shows the whole)."""
     questionnaire = questionnaire_or_404(slug)
-    filters = parse_filters(request.args, organisation_scope())
-    filters.by = None
+    filters = parse_filters(request.args, organisation_scope(), questionnaire)
+    filters.by = filters.question = None
     return questionnaire, filters
 
 

@@ -15,6 +15,7 @@ from survey.params import page_number
 from survey.security import ADMIN, VIEWER, access, organisation_scope, questionnaire_or_404
 from survey.tallies import bp, exports
 from survey.tallies.counting import (
+    CROSS_KINDS,
     FilterError,
     filtered_responses,
     parse_filters,
@@ -41,15 +42,20 @@ def bad_filter(error):
 def _load(slug):
     """Return the questionnaire of the URL and the filters of the query string (scoped)."""
     questionnaire = questionnaire_or_404(slug)
-    return questionnaire, parse_filters(request.args, organisation_scope())
+    return questionnaire, parse_filters(request.args, organisation_scope(), questionnaire)
 
 
-def _filter_form(filters):
+def _filter_form(filters, questionnaire=None):
     """Return the GET filter form, its organisations limited to the viewer's scope."""
     orgs = Organisation.ordered()
     if filters.scope is not None:
         orgs = orgs.where(Organisation.id == filters.scope)
-    return TallyFilterForm(request.args, wards=Ward.ordered(), organisations=orgs)
+    form = TallyFilterForm(request.args, wards=Ward.ordered(), organisations=orgs)
+    if questionnaire is not None:
+        form.offer_questions(
+            questionnaire.ordered_questions().where(Question.kind.in_(CROSS_KINDS))
+        )
+    return form
 
 
 @bp.route("/questionnaires/<slug>/tallies")
@@ -60,7 +66,7 @@ def show(slug):
     return render_template(
         "tallies/show.html",
         t=tally(questionnaire, filters),
-        form=_filter_form(filters),
+        form=_filter_form(filters, questionnaire),
         params=filters.params(),
         live_ms=_live_ms(),
     )
