@@ -56,6 +56,7 @@ EXPECTED = {
     "tallies.tallies_xlsx": VIEWER,
     "tallies.codebook_csv": VIEWER,
     "api.tallies": VIEWER,
+    "api.timeline": VIEWER,
     "network.rates_page": VIEWER,
     "api.response_rates_json": VIEWER,
     "questionnaires.create": COORDINATOR,

@@ -7,6 +7,7 @@ from survey.errors import render_error
 from survey.i18n import gettext as _
 from survey.network.rates import grouping, response_rates
 from survey.security import VIEWER, access, organisation_scope, questionnaire_or_404
+from survey.tallies import timeline as timelines
 from survey.tallies.counting import FilterError, parse_filters, tally
 
 
@@ -36,3 +37,14 @@ def response_rates_json(slug):
     if by is None:
         return jsonify(error=_("The parameter by must be ward or organisation.")), 400
     return jsonify(groups=response_rates(questionnaire, by, organisation_scope()))
+
+
+@bp.route("/api/v1/questionnaires/<slug>/timeline")
+@access(VIEWER)
+def timeline(slug):
+    """Return responses per day (per week when anonymous): [{"period", "responses"}], as JSON."""
+    questionnaire = questionnaire_or_404(slug)
+    filters = parse_filters(request.args, organisation_scope(), questionnaire)
+    response = jsonify(timelines.api(timelines.timeline(questionnaire, filters)))
+    response.headers["Cache-Control"] = "no-store"
+    return response

@@ -673,7 +673,7 @@ class _Counter:
         if is_sqlite() or self.lattice:
             places = ["ward", "organisation"]
         else:
-            places = [by] if by else []
+            places = [by] if by in BREAKDOWNS else []
         keys = [
             Answer.question,
             *(getattr(Answer, name) for name in places),

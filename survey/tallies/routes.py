@@ -24,6 +24,7 @@ from survey.tallies.counting import (
     threshold,
 )
 from survey.tallies.forms import TallyFilterForm
+from survey.tallies.timeline import timeline
 
 EXPORT = "responses.export"  # the audit action of every download here
 
@@ -69,6 +70,7 @@ def show(slug):
         form=_filter_form(filters, questionnaire),
         params=filters.params(),
         live_ms=_live_ms(),
+        periods=timeline(questionnaire, filters),
     )
 
 
