@@ -171,6 +171,9 @@ class Questionnaire(BaseModel):
     updated_at = DateTimeField(default=utcnow)
     # The owner, whose coordinators edit it; none means the district (migration 0007).
     organisation = ForeignKeyField(Organisation, null=True, backref="owned_questionnaires")
+    # Moved on by the database's triggers at every change of its questions, choices or targets
+    # (migration 0010): what a worker's kept form is checked against.
+    schema_version = IntegerField(default=0)
 
     @classmethod
     def by_slug(cls, slug):

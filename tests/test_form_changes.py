@@ -7,8 +7,10 @@ import pytest
 
 from survey.models import (
     Answer,
+    Choice,
     Collaborator,
     Organisation,
+    Question,
     Questionnaire,
     Receipt,
     Response,
@@ -17,7 +19,9 @@ from survey.models import (
     utcnow,
 )
 from survey.questionnaires.authoring import set_status
+from survey.questionnaires.file_format import import_questionnaire
 from survey.respond.links import sign_group
+from tests.helpers import SAMPLE
 
 
 @pytest.fixture
@@ -210,3 +214,72 @@ def test_the_open_link_turned_off_is_404_for_a_form_opened_before(client, sample
     )
     assert sent.status_code == 404
     assert counts() == (0, 0, 0)
+
+
+def schema_version(questionnaire):
+    """Return the questionnaire's schema version as the database holds it now."""
+    return Questionnaire.get_by_id(questionnaire.id).schema_version
+
+
+def test_the_database_moves_the_schema_version_at_every_change_of_the_form(sample, network):
+    """Inserts, updates and deletes of questions, choices and targets, in plain SQL, each
+    move the version on; a change of another questionnaire's form or of a title does not."""
+    from survey.db import database
+
+    other = import_questionnaire({**SAMPLE, "slug": "other"})
+    agree = Question.get(Question.questionnaire == sample, Question.key == "agree")
+    ward = network["wards"][0]
+    organisation = network["organisations"][0]
+    statements = [
+        ('UPDATE "question" SET "prompt" = \'Đổi\' WHERE "id" = {p}', [agree.id]),
+        (
+            'UPDATE "choice" SET "label" = \'Có\' WHERE "question_id" = {p} AND "key" = {p}',
+            [agree.id, "yes"],
+        ),
+        (
+            'INSERT INTO "choice" ("question_id", "key", "position", "label", "hidden") '
+            "VALUES ({p}, 'maybe', 9, 'Có lẽ', {p})",
+            [agree.id, False],
+        ),
+        ('DELETE FROM "choice" WHERE "question_id" = {p} AND "key" = \'maybe\'', [agree.id]),
+        (
+            'INSERT INTO "questionnaire_ward" ("questionnaire_id", "ward_id") VALUES ({p}, {p})',
+            [sample.id, ward.id],
+        ),
+        (
+            'INSERT INTO "questionnaire_organisation" ("questionnaire_id", "organisation_id") '
+            "VALUES ({p}, {p})",
+            [sample.id, organisation.id],
+        ),
+        ('DELETE FROM "questionnaire_ward" WHERE "questionnaire_id" = {p}', [sample.id]),
+        ('DELETE FROM "question" WHERE "questionnaire_id" = {p} AND "key" = \'day\'', [sample.id]),
+    ]
+    for statement, params in statements:
+        before, others = schema_version(sample), schema_version(other)
+        database.execute_sql(statement.format(p=database.obj.param), params)
+        assert schema_version(sample) > before, statement
+        assert schema_version(other) == others, statement
+    before = schema_version(sample)
+    Questionnaire.update(title="Khác").where(Questionnaire.id == sample.id).execute()
+    assert schema_version(sample) == before
+
+
+def test_a_form_changed_in_sql_behind_the_apps_back_is_followed_at_once(client, sample, alice):
+    """A kept form never outlives a change: a choice added and a target set in plain SQL are
+    followed by the very next answer."""
+    from survey.db import database
+
+    Questionnaire.update(per_collaborator="many").where(Questionnaire.id == sample.id).execute()
+    assert send(client, alice.token, agree="yes").status_code == 303  # the form is now kept
+    assert send(client, alice.token, agree="maybe").status_code == 422
+    agree = Question.get(Question.questionnaire == sample, Question.key == "agree")
+    Choice.insert(question=agree, key="maybe", position=9, label="Có lẽ").execute()
+    assert send(client, alice.token, agree="maybe").status_code == 303
+    other_ward = Ward.select().where(Ward.id != alice.ward_id).first()
+    database.execute_sql(
+        'INSERT INTO "questionnaire_ward" ("questionnaire_id", "ward_id") VALUES '
+        f"({database.obj.param}, {database.obj.param})",
+        [sample.id, other_ward.id],
+    )
+    assert send(client, alice.token, agree="yes").status_code == 403  # not sent to her now
+    assert Response.select().count() == 2

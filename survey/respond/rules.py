@@ -3,11 +3,14 @@
 The phone form, the open link, the importer and the fake-response generator all ask here.
 """
 
+import collections
 import datetime
+import threading
 import uuid
 from dataclasses import dataclass, field
 
 from survey import text as text_rules
+from survey.db import database
 from survey.i18n import gettext as _
 from survey.models import Choice, Questionnaire, utcnow
 from survey.numbers import NumberError, format_number, parse_number
@@ -81,9 +84,30 @@ class Schema:
         ) and (not self.ward_ids or collaborator.ward_id in self.ward_ids)
 
 
+# Schemas by (database, questionnaire id), each with the schema_version it was read at. The
+# database's triggers move the version on with every change of questions, choices or targets
+# (migration 0010), and the version is read with the questionnaire's row in the same request,
+# so a kept schema is used only while it is the current one.
+_SCHEMAS = collections.OrderedDict()
+_SCHEMAS_LOCK = threading.Lock()
+SCHEMAS_KEPT = 256
+
+
 def schema_of(questionnaire):
-    """Return the questionnaire's Schema as it is now."""
-    return Schema.load(questionnaire)
+    """Return the questionnaire's Schema as of its schema_version, read again when that moved."""
+    key = (database.obj, questionnaire.id)
+    with _SCHEMAS_LOCK:
+        kept = _SCHEMAS.get(key)
+        if kept is not None and kept[0] == questionnaire.schema_version:
+            _SCHEMAS.move_to_end(key)
+            return kept[1]
+    schema = Schema.load(questionnaire)
+    with _SCHEMAS_LOCK:
+        _SCHEMAS[key] = (questionnaire.schema_version, schema)
+        _SCHEMAS.move_to_end(key)
+        while len(_SCHEMAS) > SCHEMAS_KEPT:
+            _SCHEMAS.popitem(last=False)
+    return schema
 
 
 def scale_bounds(question):
