@@ -16,7 +16,7 @@ from peewee import (
     fn,
 )
 
-from survey.db import BaseModel
+from survey.db import BaseModel, database
 
 KINDS = ("single", "multi", "scale", "number", "text", "longtext", "date", "section")
 CHOICE_KINDS = ("single", "multi")
@@ -27,6 +27,27 @@ SLUG_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,79}$")
 KEY_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
 # Personal tokens come from secrets.token_urlsafe: anything else is never looked up.
 TOKEN_PATTERN = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+
+
+class Lookup:
+    """A query run on every phone request, its SQL written by peewee once per database.
+
+    peewee builds a query's SQL anew each time it runs, which cost more than running it: these
+    lookups keep the text peewee wrote for the bound database and pass the value as a parameter.
+    """
+
+    def __init__(self, build):
+        """Keep the function that builds the query, with "" where the looked-up value goes."""
+        self.build, self.texts = build, {}
+
+    def text(self):
+        """Return the query's SQL for the bound database."""
+        db = database.obj
+        if db not in self.texts:
+            text, params = self.build().sql()
+            assert params == [""], params  # the looked-up value is the only parameter
+            self.texts[db] = text
+        return self.texts[db]
 
 
 def utcnow():
@@ -83,7 +104,7 @@ class Collaborator(BaseModel):
             return (
                 None  # never send a malformed value (a NUL byte breaks PostgreSQL) to the database
             )
-        return cls.get_or_none((cls.token == token) & cls.active)
+        return next(iter(cls.raw(BY_TOKEN.text(), token)), None)
 
     def rotate_token(self):
         """Give the collaborator a new link; the old one stops opening pages at once."""
@@ -122,6 +143,11 @@ class RetiredToken(BaseModel):
     collaborator = ForeignKeyField(Collaborator, backref="retired_tokens", on_delete="CASCADE")
     token = CharField(max_length=64, unique=True)
     retired_at = DateTimeField(default=utcnow)
+
+
+BY_TOKEN = Lookup(
+    lambda: Collaborator.select().where((Collaborator.token == "") & Collaborator.active)
+)
 
 
 class User(BaseModel):
@@ -180,7 +206,7 @@ class Questionnaire(BaseModel):
         """Return the questionnaire with this slug, or None."""
         if not isinstance(slug, str) or not SLUG_PATTERN.match(slug):
             return None  # never send a malformed value to the database
-        return cls.get_or_none(cls.slug == slug)
+        return next(iter(cls.raw(BY_SLUG.text(), slug)), None)
 
     def is_accepting(self, now=None):
         """Tell whether answers are accepted now: open, and within opens_at/closes_at."""
@@ -246,6 +272,9 @@ class Questionnaire(BaseModel):
     def has_responses(self):
         """Tell whether any response has been stored, which freezes kinds and keys."""
         return Response.select().where(Response.questionnaire == self).exists()
+
+
+BY_SLUG = Lookup(lambda: Questionnaire.select().where(Questionnaire.slug == ""))
 
 
 class QuestionnaireOrganisation(BaseModel):

@@ -283,3 +283,22 @@ def test_a_form_changed_in_sql_behind_the_apps_back_is_followed_at_once(client, 
     )
     assert send(client, alice.token, agree="yes").status_code == 403  # not sent to her now
     assert Response.select().count() == 2
+
+
+def test_a_new_questionnaire_on_a_deleted_ones_id_gets_its_own_form(client, sample, alice):
+    """SQLite may reuse a deleted questionnaire's id: the new one is checked against its own form."""
+    first = import_questionnaire({**SAMPLE, "slug": "tam", "per_collaborator": "many"})
+    assert client.get(f"/c/{alice.token}/tam").status_code == 200  # its form is now kept
+    version = Questionnaire.get_by_id(first.id).schema_version
+    Questionnaire.delete().where(Questionnaire.id == first.id).execute()
+    questions = [{"key": "only", "kind": "text", "prompt": "Chỉ một câu", "required": True}]
+    second = import_questionnaire(
+        {**SAMPLE, "slug": "tam", "per_collaborator": "many", "questions": questions}
+    )
+    # The worst case: the same id (SQLite reuses the highest one freed) and the same version.
+    Questionnaire.update(schema_version=version).where(Questionnaire.id == second.id).execute()
+    refused = client.post(
+        f"/c/{alice.token}/tam", data={"client_uuid": str(uuid.uuid4()), "agree": "yes"}
+    )
+    assert refused.status_code == 422  # "only" is required; "agree" is no question of it
+    assert Response.select().where(Response.questionnaire == second).count() == 0

@@ -84,7 +84,8 @@ class Schema:
         ) and (not self.ward_ids or collaborator.ward_id in self.ward_ids)
 
 
-# Schemas by (database, questionnaire id), each with the schema_version it was read at. The
+# Schemas by (database, questionnaire id and creation time: SQLite may give a deleted
+# questionnaire's id to the next one), each with the schema_version it was read at. The
 # database's triggers move the version on with every change of questions, choices or targets
 # (migration 0010), and the version is read with the questionnaire's row in the same request,
 # so a kept schema is used only while it is the current one.
@@ -95,7 +96,7 @@ SCHEMAS_KEPT = 256
 
 def schema_of(questionnaire):
     """Return the questionnaire's Schema as of its schema_version, read again when that moved."""
-    key = (database.obj, questionnaire.id)
+    key = (database.obj, questionnaire.id, questionnaire.created_at)
     with _SCHEMAS_LOCK:
         kept = _SCHEMAS.get(key)
         if kept is not None and kept[0] == questionnaire.schema_version:
