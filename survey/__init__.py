@@ -37,6 +37,7 @@ def create_app(test_config=None):
         errors,
         i18n,
         network,
+        numbers,
         params,
         questionnaires,
         respond,

@@ -47,7 +47,7 @@ def to_utc(value):
     if value.tzinfo is None:
         value = value.replace(tzinfo=zone())
     try:
-        return value.astimezone(datetime.timezone.utc).replace(tzinfo=None)
+        return value.astimezone(datetime.UTC).replace(tzinfo=None)
     except OverflowError:
         # Callers parsing user input already answer ValueError; 0001-01-01 00:00 lands here.
         raise ValueError(f"{value.isoformat()} has no UTC time") from None
@@ -57,7 +57,7 @@ def local_time(value):
     """Turn a stored naive UTC datetime into an aware local one, for display and export."""
     if value is None:
         return None
-    return value.replace(tzinfo=datetime.timezone.utc).astimezone(zone())
+    return value.replace(tzinfo=datetime.UTC).astimezone(zone())
 
 
 # Dates and times per language, in one place: Babel patterns for pages, Excel number formats for

@@ -52,7 +52,7 @@ class Lookup:
 
 def utcnow():
     """Return the current UTC time without tzinfo, as every timestamp is stored."""
-    return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+    return datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
 
 
 def new_token():

@@ -6,7 +6,6 @@ import json
 import re
 
 import pytest
-from tests.helpers import SAMPLE, store_answers
 
 from survey.models import (
     Answer,
@@ -17,6 +16,7 @@ from survey.models import (
     response_count,
 )
 from survey.respond.rules import Schema
+from tests.helpers import SAMPLE, store_answers
 
 SETTINGS = {
     "title": "Khảo sát mới",

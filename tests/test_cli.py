@@ -8,7 +8,6 @@ import sqlite3
 import subprocess
 
 import pytest
-from tests.helpers import SAMPLE
 from werkzeug.security import check_password_hash
 
 from survey.cli import demo
@@ -23,6 +22,7 @@ from survey.models import (
     Ward,
 )
 from survey.questionnaires.file_format import export_questionnaire
+from tests.helpers import SAMPLE
 
 HEADER = "name,phone,organisation,ward\n"
 

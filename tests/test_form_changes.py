@@ -286,7 +286,7 @@ def test_a_form_changed_in_sql_behind_the_apps_back_is_followed_at_once(client, 
 
 
 def test_a_new_questionnaire_on_a_deleted_ones_id_gets_its_own_form(client, sample, alice):
-    """SQLite may reuse a deleted questionnaire's id: the new one is checked against its own form."""
+    """SQLite may reuse a deleted questionnaire's id: the new one is checked by its own form."""
     first = import_questionnaire({**SAMPLE, "slug": "tam", "per_collaborator": "many"})
     assert client.get(f"/c/{alice.token}/tam").status_code == 200  # its form is now kept
     version = Questionnaire.get_by_id(first.id).schema_version

@@ -7,11 +7,11 @@ from io import BytesIO
 from pathlib import Path
 
 import pytest
-from tests.helpers import csrf_token_of, make_user
 
 from survey.models import AuditEvent, Collaborator, Organisation, Questionnaire, Ward
 from survey.questionnaires.file_format import set_targets
 from survey.respond import links
+from tests.helpers import csrf_token_of, make_user
 
 
 def client_as(app, role, organisation=None, username=None):

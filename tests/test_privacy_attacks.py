@@ -17,8 +17,8 @@ import time
 from pathlib import Path
 
 import pytest
-
 from helpers import store_answers
+
 from survey.cli.backup import backup
 from survey.db import is_sqlite
 from survey.models import Collaborator, Organisation, Questionnaire, Receipt, Response, Ward

@@ -4,13 +4,13 @@ import copy
 import uuid
 
 import pytest
-from tests.helpers import SAMPLE
 
 from survey.db import database
 from survey.models import Collaborator, Organisation, Receipt, Response, Ward
 from survey.network import rates
 from survey.questionnaires.file_format import import_questionnaire
 from survey.respond import submit
+from tests.helpers import SAMPLE
 
 
 def count_receipt(questionnaire, collaborator):

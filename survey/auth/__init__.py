@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("auth", __name__)
 
-from survey.auth import routes  # noqa: E402, F401  (the views register themselves on bp)
+from survey.auth import routes  # noqa: F401  (the views register themselves on bp)

@@ -121,8 +121,7 @@ def _pg_dump(url, path):
                 'ORDER BY "questionnaire_id", "collaborator_id") TO STDOUT'
             )
             with conn.cursor().copy(sorted_rows) as copy:
-                for block in copy:
-                    out.write(block)
+                out.writelines(copy)
             out.write(b"\\.\n")
         conn.execute("COMMIT")
     os.replace(partial, path)

@@ -106,4 +106,4 @@ def private(response):
 
 
 # The views register themselves on bp when imported.
-from survey.network import routes  # noqa: E402, F401  (the views register themselves on bp)
+from survey.network import routes  # noqa: F401  (the views register themselves on bp)

@@ -8,4 +8,4 @@ from flask import Blueprint
 
 bp = Blueprint("questionnaires", __name__)
 
-from survey.questionnaires import routes  # noqa: E402, F401  (the views register themselves on bp)
+from survey.questionnaires import routes  # noqa: F401  (the views register themselves on bp)

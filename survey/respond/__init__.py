@@ -12,4 +12,4 @@ limiter.shared_limit(public_limit, scope="phone")(bp)
 # The questions partial needs it, and the authoring preview includes that partial too.
 bp.add_app_template_global(scale_bounds)
 
-from survey.respond import offline, routes  # noqa: E402, F401  (the views register on bp)
+from survey.respond import offline, routes  # noqa: F401  (the views register on bp)

@@ -4,5 +4,7 @@ from flask import Blueprint
 
 bp = Blueprint("tallies", __name__)
 
-from survey.tallies import routes  # noqa: E402, F401  (the views register themselves on bp)
-from survey.tallies import reporting  # noqa: E402, F401
+from survey.tallies import (
+    reporting,  # noqa: F401
+    routes,  # noqa: F401  (the views register themselves on bp)
+)

@@ -26,8 +26,8 @@ from dataclasses import dataclass, field
 from peewee import SQL, fn
 
 from survey.db import is_sqlite
-from survey.i18n import gettext as _
 from survey.i18n import format_day, to_utc
+from survey.i18n import gettext as _
 from survey.models import (
     Answer,
     Choice,

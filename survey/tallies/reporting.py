@@ -25,7 +25,7 @@ def _filters(slug):
 
 def report_hotspots(questionnaire, filters):
     """Return the hotspots the report lists, or None where they do not apply."""
-    return None
+    return
 
 
 @bp.route("/questionnaires/<slug>/report/word")

@@ -1,9 +1,9 @@
 """The questionnaire builder in Debian's Chromium: desktop builder, phone preview, skip logic."""
 
 import pytest
-from tests.helpers import make_user
 
 from survey.models import Answer, Question, Questionnaire, Response
+from tests.helpers import make_user
 
 pytestmark = pytest.mark.browser
 

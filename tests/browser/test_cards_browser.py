@@ -5,11 +5,11 @@ import io
 import pypdfium2 as pdfium
 import pytest
 import zxingcpp
-from tests.helpers import make_user
 from PIL import Image
 
 from survey.models import Collaborator
 from survey.respond import links
+from tests.helpers import make_user
 
 pytestmark = pytest.mark.browser
 
