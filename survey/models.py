@@ -469,6 +469,8 @@ AUDIT_ACTIONS = frozenset(
         "response.fake",
         "database.backup",
         "demo.seed",
+        "reminder.sent",
+        "reminder.export",
     }
 )
 

@@ -1,3 +1,10 @@
 """The network screens, a module each: collaborators, groups, roster import, cards, rates."""
 
-from survey.network.routes import cards, collaborators, groups, importing, rates  # noqa: F401
+from survey.network.routes import (  # noqa: F401
+    cards,
+    collaborators,
+    groups,
+    importing,
+    rates,
+    reminders,
+)
