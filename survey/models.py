@@ -316,6 +316,7 @@ class Question(BaseModel):
     show_if_question = CharField(max_length=64, null=True)
     show_if_choice = CharField(max_length=64, null=True)
     hidden = BooleanField(default=False)
+    concern = TextField(null=True)  # JSON: {"choices": [...]} or {"at_most"|"at_least": n}
 
     class Meta:
         indexes = ((("questionnaire", "key"), True),)

@@ -57,6 +57,7 @@ EXPECTED = {
     "tallies.codebook_csv": VIEWER,
     "api.tallies": VIEWER,
     "api.timeline": VIEWER,
+    "api.hotspots": VIEWER,
     "network.rates_page": VIEWER,
     "api.response_rates_json": VIEWER,
     "questionnaires.create": COORDINATOR,

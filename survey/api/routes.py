@@ -7,6 +7,7 @@ from survey.errors import render_error
 from survey.i18n import gettext as _
 from survey.network.rates import grouping, response_rates
 from survey.security import VIEWER, access, organisation_scope, questionnaire_or_404
+from survey.tallies import hotspots as spots
 from survey.tallies import timeline as timelines
 from survey.tallies.counting import FilterError, parse_filters, tally
 
@@ -46,5 +47,16 @@ def timeline(slug):
     questionnaire = questionnaire_or_404(slug)
     filters = parse_filters(request.args, organisation_scope(), questionnaire)
     response = jsonify(timelines.api(timelines.timeline(questionnaire, filters)))
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.route("/api/v1/questionnaires/<slug>/hotspots")
+@access(VIEWER)
+def hotspots(slug):
+    """Return the groups whose share of concern answers stands above the district's, as JSON."""
+    questionnaire = questionnaire_or_404(slug)
+    filters = parse_filters(request.args, organisation_scope(), questionnaire)
+    response = jsonify(spots.api(spots.hotspots(questionnaire, filters)))
     response.headers["Cache-Control"] = "no-store"
     return response

@@ -1,5 +1,7 @@
 """The questionnaire file of the public contract (JSON): check, import and export."""
 
+import json
+
 from survey.db import database
 from survey.i18n import gettext as _
 from survey.i18n import local_time, to_utc
@@ -120,6 +122,7 @@ def add_question(questionnaire, item, position):
         maximum=item.get("max"),
         show_if_question=show_if.get("question"),
         show_if_choice=show_if.get("choice"),
+        concern=json.dumps(item["concern"]) if item.get("concern") is not None else None,
     )
     for c_position, choice in enumerate(item.get("choices") or []):
         Choice.create(
@@ -142,6 +145,7 @@ def export_questionnaire(questionnaire):
     """Return the file data of a questionnaire (the contract's JSON shape)."""
     questions = []
     for question in questionnaire.ordered_questions():
+        choices = list(question.ordered_choices())
         item = {
             "key": question.key,
             "kind": question.kind,
@@ -150,13 +154,16 @@ def export_questionnaire(questionnaire):
             "required": question.required,
             "min": _number(question.minimum),
             "max": _number(question.maximum),
-            "choices": [{"key": c.key, "label": c.label} for c in question.ordered_choices()],
+            "choices": [{"key": c.key, "label": c.label} for c in choices],
         }
         if question.show_if_question:
             item["show_if"] = {
                 "question": question.show_if_question,
                 "choice": question.show_if_choice,
             }
+        concern = rules.stored_concern(question.kind, question.concern, [c.key for c in choices])
+        if concern is not None:
+            item["concern"] = concern
         questions.append(item)
     owner = questionnaire.organisation
     return {

@@ -49,10 +49,11 @@ SETTINGS_KEYS = (
 )
 FILE_KEYS = frozenset(SETTINGS_KEYS + ("organisation", "targets", "questions"))
 QUESTION_KEYS = frozenset(
-    ("key", "kind", "prompt", "help", "required", "min", "max", "choices", "show_if")
+    ("key", "kind", "prompt", "help", "required", "min", "max", "choices", "show_if", "concern")
 )
 CHOICE_KEYS = frozenset(("key", "label"))
 SHOW_IF_KEYS = frozenset(("question", "choice"))
+CONCERN_KEYS = ("choices", "at_most", "at_least")  # exactly one of them
 TARGET_KEYS = frozenset(("organisations", "wards"))
 
 
@@ -325,6 +326,7 @@ def check_question(index, item, seen, problems):
         problems.append(Problem(f"{where}.{bounds[0]}", bounds[1]))
     choice_keys = _check_choices(where, kind, item.get("choices"), problems)
     _check_show_if(where, item.get("show_if"), seen, problems)
+    check_concern(where, item, choice_keys, problems)
     if isinstance(key, str):
         seen.setdefault(key, (kind, choice_keys))
 
@@ -392,6 +394,72 @@ def _check_show_if(where, show_if, seen, problems):
         )
     elif not isinstance(choice, str) or choice not in parent[1]:
         problems.append(Problem(f"{where}.choice", _("not a choice of that question")))
+
+
+def check_concern(where, item, choice_keys, problems):
+    """Check a question's concern: choices of its own (choice kinds) or a bound (scale, number)."""
+    concern, kind = item.get("concern"), item.get("kind")
+    if concern is None:
+        return
+    where = f"{where}.concern"
+    if not isinstance(concern, dict):
+        problems.append(Problem(where, _("must be an object")))
+        return
+    _unknown(concern, frozenset(CONCERN_KEYS), f"{where}.", problems)
+    given = [name for name in CONCERN_KEYS if name in concern]
+    if len(given) != 1:
+        message = _("must have exactly one of %(keys)s", keys=", ".join(CONCERN_KEYS))
+        problems.append(Problem(where, message))
+        return
+    name = given[0]
+    value = concern[name]
+    if name == "choices":
+        _check_concern_choices(f"{where}.choices", kind, value, choice_keys, problems)
+        return
+    if kind not in ("scale", "number"):
+        problems.append(
+            Problem(f"{where}.{name}", _("only scale and number questions have a bound here"))
+        )
+        return
+    message = number_problem(value) if value is not None else _("must be a number")
+    if not message and kind == "scale" and value != int(value):
+        message = _("A scale runs between whole numbers.")
+    _note(problems, f"{where}.{name}", message)
+
+
+def _check_concern_choices(where, kind, value, choice_keys, problems):
+    """Check the choices a question's concern names: its own, each once, not all of them."""
+    if kind not in CHOICE_KINDS:
+        problems.append(
+            Problem(where, _("Only one-choice and several-choices questions have choices."))
+        )
+        return
+    if not isinstance(value, list) or not value:
+        problems.append(Problem(where, _("must be a list of choice keys")))
+        return
+    seen = set()
+    for index, key in enumerate(value):
+        message = None
+        if not isinstance(key, str) or key not in choice_keys:
+            message = _("not a choice of that question")
+        elif key in seen:
+            message = _("used twice")
+        _note(problems, f"{where}[{index}]", message)
+        if isinstance(key, str):
+            seen.add(key)
+    if choice_keys and seen >= choice_keys:
+        problems.append(Problem(where, _("must leave at least one choice out")))
+
+
+def stored_concern(kind, raw, choice_keys):
+    """Return a stored concern (JSON text) still valid for the kind and choices, else None."""
+    try:
+        concern = json.loads(raw) if raw else None
+    except ValueError:
+        return None
+    problems = []
+    check_concern("q", {"kind": kind, "concern": concern}, set(choice_keys), problems)
+    return None if problems else concern
 
 
 def check_questions(data, problems):

@@ -7,7 +7,7 @@ from werkzeug.datastructures import MultiDict
 from survey.downloads import download
 from survey.models import Question
 from survey.security import VIEWER, access, organisation_scope, questionnaire_or_404
-from survey.tallies import bp, charts, report
+from survey.tallies import bp, charts, hotspots, report
 from survey.tallies.counting import parse_filters, tally
 from survey.tallies.forms import ReportForm
 
@@ -25,7 +25,9 @@ def _filters(slug):
 
 def report_hotspots(questionnaire, filters):
     """Return the hotspots the report lists, or None where they do not apply."""
-    return
+    if not hotspots.concern_terms(questionnaire):
+        return None  # no question marks concern: the report leaves the section out
+    return hotspots.hotspots(questionnaire, filters)
 
 
 @bp.route("/questionnaires/<slug>/report/word")

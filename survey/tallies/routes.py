@@ -13,7 +13,7 @@ from survey.i18n import gettext as _
 from survey.models import Organisation, Question, Ward, utcnow
 from survey.params import page_number
 from survey.security import ADMIN, VIEWER, access, organisation_scope, questionnaire_or_404
-from survey.tallies import bp, exports
+from survey.tallies import bp, exports, hotspots
 from survey.tallies.counting import (
     CROSS_KINDS,
     FilterError,
@@ -71,6 +71,8 @@ def show(slug):
         params=filters.params(),
         live_ms=_live_ms(),
         periods=timeline(questionnaire, filters),
+        hotspots=hotspots.hotspots(questionnaire, filters),
+        hotspot_k=max(hotspots.HOTSPOT_K, threshold(questionnaire)),
     )
 
 
