@@ -162,6 +162,8 @@ def default_suppress(anonymous):
 def create(user, settings, organisations=(), wards=(), owner=None):
     """Create a draft questionnaire owned by owner (an Organisation, None: the district)."""
     settings = dict(settings, status="draft", organisation=owner)
+    if not settings.get("slug"):
+        settings["slug"] = propose_slug(settings.get("title") or "")
     if settings.get("suppress_below") is None:
         settings["suppress_below"] = default_suppress(settings.get("anonymous"))
     _check_settings(settings)
@@ -218,6 +220,12 @@ def update_settings(user, questionnaire, settings, organisations, wards):
     """Change a questionnaire's settings and targets within the rules."""
     reasons = locks(questionnaire)
     settings = dict(settings)
+    if not settings.get("slug"):
+        settings["slug"] = (
+            questionnaire.slug
+            if "slug" in reasons
+            else propose_slug(settings.get("title") or "", own=questionnaire)
+        )
     if settings.get("suppress_below") is None:
         settings["suppress_below"] = questionnaire.suppress_below
     changed = _changes(questionnaire, settings)
@@ -282,7 +290,7 @@ def duplicate(user, questionnaire, slug, title):
     The copy belongs to the user's organisation (an admin's copy keeps the source's owner).
     """
     data = export_questionnaire(questionnaire)
-    data.update(slug=slug, title=title, status="draft")
+    data.update(slug=slug or propose_slug(title), title=title, status="draft")
     owner = owner_for(user, questionnaire.organisation)
     with database.atomic():
         try:
@@ -330,6 +338,33 @@ def outline(questionnaire):
         for choice in query:
             choices[choice.question_id].append(choice)
     return [(q, choices[q.id]) for q in questions]
+
+
+def numbering(questions):
+    """Return {key: number} as the phone form numbers them: visible questions, not sections."""
+    numbers = {}
+    for question in questions:
+        if question.kind != "section" and not question.hidden:
+            numbers[question.key] = len(numbers) + 1
+    return numbers
+
+
+def conditions(items):
+    """Return {question id: its show_if in words} for an outline [(question, [choices])].
+
+    "Only shown if question 2 is “Disagree”": the phone form's number and the choice's label.
+    """
+    numbers = numbering(q for q, _choices in items)
+    labels = {(q.key, c.key): c.label for q, choices in items for c in choices}
+    return {
+        q.id: _(
+            "Only shown if question %(number)s is “%(choice)s”",
+            number=numbers.get(q.show_if_question, "?"),
+            choice=labels.get((q.show_if_question, q.show_if_choice), q.show_if_choice),
+        )
+        for q, _choices in items
+        if q.show_if_question
+    }
 
 
 def show_if_options(questionnaire, before=None):
@@ -439,11 +474,23 @@ def choice_lines(text):
     return pairs
 
 
+def fold(text):
+    """Fold (Vietnamese) text to lower-case ASCII: diacritics dropped, đ read as d."""
+    ascii_text = unicodedata.normalize("NFKD", text.replace("đ", "d").replace("Đ", "D"))
+    return ascii_text.encode("ascii", "ignore").decode().lower()
+
+
+def _cut(text, limit, sep):
+    """Shorten sep-separated words to at most limit characters, at a word's end when possible."""
+    if len(text) <= limit:
+        return text
+    head = text[: limit + 1].rsplit(sep, 1)[0]
+    return head.strip(sep) or text[:limit]
+
+
 def make_key(label, used=()):
     """Make a key from a (Vietnamese) label: ASCII letters, digits and _, unique among used."""
-    ascii_text = unicodedata.normalize("NFKD", label.replace("đ", "d").replace("Đ", "D"))
-    ascii_text = ascii_text.encode("ascii", "ignore").decode().lower()
-    base = re.sub(r"[^a-z0-9]+", "_", ascii_text).strip("_")[:30] or "c"
+    base = _cut(re.sub(r"[^a-z0-9]+", "_", fold(label)).strip("_"), 30, "_") or "c"
     if not base[0].isalpha():
         base = "c_" + base
     key, n = base, 2
@@ -452,8 +499,39 @@ def make_key(label, used=()):
     return key
 
 
+def make_slug(title, used=()):
+    """Make an address from a (Vietnamese) title: a-z, 0-9 and -, unique among used."""
+    base = _cut(re.sub(r"[^a-z0-9]+", "-", fold(title)).strip("-"), 60, "-") or "khao-sat"
+    slug, n = base, 2
+    while slug in used:
+        slug, n = f"{base}-{n}", n + 1
+    return slug
+
+
+def propose_slug(title, own=None):
+    """Propose a questionnaire's address from its title, unique among the stored addresses."""
+    base = make_slug(title)
+    taken = Questionnaire.select(Questionnaire.slug).where(Questionnaire.slug.startswith(base))
+    if own is not None:
+        taken = taken.where(Questionnaire.id != own.id)
+    return make_slug(title, {q.slug for q in taken})
+
+
+def propose_key(questionnaire, text, kind, own=None):
+    """Propose a question's key from its wording, unique in the questionnaire (not reserved)."""
+    taken = Question.select(Question.key).where(Question.questionnaire == questionnaire)
+    if own is not None:
+        taken = taken.where(Question.id != own.id)
+    used = {q.key for q in taken} | set(RESERVED_KEYS)
+    return make_key(text or ("phan" if kind == "section" else "cau_hoi"), used)
+
+
 def create_question(user, questionnaire, values, choices=()):
     """Add a question at the end (always allowed, also after answers), with its choices."""
+    if not values.get("key"):
+        values = dict(
+            values, key=propose_key(questionnaire, values.get("prompt"), values.get("kind"))
+        )
     _check_key(questionnaire, values["key"])
     minimum, maximum = _check_bounds(values["kind"], values.get("minimum"), values.get("maximum"))
     show_if = _check_show_if(questionnaire, values.get("show_if"))
@@ -517,6 +595,13 @@ def update_question(user, question, values):
     """Change a question within the rules: kind and key frozen once answers exist."""
     questionnaire = question.questionnaire
     reasons = locks(questionnaire)
+    if not values.get("key"):
+        values = dict(
+            values,
+            key=question.key
+            if "key" in reasons
+            else propose_key(questionnaire, values.get("prompt"), values["kind"], own=question),
+        )
     for field in ("kind", "key"):
         if values[field] != getattr(question, field) and field in reasons:
             raise Refused(reasons[field], field)

@@ -15,7 +15,7 @@ from survey.numbers import parse_number
 from survey.questionnaires import rules
 
 SLUG_RULES = [
-    DataRequired(message=REQUIRED),
+    Optional(),
     Length(max=80, message=_l("At most 80 characters.")),
     Regexp(
         SLUG_PATTERN,
@@ -109,7 +109,9 @@ class QuestionnaireForm(FlaskForm):
         self.questionnaire = questionnaire
 
     def validate_slug(self, field):
-        """Refuse an address another questionnaire already has."""
+        """Refuse an address another questionnaire already has (empty: one is proposed)."""
+        if not (field.data or "").strip():
+            return
         taken = Questionnaire.select().where(Questionnaire.slug == field.data)
         if self.questionnaire is not None:
             taken = taken.where(Questionnaire.id != self.questionnaire.id)
@@ -130,7 +132,7 @@ class QuestionnaireForm(FlaskForm):
         values = {
             "title": self.title.data.strip(),
             "description": self.description.data or "",
-            "slug": self.slug.data.strip(),
+            "slug": (self.slug.data or "").strip(),
             "opens_at": to_utc(parse_local(self.opens_at.data)),
             "closes_at": to_utc(parse_local(self.closes_at.data)),
             "anonymous": self.anonymous.data,
@@ -151,7 +153,7 @@ class QuestionForm(FlaskForm):
     key = StringField(
         _l("Key"),
         validators=[
-            DataRequired(message=REQUIRED),
+            Optional(),
             Length(max=64, message=_l("At most 64 characters.")),
             Regexp(KEY_PATTERN, message=_l("Use letters, digits and _, starting with a letter.")),
         ],
@@ -172,13 +174,21 @@ class QuestionForm(FlaskForm):
         validators=[Length(max=10000, message=_l("At most 10000 characters."))],
     )
 
-    def __init__(self, *args, kind_labels=None, show_if_options=(), **kwargs):
-        """Offer the kinds and the earlier choices a show-if may name."""
+    def __init__(self, *args, kind_labels=None, show_if_options=(), numbers=None, **kwargs):
+        """Offer the kinds and the earlier choices a show-if may name, by number and label."""
         super().__init__(*args, **kwargs)
-        kind_labels = kind_labels or {}
+        kind_labels, numbers = kind_labels or {}, numbers or {}
         self.kind.choices = [SelectChoice(k, kind_labels.get(k, k)) for k in KINDS]
         self.show_if.choices = [SelectChoice("", _l("Always"))] + [
-            SelectChoice(f"{q.key}:{c.key}", f"{q.key} = {c.label}") for q, c in show_if_options
+            SelectChoice(
+                f"{q.key}:{c.key}",
+                _l(
+                    "Question %(number)s is “%(choice)s”",
+                    number=numbers.get(q.key, "?"),
+                    choice=c.label,
+                ),
+            )
+            for q, c in show_if_options
         ]
 
     def validate_prompt(self, field):
@@ -190,7 +200,7 @@ class QuestionForm(FlaskForm):
         """Return the question's values: bounds as numbers, show_if as (question, choice)."""
         show_if = tuple(self.show_if.data.split(":", 1)) if self.show_if.data else None
         return {
-            "key": self.key.data.strip(),
+            "key": (self.key.data or "").strip(),
             "kind": self.kind.data,
             "prompt": (self.prompt.data or "").strip(),
             "help": (self.help.data or "").strip(),
@@ -228,8 +238,10 @@ class DuplicateForm(FlaskForm):
     title = StringField(_l("New title"), validators=TITLE_RULES)
 
     def validate_slug(self, field):
-        """Refuse an address another questionnaire already has."""
-        if Questionnaire.select().where(Questionnaire.slug == field.data).exists():
+        """Refuse an address another questionnaire already has (empty: one is proposed)."""
+        if (field.data or "").strip() and Questionnaire.select().where(
+            Questionnaire.slug == field.data
+        ).exists():
             raise ValidationError(_l("Another questionnaire already has this address."))
 
 

@@ -75,6 +75,7 @@ def question_form(questionnaire, question=None, **kwargs):
     return QuestionForm(
         kind_labels=KIND_LABELS,
         show_if_options=authoring.show_if_options(questionnaire, question),
+        numbers=authoring.numbering(questionnaire.ordered_questions(include_hidden=True)),
         **kwargs,
     )
 
@@ -85,12 +86,15 @@ def render_edit(questionnaire, form=None, new_question=None, error=None, status=
         form = settings_form(questionnaire, formdata=None, data=settings_data(questionnaire))
     if new_question is None:
         new_question = question_form(questionnaire, formdata=None)
+    outline = authoring.outline(questionnaire)
     return render_template(
         "questionnaires/edit.html",
         questionnaire=questionnaire,
         form=form,
         new_question=new_question,
-        outline=authoring.outline(questionnaire),
+        outline=outline,
+        numbers=authoring.numbering(q for q, _choices in outline),
+        conditions=authoring.conditions(outline),
         locks=authoring.locks(questionnaire),
         error=error,
         responses=response_count(questionnaire),
@@ -230,7 +234,10 @@ def duplicate(slug):
         if form.validate():
             try:
                 copy = authoring.duplicate(
-                    current_user, questionnaire, form.slug.data.strip(), form.title.data.strip()
+                    current_user,
+                    questionnaire,
+                    (form.slug.data or "").strip(),
+                    form.title.data.strip(),
                 )
             except authoring.Refused as refused:
                 attach(form, refused)
