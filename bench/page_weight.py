@@ -1,9 +1,9 @@
 """Weigh the phone form on the wire: the page, what it loads and its service worker, gzipped.
 
 Starts the app on a temporary SQLite database seeded with the demo data, serves it on a
-loopback port, fetches the personal form and the open-link form with `Accept-Encoding: gzip`,
-and prints the bytes on the wire per resource. Exits 1 when a page is over budget or loads
-anything from another host.
+loopback port, fetches the collaborator's page, the personal form and the open-link form with
+`Accept-Encoding: gzip`, and prints the bytes on the wire per resource. Exits 1 when a page is
+over budget or loads anything from another host.
 
     python bench/page_weight.py
 """
@@ -123,6 +123,7 @@ def main():
         server = serve(app)
         try:
             results = [
+                weigh(server.server_port, f"/c/{token}"),
                 weigh(server.server_port, f"/c/{token}/{SAMPLE_SLUG}"),
                 weigh(server.server_port, f"/s/{SAMPLE_SLUG}"),
             ]

@@ -348,6 +348,13 @@
     if (refused) refused.addEventListener("click", dropRefused);
     var fresh = $("#fresh");
     if (fresh && !isFresh()) fresh.hidden = false;
+    // "Share" on the collaborator's page gives the open link, where the phone can share.
+    if (navigator.share) all("button[data-share-url]").forEach(function (b) {
+      b.hidden = false;
+      b.addEventListener("click", function () {
+        navigator.share({ title: b.dataset.shareTitle, url: b.dataset.shareUrl }).catch(function () {});
+      });
+    });
     var justSent = false;
     try { justSent = sessionStorage.getItem(SENT); sessionStorage.removeItem(SENT); } catch (e) { /* none */ }
     showOutbox(justSent ? "sent" : null);

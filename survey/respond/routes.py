@@ -19,7 +19,7 @@ from survey.models import (
     utcnow,
 )
 from survey.respond import bp, submit
-from survey.respond.links import read_group
+from survey.respond.links import open_link, read_group
 from survey.respond.rules import (
     check_answers,
     dropped_answers,
@@ -103,6 +103,7 @@ def home(token):
         offered=offered,
         answered=answered,
         receipts=receipts,
+        open_link_of=open_link,  # shared by the "Share" button; the personal link never is
     )
 
 

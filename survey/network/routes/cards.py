@@ -1,9 +1,10 @@
 """Printable A4 sheets: collaborators' personal QR cards and the open-link posters."""
 
-from flask import Response, abort, render_template
+from flask import Response, abort, current_app, render_template
 from flask_babel import force_locale
 from markupsafe import Markup
 
+from survey.i18n import format_local
 from survey.i18n import gettext as _
 from survey.models import Organisation, Ward
 from survey.network import (
@@ -42,6 +43,7 @@ def cards():
             "Scan this code with your phone's camera to open your questionnaires. "
             "Keep the card to yourself: it is your personal link."
         )
+        contact = contact_line()
     return private(
         Response(
             render_template(
@@ -49,11 +51,18 @@ def cards():
                 form=form,
                 people=people,
                 card_help=card_help,
+                contact=contact,
                 pagination=pages,
                 filters=current_filters(),
             )
         )
     )
+
+
+def contact_line():
+    """Return the printed "Contact: …" line from PHONE_CONTACT, or "" when it is not set."""
+    contact = current_app.config.get("PHONE_CONTACT") or ""
+    return _("Contact: %(contact)s", contact=contact) if contact else ""
 
 
 def poster_groups(questionnaire):
@@ -85,6 +94,10 @@ def posters(slug):
                 "Scan the code with your phone's camera to answer. It takes a few "
                 "minutes; your answers are counted for your ward and organisation."
             ),
+            "closes": _("Answer by %(time)s", time=format_local(questionnaire.closes_at))
+            if questionnaire.closes_at
+            else "",
+            "contact": contact_line(),
         }
     return render_template(
         "network/posters.html", questionnaire=questionnaire, posters=items, poster_text=text

@@ -55,13 +55,15 @@ def collaborators():
     pages = paginated(filtered_collaborators(form), PER_PAGE)
     if pages.get_page() > max(1, pages.get_page_count()):
         abort(404)
-    return render_template(
+    page = render_template(
         "network/collaborators.html",
         form=form,
         pagination=pages,
         people=pages.get_object_list(),
         filters=current_filters(),
+        link_of=personal_link,
     )
+    return private(Response(page))  # its copy buttons carry personal links
 
 
 def collaborator_form(person=None):
@@ -147,13 +149,14 @@ def collaborator_edit(collaborator_id):
             flash(_("Saved."), "success")
             return redirect(url_for("network.collaborator_edit", collaborator_id=person.id))
     status = 422 if form.errors else 200
-    return render_template(
+    page = render_template(
         "network/collaborator_form.html",
         form=form,
         person=person,
         link=personal_link(person),
         qr=Markup(qrcodes.svg(personal_link(person))),
-    ), status
+    )
+    return private(Response(page, status))
 
 
 def confirmation_page(person, action):
