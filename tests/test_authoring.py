@@ -379,7 +379,8 @@ def test_delete_before_answers(coordinator, sample, app):
     assert not Question.select().where(Question.key == "note").exists()
     # A question others depend on stays until they no longer do.
     response = coordinator.post("/questionnaires/sample/questions/agree/delete")
-    assert response.status_code == 422 and "why" in message_of(response)
+    assert response.status_code == 422  # "why" is question 2:
+    assert "this answer: 2." in message_of(response)
     assert Question.select().where(Question.key == "agree").exists()
     assert coordinator.post("/questionnaires/sample/questions/why/delete").status_code == 302
     assert coordinator.post("/questionnaires/sample/questions/agree/delete").status_code == 302
@@ -522,7 +523,8 @@ def test_hide_instead_of_delete_after_answers(coordinator, answered, app):
     response = coordinator.post(
         "/questionnaires/sample/questions/agree/choices/no/hide", data={"hidden": "1"}
     )
-    assert response.status_code == 422 and "why" in message_of(response)
+    assert response.status_code == 422  # "why" is question 2:
+    assert "this answer: 2." in message_of(response)
     assert not Choice.get(Choice.key == "no").hidden
     assert (
         coordinator.post(

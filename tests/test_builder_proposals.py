@@ -160,3 +160,14 @@ def test_skip_logic_in_words(coordinator, sample):
 def test_skip_logic_in_english(coordinator, sample, app):
     app.config["BABEL_DEFAULT_LOCALE"] = "en"
     assert "Only shown if question 1 is “Không đồng ý”" in page(coordinator, "sample")
+
+
+def test_skip_logic_refusals_name_question_numbers(coordinator, sample):
+    response = coordinator.post(
+        "/questionnaires/sample/questions/why/move", data={"direction": "up"}
+    )
+    assert response.status_code == 422
+    assert "Câu 2 chỉ hiện sau khi trả lời câu 1" in errors(response)
+    response = coordinator.post("/questionnaires/sample/questions/agree/hide", data={"hidden": "1"})
+    assert response.status_code == 422 and "câu trả lời này: 2." in errors(response)
+    assert not Question.get(Question.key == "agree").hidden

@@ -449,11 +449,12 @@ def _refuse_dependents(question, choice_key=None):
     """Refuse a change that would strand the questions depending on this one."""
     dependents = _dependents(question, choice_key)
     if dependents:
+        numbers = numbering(question.questionnaire.ordered_questions(include_hidden=True))
         raise Refused(
             _(
-                "Questions %(keys)s are shown only after this answer; change their "
+                "Questions shown only after this answer: %(numbers)s. Change their "
                 "“show only if” first.",
-                keys=", ".join(q.key for q in dependents),
+                numbers=", ".join(str(numbers.get(q.key, q.key)) for q in dependents),
             )
         )
 
@@ -714,12 +715,13 @@ def move_question(user, question, direction):
     seen = set()
     for item in order:
         if item.show_if_question and not item.hidden and item.show_if_question not in seen:
+            numbers = numbering(questionnaire.ordered_questions(include_hidden=True))
             raise Refused(
                 _(
-                    "%(key)s is shown only after an answer to %(parent)s, so it must "
-                    "come after it.",
-                    key=item.key,
-                    parent=item.show_if_question,
+                    "Question %(number)s is shown only after an answer to question "
+                    "%(parent)s, so it must come after it.",
+                    number=numbers.get(item.key, item.key),
+                    parent=numbers.get(item.show_if_question, item.show_if_question),
                 )
             )
         seen.add(item.key)
