@@ -2,6 +2,7 @@
 
 import datetime
 import re
+import time
 import uuid
 
 from werkzeug.datastructures import MultiDict
@@ -145,3 +146,16 @@ def store_answers(questionnaire, ward, organisation, answers, local=None, collab
         response = Response.get(Response.client_uuid == client_uuid)
         Response.update(submitted_at=when).where(Response.id == response.id).execute()
         Answer.update(submitted_at=when).where(Answer.response == response.id).execute()
+
+
+def responses():
+    """Return how many responses are stored."""
+    return Response.select().count()
+
+
+def wait_until(condition, timeout=10.0):
+    """Poll a condition until it holds or the timeout passes; return its last value."""
+    deadline = time.monotonic() + timeout
+    while not (result := condition()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return result

@@ -7,6 +7,7 @@ import pytest
 
 from survey.models import Collaborator, Questionnaire, Response
 from survey.questionnaires.authoring import set_status
+from tests.helpers import responses, wait_until
 
 pytestmark = pytest.mark.browser
 
@@ -46,19 +47,6 @@ def person(network):
 def home_url(server, sample, person):
     """Return the collaborator's own page."""
     return f"{server}/c/{person.token}"
-
-
-def responses():
-    """Return how many responses are stored."""
-    return Response.select().count()
-
-
-def wait_until(condition, timeout=10.0):
-    """Poll a condition until it holds or the timeout passes; return its last value."""
-    deadline = time.monotonic() + timeout
-    while not (result := condition()) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    return result
 
 
 def fill_valid(page):

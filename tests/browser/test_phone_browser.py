@@ -6,8 +6,9 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from survey.models import Answer, Questionnaire, Response
+from survey.models import Answer, Questionnaire
 from survey.questionnaires.authoring import set_status
+from tests.helpers import responses, wait_until
 
 pytestmark = pytest.mark.browser
 
@@ -41,19 +42,6 @@ def phone(browser):
 def form_url(server, sample, network):
     """Return the personal form address of collaborator P1/MTTQ."""
     return f"{server}/c/{network['collaborators'][('P1', 'MTTQ')].token}/sample"
-
-
-def responses():
-    """Return how many responses are stored."""
-    return Response.select().count()
-
-
-def wait_until(condition, timeout=10.0):
-    """Poll a condition until it holds or the timeout passes; return its last value."""
-    deadline = time.monotonic() + timeout
-    while not (result := condition()) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    return result
 
 
 def fill_valid(page):
