@@ -183,5 +183,5 @@ def test_search_without_tones_and_sorted_the_vietnamese_way(network, login):
     html = client.get("/network/collaborators?q=+84 911").get_data(as_text=True)
     assert "CTV P1 MTTQ" in html
     html = client.get("/network/collaborators?ward=P1&organisation=MTTQ").get_data(as_text=True)
-    found = [n for n in re.findall(r">([^<>]+)</a></td>", html)]
+    found = re.findall(r'id="name-\d+">([^<>]+)</a>', html)  # each row's name link
     assert found == ["CTV P1 MTTQ", "Dương Lan", "Đặng Quý", "Ngô Bảo", "Nguyễn Phương"]
