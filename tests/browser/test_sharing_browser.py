@@ -8,7 +8,8 @@ from tests.helpers import make_user
 
 pytestmark = pytest.mark.browser
 
-LONG_NAME = "Nguyễn Thị Phương Thảo Hoàng Lê Bảo Ngọc Trân Châu Tôn Nữ Minh Khai " * 4
+# As long as a name may be (200 characters, the column's limit on PostgreSQL).
+LONG_NAME = ("Nguyễn Thị Phương Thảo Hoàng Lê Bảo Ngọc Trân Châu Tôn Nữ Minh Khai " * 4)[:200]
 
 
 @pytest.fixture
