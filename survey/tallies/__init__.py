@@ -5,6 +5,6 @@ from flask import Blueprint
 bp = Blueprint("tallies", __name__)
 
 from survey.tallies import (
-    reporting,  # noqa: F401
+    report_routes,  # noqa: F401
     routes,  # noqa: F401  (the views register themselves on bp)
 )
