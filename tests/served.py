@@ -2,8 +2,8 @@
 
 import contextlib
 import http.client
+import importlib.util
 import os
-import signal
 import socket
 import ssl
 import subprocess
@@ -131,18 +131,16 @@ def start(env, log_path, port, tls=None, ca=None, workers=2):
     raise RuntimeError(f"gunicorn did not answer in {START_SECONDS} s")
 
 
-def stop(process):
-    """Stop a gunicorn master and its workers, gently then firmly."""
-    if process.poll() is not None:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=25)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
+def _bench_submit():
+    """Import bench/submit.py, which owns stopping a gunicorn process group (as test_crash does)."""
+    spec = importlib.util.spec_from_file_location("bench_submit", ROOT / "bench" / "submit.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+# Stop a gunicorn master and its workers, gently then firmly: the bench's own.
+stop = _bench_submit().stop
 
 
 def forwarding_handler(upstream):
