@@ -47,6 +47,8 @@ def pdf_text(path):
     """Return the text of every page of a PDF, whitespace removed (links wrap across lines)."""
     with pdfium.PdfDocument(str(path)) as document:
         texts = [p.get_textpage().get_text_range() for p in document]
+    # PDFium reports a hyphen ending a line as U+FFFE; a token may end in "-".
+    texts = [text.replace("\ufffe", "-") for text in texts]
     return "".join("".join(text.split()) for text in texts), len(texts)
 
 
@@ -59,7 +61,8 @@ def test_long_names_keep_their_printed_link(page, server, long_names, tmp_path, 
     pdf.write_bytes(page.pdf(format="A4", print_background=True))
     keep("cards-long-names.pdf", pdf.read_bytes())
     text, _ = pdf_text(pdf)
-    assert all(link in text for link in long_names)
+    missing = [link for link in long_names if link not in text]
+    assert not missing, (missing, text)
     assert "Liênhệ:02838640000" in text and "BANTUYÊNGIÁOQUẬN10" in text
     assert "Saochép" not in text and "Copylink" not in text  # the buttons are not printed
 
