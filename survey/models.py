@@ -5,6 +5,7 @@ import re
 import secrets
 
 from peewee import (
+    SQL,
     BooleanField,
     CharField,
     CompositeKey,
@@ -352,6 +353,11 @@ class Response(BaseModel):
     collaborator = ForeignKeyField(Collaborator, null=True, backref="responses", index=False)
     submitted_at = DateTimeField(default=utcnow)
     client_uuid = CharField(max_length=36, unique=True)
+    # COUNTED, VOIDED or TEST (migration 0012): only a counted response has rows in `answer`.
+    state = IntegerField(default=0, constraints=[SQL("DEFAULT 0")])
+    void_reason = TextField(null=True)
+
+    COUNTED, VOIDED, TEST = 0, 1, 2
 
     class Meta:
         # Counts by ward × organisation read this index in order (migration 0004).
@@ -395,6 +401,25 @@ class Answer(BaseModel):
                 False,
             ),
         )
+
+
+class SetAsideAnswer(BaseModel):
+    """An answer of a voided or test response, kept out of `answer` so no figure counts it.
+
+    The answer table's columns, moved here and back whole; only the response is a foreign
+    key, so a set-aside copy never stands in the way of editing the questionnaire.
+    """
+
+    response = ForeignKeyField(Response, backref="set_aside_answers", on_delete="CASCADE")
+    question_id = IntegerField()
+    choice_id = IntegerField(null=True)
+    text = TextField(null=True)
+    number = FloatField(null=True)
+    questionnaire_id = IntegerField()
+    ward_id = IntegerField()
+    organisation_id = IntegerField()
+    submitted_at = DateTimeField()
+    first_row = BooleanField(default=True)
 
 
 class Receipt(BaseModel):
@@ -517,6 +542,7 @@ TABLES = [
     Choice,
     Response,
     Answer,
+    SetAsideAnswer,
     Receipt,
     AuditEvent,
     ApiToken,
