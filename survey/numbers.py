@@ -102,6 +102,11 @@ def format_number(value, digits=None):
     return format_decimal(value, format="#,##0." + "#" * digits if digits else "#,##0")
 
 
+def format_interval(low, high, closed=False):
+    """Write a range as "[0; 100)", or "[400; 500]" when closed: "; " since "," marks decimals."""
+    return f"[{format_number(low)}; {format_number(high)}{']' if closed else ')'}"
+
+
 def init_app(app):
     """Offer the number and share filters to templates."""
     app.jinja_env.filters["number"] = format_number

@@ -29,6 +29,8 @@ def test_shape_and_counts(app, tally_sample, login):
         "key": "agree",
         "kind": "single",
         "answered": 6,
+        "skipped": 0,
+        "not_asked": 0,
         "choices": [
             {"key": "yes", "label": "Đồng ý", "count": 4},
             {"key": "no", "label": "Không đồng ý", "count": 2},
@@ -41,8 +43,11 @@ def test_shape_and_counts(app, tally_sample, login):
         "key": "why",
         "kind": "text",
         "answered": 2,
+        "skipped": 0,
+        "not_asked": 4,  # shown only after agree = no: the other four were never asked
         "choices": [],
     }
+    assert (by_key["note"]["skipped"], by_key["note"]["not_asked"]) == (4, 0)
     assert all("mean" not in q for q in data["questions"] if q["kind"] not in ("scale", "number"))
     assert all("by" not in q for q in data["questions"])
 

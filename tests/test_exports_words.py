@@ -111,6 +111,7 @@ def test_tallies_workbook_in_words(app, tally_sample, login):
         "Loại câu hỏi",
         "Đã trả lời",
         "Bỏ qua",
+        "Không được hỏi",
         "Trung bình",
         "Lựa chọn",
         "Số lượng",
@@ -118,14 +119,16 @@ def test_tallies_workbook_in_words(app, tally_sample, login):
     ]
     assert sheet.freeze_panes == "A3" and rows[1][0].font.bold
     agree = [r for r in rows if r[0].value == "Bạn có đồng ý?"]
-    assert [(r[1].value, r[5].value, r[6].value) for r in agree] == [
+    assert [(r[1].value, r[6].value, r[7].value) for r in agree] == [
         ("Chọn một", "Đồng ý", 4),
         ("Chọn một", "Không đồng ý", 2),
     ]
-    assert agree[0][7].value == pytest.approx(4 / 6, abs=0.001)
-    assert agree[0][7].number_format == "0.0%"
-    score = [r for r in rows if r[0].value == "Mức hài lòng"][0]
-    assert score[4].value == 3.6  # (5 + 4 + 5 + 3 + 1) / 5
+    assert agree[0][8].value == pytest.approx(4 / 6, abs=0.001)
+    assert agree[0][8].number_format == "0.0%"
+    score = next(r for r in rows if r[0].value == "Mức hài lòng")
+    assert score[5].value == 3.6  # (5 + 4 + 5 + 3 + 1) / 5
+    why = next(r for r in rows if r[0].value.startswith("Vì sao"))
+    assert [c.value for c in why[2:5]] == [2, 0, 4]  # answered, skipped, not asked
     by_ward = [tuple(r) for r in book["Theo phường"].iter_rows(values_only=True)]
     assert by_ward[0][:3] == ("Câu hỏi", "Lựa chọn", "Phường")
     cross = [tuple(r) for r in book.worksheets[-1].iter_rows(values_only=True)]

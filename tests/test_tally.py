@@ -41,23 +41,28 @@ def test_every_kind_counted_exactly(app, tally_sample):
     assert counts(t, "agree") == {"yes": 4, "no": 2}
     assert counts(t, "topics") == {"roads": 3, "parks": 3, "safety": 2}
     assert counts(t, "score") == {"1": 1, "2": 0, "3": 1, "4": 1, "5": 2}
-    assert [(q.key, q.answered, q.skipped) for q in t.questions if q.kind != "section"] == [
-        ("agree", 6, 0),
-        ("why", 2, 4),
-        ("topics", 5, 1),
-        ("score", 5, 1),
-        ("age", 5, 1),
-        ("note", 2, 4),
-        ("day", 1, 5),
+    # "why" shows only after agree = no (r2 r5): the other four were never asked it.
+    assert [
+        (q.key, q.answered, q.skipped, q.not_asked) for q in t.questions if q.kind != "section"
+    ] == [
+        ("agree", 6, 0, 0),
+        ("why", 2, 0, 4),
+        ("topics", 5, 1, 0),
+        ("score", 5, 1, 0),
+        ("age", 5, 1, 0),
+        ("note", 2, 4, 0),
+        ("day", 1, 5, 0),
     ]
     assert question(t, "score").mean == pytest.approx(3.6)
     assert question(t, "age").mean == pytest.approx(35.2)
-    # age 0..120 in ranges of 20: 19 | 22 30 | 45 | 60
-    assert [(c.label, c.count) for c in question(t, "age").columns][:4] == [
-        ("0–20", 1),
-        ("20–40", 2),
-        ("40–60", 1),
-        ("60–80", 1),
+    # age 0..120 in half-open ranges of 20, the last one closed at 120: 19 | 22 30 | 45 | 60
+    assert [(c.label, c.count) for c in question(t, "age").columns] == [
+        ("[0; 20)", 1),
+        ("[20; 40)", 2),
+        ("[40; 60)", 1),
+        ("[60; 80)", 1),
+        ("[80; 100)", 0),
+        ("[100; 120]", 0),
     ]
     assert question(t, "agree").columns[0].percent == pytest.approx(400 / 6)
     assert question(t, "topics").columns[2].percent == pytest.approx(40.0)  # 2 of 5 answering
@@ -165,8 +170,8 @@ def test_suppression_in_tallies(app, tally_sample):
         assert counts(t, "score") == {"1": None, "2": 0, "3": None, "4": None, "5": None}
         assert question(t, "score").mean is None
         assert all(c.percent is None for c in question(t, "agree").columns)
-        why = question(t, "why")  # answered 2 withheld, so skipped 4 (= 6 - 2) is withheld too
-        assert (why.answered, why.skipped) == (None, None)
+        why = question(t, "why")  # answered 2 withheld, so not asked 4 (6 - 2 - 0) goes too
+        assert (why.answered, why.skipped, why.not_asked) == (None, 0, None)
         assert set(t.cross.values()) == {None} and t.ward_totals == {"P1": 3, "P2": 3}
         bw = tally(q, parse_filters({"by": "ward"}))
         assert by(bw, "topics")["P1"] == {"roads": None, "parks": None, "safety": None}

@@ -39,7 +39,7 @@ from survey.models import (
     Ward,
     utcnow,
 )
-from survey.numbers import format_number
+from survey.numbers import format_interval, format_number
 from survey.params import BadParameter
 from survey.respond.rules import scale_bounds
 
@@ -214,10 +214,11 @@ class QuestionTally:
 
     question: object
     answered: int | None = None
-    skipped: int | None = None
+    skipped: int | None = None  # asked and left blank
     columns: list = field(default_factory=list)
     mean: float | None = None
     rows: list = field(default_factory=list)
+    not_asked: int | None = 0  # kept from the question by skip logic: neither answered nor skipped
 
     @property
     def key(self):
@@ -275,6 +276,8 @@ def _question_api(qt, by):
         "key": qt.key,
         "kind": qt.kind,
         "answered": qt.answered,
+        "skipped": qt.skipped,
+        "not_asked": qt.not_asked,
         "choices": [{"key": c.key, "label": c.label, "count": c.count} for c in columns],
     }
     if qt.kind in ("scale", "number"):
@@ -369,7 +372,7 @@ def release(questionnaire, k, now=None):
     """
     rows = (
         Response.select(Response.submitted_at, Response.id, Response.ward, Response.organisation)
-        .where(Response.questionnaire == questionnaire.id)
+        .where(Response.questionnaire == questionnaire.id, Response.state == Response.COUNTED)
         .order_by(Response.submitted_at, Response.id)
         .tuples()
     )
@@ -411,7 +414,9 @@ def _dimension(questionnaire, filters, name):
     if fixed is not None:
         return [fixed]
     wanted = model.id.in_(targets) if targets.exists() else model.active
-    responded = Response.select(answered).where(Response.questionnaire == questionnaire)
+    responded = Response.select(answered).where(
+        Response.questionnaire == questionnaire, Response.state == Response.COUNTED
+    )
     return list(model.select().where(wanted | model.id.in_(responded)).order_by(model.code))
 
 
@@ -420,6 +425,20 @@ def _scale_columns(question, observed):
     low, high = scale_bounds(question)
     values = sorted(set(range(low, high + 1)) | {int(v) for v in observed})
     return [(v, str(v), str(v), False) for v in values]
+
+
+def _conditions(questions, columns):
+    """Return {question id: (its show_if question's id, that choice's id)} for skip logic."""
+    by_key = {q.key: q for q in questions}
+    found = {}
+    for q in questions:
+        parent = by_key.get(q.show_if_question or "")
+        if parent is None:
+            continue
+        ids = [c[0] for c in columns.get(parent.id, []) if c[1] == q.show_if_choice]
+        if ids:
+            found[q.id] = (parent.id, ids[0])
+    return found
 
 
 def _nice_width(span):
@@ -476,8 +495,9 @@ class _Counter:
             )
         self.cells, self.lines = {}, []
         self.columns = {}  # question id -> list of (cell id, key, label, hidden)
+        self.conditions = {}  # question id -> (show_if question id, choice id)
         self.sums = {}  # (question id, group) -> (count, sum) of numbers
-        self.bins = {}  # number question id -> (start, width) of its ranges
+        self.bins = {}  # number question id -> (start, width, last index) of its ranges
         self.cross_withheld = False  # a breakdown by a question that had to be withheld whole
         self.xcells, self.cross_groups = {}, []  # the cells of a breakdown by a question
 
@@ -490,6 +510,8 @@ class _Counter:
     def where(self, model=Answer):
         """Return the WHERE terms of this tally's answers (or responses)."""
         terms = [model.questionnaire == self.questionnaire.id]
+        if model is Response:  # `answer` holds counted responses' rows only; `response` all
+            terms.append(Response.state == Response.COUNTED)
         if not self.lattice:
             terms += self.filters.conditions(model)
         if self.cut is not None:
@@ -543,16 +565,13 @@ class _Counter:
         for qid, _w, _o, _choice, value, _n, _answered in rows:
             if value is not None:
                 observed.setdefault(qid, set()).add(value)
-        bins = self.bins = self.make_columns(observed)
+        self.bins = self.make_columns(observed)
         if self.lattice:
             self._zero_columns(list(kinds))
         for qid, w, o, choice_id, value, n, answered in rows:
             groups = _up(w, o)
             if kinds[qid] in ("scale", "number"):
-                start, width = bins.get(qid, (0, 1))
-                column = (
-                    int(value) if kinds[qid] == "scale" else math.floor((value - start) / width)
-                )
+                column = self.column_of(qid, kinds[qid], choice_id, value)
                 for g in groups:
                     self.add(("count", qid, column, g), n)
                     count, amount = self.sums.get((qid, g), (0, 0.0))
@@ -568,8 +587,8 @@ class _Counter:
         if kind == "scale":
             return int(value)
         if kind == "number":
-            start, width = self.bins.get(qid, (0, 1))
-            return math.floor((value - start) / width)
+            start, width, last = self.bins.get(qid, (0, 1, 0))
+            return min(math.floor((value - start) / width), last)  # the last range is closed
         return choice_id
 
     def count_cross(self):
@@ -705,6 +724,7 @@ class _Counter:
                 .order_by(Choice.position, Choice.id)
             ):
                 self.columns[c.question_id].append((c.id, c.key, c.label, c.hidden))
+        self.conditions = _conditions(self.counted, self.columns)
         bins = {}
         for q in self.counted:
             values = observed.get(q.id, ())
@@ -725,31 +745,52 @@ class _Counter:
                     self.cells[("count", qid, cid, g)] = 0
 
     def _number_columns(self, question, seen):
-        """Set a number question's ranges (bounds, else answers seen); return (start, width)."""
+        """Set a number question's ranges; return (start, width, last).
+
+        Half-open ranges [a; b) from the bounds (else the answers seen), the last one closed
+        and ending at the maximum, so no range reaches past it; an answer above a maximum
+        narrowed after it came moves the end up to that answer instead.
+        """
         low = question.minimum if question.minimum is not None else (seen or (0, 0))[0]
         high = question.maximum if question.maximum is not None else (seen or (0, 0))[1]
+        if seen is not None:
+            high = max(high, seen[1])
         width = _nice_width(high - low) if high > low else 1
         start = math.floor(low / width) * width
-        last = math.floor((high - start) / width)
-        if seen is not None:  # answered before a bound was narrowed still gets a range
-            last = max(last, math.floor((seen[1] - start) / width))
+        last = max(0, math.ceil((high - start) / width) - 1)
+        end = high if high > start + last * width else start + (last + 1) * width
         first = min(0, math.floor(((seen or (start, 0))[0] - start) / width))
         self.columns[question.id] = [
             (
                 i,
                 _fmt(start + i * width),
-                f"{_fmt(start + i * width)}–{_fmt(start + (i + 1) * width)}",
+                format_interval(
+                    start + i * width, end if i == last else start + (i + 1) * width, i == last
+                ),
                 False,
             )
             for i in range(first, last + 1)
         ]
-        return start, width
+        return start, width, last
+
+    def not_asked(self, qid, g):
+        """Return how many responses of a group skip logic kept a question from (0 without it).
+
+        Asked are those who picked the choice it shows after, or answered it anyway (answers
+        given before the condition was added count as asked).
+        """
+        responses = self.cells.get(("responses", g), 0)
+        answered = self.cells.get(("answered", qid, g), 0)
+        if qid not in self.conditions:
+            return 0
+        asked = self.cells.get(("count", *self.conditions[qid], g), 0)
+        return max(0, responses - max(asked, answered))
 
     def measures(self):
         """Return the measures counted in every group: responses, and each question's cells."""
         found = [("responses",)]
         for q in self.counted:
-            found += [("answered", q.id), ("skipped", q.id)]
+            found += [("answered", q.id), ("skipped", q.id), ("not_asked", q.id)]
             found += [("count", q.id, c[0]) for c in self.columns.get(q.id, [])]
         return found
 
@@ -773,10 +814,12 @@ class _Counter:
             ids = [c[0] for c in self.columns.get(q.id, [])]
             for g in self.group_keys():
                 responses = ("responses", g)
-                self.cells[("skipped", q.id, g)] = (
-                    self.cells[responses] - self.cells[("answered", q.id, g)]
+                parts = [("answered", q.id, g), ("skipped", q.id, g), ("not_asked", q.id, g)]
+                self.cells[parts[2]] = self.not_asked(q.id, g)
+                self.cells[parts[1]] = (
+                    self.cells[responses] - self.cells[parts[0]] - self.cells[parts[2]]
                 )
-                self.lines.append((responses, [("answered", q.id, g), ("skipped", q.id, g)]))
+                self.lines.append((responses, parts))
                 if q.kind in ADDITIVE_KINDS:
                     self.lines.append((("answered", q.id, g), [("count", q.id, c, g) for c in ids]))
         for measure in self.measures():
@@ -825,9 +868,12 @@ class _Assembler:
         """Return a published cell: its count, or None when withheld."""
         if key in self.hidden:
             return None
+        if key[0] == "not_asked" and key not in self.c.cells:
+            return self.c.not_asked(*key[1:])
         if key[0] == "skipped" and key not in self.c.cells:
             responses = self.c.cells.get(("responses", key[-1]), 0)
-            return responses - self.c.cells.get(("answered", *key[1:]), 0)
+            answered = self.c.cells.get(("answered", *key[1:]), 0)
+            return responses - answered - self.c.not_asked(*key[1:])
         return self.c.cells.get(key, 0)
 
     def mean(self, q, g):
@@ -851,6 +897,7 @@ class _Assembler:
             count = self.get("count", q.id, cid, g)
             columns.append(Column(key, label, hidden, count, _percent(count, answered)))
         qt = QuestionTally(q, answered, self.get("skipped", q.id, g), columns)
+        qt.not_asked = self.get("not_asked", q.id, g)
         if q.kind in ("scale", "number"):
             qt.mean = self.mean(q, g)
         qt.rows = [self.group_row(q, row) for row in self.c.groups]
@@ -927,7 +974,11 @@ def filtered_responses(questionnaire, filters):
     """Return how many responses the filters (and scope) leave."""
     return (
         Response.select()
-        .where(Response.questionnaire == questionnaire.id, *filters.conditions(Response))
+        .where(
+            Response.questionnaire == questionnaire.id,
+            Response.state == Response.COUNTED,
+            *filters.conditions(Response),
+        )
         .count()
     )
 

@@ -166,6 +166,7 @@ def response_rows(questionnaire, filters, codes=False):
             )
             .where(
                 Response.questionnaire == questionnaire.id,
+                Response.state == Response.COUNTED,
                 Response.id > last,
                 *filters.conditions(Response),
             )
@@ -396,12 +397,12 @@ def summary_rows(tally, codes=False):
     rows.append([_("Responses"), tally.responses])
     if codes:
         rows.append(
-            ["question", "kind", "prompt", "answered", "skipped", "mean"]
+            ["question", "kind", "prompt", "answered", "skipped", "not_asked", "mean"]
             + ["choice", "label", "count", "percent"]
         )
     else:
         rows.append(
-            [_("Question"), _("Kind"), _("Answered"), _("Skipped"), _("Mean")]
+            [_("Question"), _("Kind"), _("Answered"), _("Skipped"), _("Not asked"), _("Mean")]
             + [_("Choice"), _("Count"), _("Percent")]
         )
     header = len(rows) - 1
@@ -412,7 +413,7 @@ def summary_rows(tally, codes=False):
             head = [qt.key, qt.kind, qt.question.prompt]
         else:
             head = [qt.question.prompt, kind_label(qt.kind)]
-        head += [qt.answered, qt.skipped, _mean(qt.mean)]
+        head += [qt.answered, qt.skipped, qt.not_asked, _mean(qt.mean)]
         rows.extend(
             head + ([c.key, c.label] if codes else [c.label]) + [c.count, Share(c.percent)]
             for c in qt.columns

@@ -331,6 +331,8 @@ def _question(document, qt, t, number, settings):
         a=_count(qt.answered, t.k)[0],
         s=_count(qt.skipped, t.k)[0],
     )
+    if q.show_if_question:
+        said += " " + _("Not asked (skip logic): %(n)s.", n=_count(qt.not_asked, t.k)[0])
     if qt.kind in ("scale", "number"):
         mean = "–" if qt.mean is None else format_number(qt.mean, 2)
         said += " " + _("Mean: %(mean)s.", mean=mean)
