@@ -9,6 +9,7 @@ from peewee import (
     BooleanField,
     CharField,
     CompositeKey,
+    DateField,
     DateTimeField,
     FloatField,
     ForeignKeyField,
@@ -146,6 +147,15 @@ class RetiredToken(BaseModel):
     retired_at = DateTimeField(default=utcnow)
 
 
+class CollaboratorCode(BaseModel):
+    """The QR code of a collaborator's personal link, drawn once and kept (migration 0017), so a
+    card sheet of thousands reads codes instead of drawing them; `link` is the text it holds."""
+
+    collaborator = ForeignKeyField(Collaborator, primary_key=True, on_delete="CASCADE")
+    link = TextField()
+    svg = TextField()
+
+
 BY_TOKEN = Lookup(
     lambda: Collaborator.select().where((Collaborator.token == "") & Collaborator.active)
 )
@@ -180,6 +190,21 @@ class User(BaseModel):
         """Return the id Flask-Login keeps in the session: the account and its session version."""
         return f"{self.id}:{self.session_version}"
 
+    @classmethod
+    def named(cls, username):
+        """Return the account with this name in any case (unique so, migration 0013), or None."""
+        if not isinstance(username, str) or not username:
+            return None
+        return cls.get_or_none(fn.LOWER(cls.username) == fn.LOWER(username))
+
+    @classmethod
+    def name_taken(cls, username, other_than=None):
+        """Tell whether another account has this name, in any case."""
+        query = cls.select().where(fn.LOWER(cls.username) == fn.LOWER(username))
+        if other_than is not None:
+            query = query.where(cls.id != other_than)
+        return query.exists()
+
 
 class Questionnaire(BaseModel):
     """A questionnaire sent to (part of) the collaborator network."""
@@ -201,6 +226,9 @@ class Questionnaire(BaseModel):
     # Moved on by the database's triggers at every change of its questions, choices or targets
     # (migration 0010): what a worker's kept form is checked against.
     schema_version = IntegerField(default=0)
+    # The earlier questionnaire this one repeats (a new wave), whose figures are set beside its
+    # own (migration 0014); deleting the earlier one empties it.
+    repeat_of = ForeignKeyField("self", null=True, backref="repeats", on_delete="SET NULL")
 
     @classmethod
     def by_slug(cls, slug):
@@ -271,8 +299,15 @@ class Questionnaire(BaseModel):
         return query
 
     def has_responses(self):
-        """Tell whether any response has been stored, which freezes kinds and keys."""
-        return Response.select().where(Response.questionnaire == self).exists()
+        """Tell whether any response has been stored, which freezes kinds and keys.
+
+        A voided response counts (it may be restored); a test answer from the preview does not.
+        """
+        return (
+            Response.select()
+            .where((Response.questionnaire == self) & (Response.state != Response.TEST))
+            .exists()
+        )
 
 
 BY_SLUG = Lookup(lambda: Questionnaire.select().where(Questionnaire.slug == ""))
@@ -318,6 +353,11 @@ class Question(BaseModel):
     show_if_choice = CharField(max_length=64, null=True)
     hidden = BooleanField(default=False)
     concern = TextField(null=True)  # JSON: {"choices": [...]} or {"at_most"|"at_least": n}
+    # A scale's words under its two ends; how many choices a multiple choice takes (0013).
+    low_label = TextField(null=True)
+    high_label = TextField(null=True)
+    min_picks = IntegerField(null=True)
+    max_picks = IntegerField(null=True)
 
     class Meta:
         indexes = ((("questionnaire", "key"), True),)
@@ -338,6 +378,8 @@ class Choice(BaseModel):
     position = IntegerField(default=0)
     label = TextField()
     hidden = BooleanField(default=False)
+    # "Khác (ghi rõ)": picking it asks for a text, kept on its answer row (migration 0013).
+    other = BooleanField(default=False, constraints=[SQL("DEFAULT FALSE")])
 
     class Meta:
         indexes = ((("question", "key"), True),)
@@ -422,6 +464,75 @@ class SetAsideAnswer(BaseModel):
     first_row = BooleanField(default=True)
 
 
+class TallyAnswer(BaseModel):
+    """The running count of one answer (choice, or scale or number value) in a ward × organisation.
+
+    Kept by the database's triggers on `answer` (migration 0015 says how): `answers` counts
+    its rows, `answered` those that are a response's first row for the question. A choice or
+    number the answer does not have is 0 (`valued` tells a number 0 from none).
+    """
+
+    questionnaire_id = IntegerField()
+    question_id = IntegerField()
+    ward_id = IntegerField()
+    organisation_id = IntegerField()
+    choice_id = IntegerField()
+    valued = IntegerField()
+    value = FloatField()
+    answers = IntegerField()
+    answered = IntegerField()
+
+    class Meta:
+        primary_key = CompositeKey(
+            "questionnaire_id",
+            "question_id",
+            "ward_id",
+            "organisation_id",
+            "choice_id",
+            "valued",
+            "value",
+        )
+
+
+class TallyAnswerDay(TallyAnswer):
+    """TallyAnswer per local day (the offset in TallyClock), for tallies over a date range."""
+
+    day = DateField()
+
+    class Meta:
+        primary_key = CompositeKey(
+            "questionnaire_id",
+            "day",
+            "question_id",
+            "ward_id",
+            "organisation_id",
+            "choice_id",
+            "valued",
+            "value",
+        )
+
+
+class TallyResponse(BaseModel):
+    """The running count of counted responses per ward × organisation and local day (0015)."""
+
+    questionnaire_id = IntegerField()
+    day = DateField()
+    ward_id = IntegerField()
+    organisation_id = IntegerField()
+    responses = IntegerField()
+
+    class Meta:
+        primary_key = CompositeKey("questionnaire_id", "day", "ward_id", "organisation_id")
+
+
+class TallyClock(BaseModel):
+    """The zone the running tallies' days were counted in, and its offset from UTC; one row."""
+
+    id = IntegerField(primary_key=True)
+    zone = CharField(max_length=64)
+    offset_minutes = IntegerField()
+
+
 class Receipt(BaseModel):
     """That a collaborator answered a questionnaire (and how often), kept apart from responses.
 
@@ -456,6 +567,7 @@ AUDIT_ACTIONS = frozenset(
         "user.create",
         "user.update",
         "user.password_reset",
+        "user.rename",
         "api_token.create",
         "api_token.revoke",
         "ward.create",
@@ -493,7 +605,12 @@ AUDIT_ACTIONS = frozenset(
         "choice.move",
         "responses.export",
         "response.fake",
+        "response.test",
+        "response.test_clear",
+        "response.void",
+        "response.restore",
         "database.backup",
+        "tallies.rebuild",
         "demo.seed",
         "reminder.sent",
         "reminder.export",
@@ -534,6 +651,7 @@ TABLES = [
     Ward,
     Collaborator,
     RetiredToken,
+    CollaboratorCode,
     User,
     Questionnaire,
     QuestionnaireOrganisation,
@@ -543,6 +661,10 @@ TABLES = [
     Response,
     Answer,
     SetAsideAnswer,
+    TallyAnswer,
+    TallyAnswerDay,
+    TallyResponse,
+    TallyClock,
     Receipt,
     AuditEvent,
     ApiToken,
@@ -550,9 +672,9 @@ TABLES = [
 
 
 def response_count(questionnaire):
-    """Return how many responses a questionnaire has."""
+    """Return how many counted responses a questionnaire has (neither voided nor test)."""
     return (
         Response.select(fn.COUNT(Response.id))
-        .where(Response.questionnaire == questionnaire)
+        .where((Response.questionnaire == questionnaire) & (Response.state == Response.COUNTED))
         .scalar()
     )

@@ -11,7 +11,16 @@ from playhouse.migrations import Migration, Runner
 
 from survey import create_app
 from survey.db import MIGRATIONS_DIR, database, migrate
-from survey.models import TABLES, RetiredToken, SetAsideAnswer
+from survey.models import (
+    TABLES,
+    CollaboratorCode,
+    RetiredToken,
+    SetAsideAnswer,
+    TallyAnswer,
+    TallyAnswerDay,
+    TallyClock,
+    TallyResponse,
+)
 
 MIGRATIONS = [m.name for m in Migration.load_directory(str(MIGRATIONS_DIR))]
 ROWS = 3
@@ -19,8 +28,19 @@ HISTORY = "schema_migration"
 # Columns a later migration rewrites on purpose, (table, column) -> why; their old values are
 # not compared (their rows still are counted).
 REWRITTEN = {}
+# Indexes on an expression, which no model declares: index name -> table (0013: usernames
+# unique whatever their case, on lower(username)).
+EXPRESSION_INDEXES = {"user_username_lower": "user"}
 # Tables a later migration makes: a database filled before it has none of their rows.
-MADE_BY = {RetiredToken: "0009_retired_tokens", SetAsideAnswer: "0012_response_state"}
+MADE_BY = {
+    RetiredToken: "0009_retired_tokens",
+    SetAsideAnswer: "0012_response_state",
+    CollaboratorCode: "0017_collaborator_codes",
+}
+# Tables the database keeps from others (0015's running tallies, built and moved by triggers):
+# never filled by hand here, nor compared; tests/test_running_tallies.py checks their rows.
+DERIVED = {TallyAnswer, TallyAnswerDay, TallyResponse, TallyClock}
+DERIVED_NAMES = {m._meta.table_name for m in DERIVED}
 
 
 @pytest.fixture
@@ -62,8 +82,11 @@ def dependency_order(tables, foreign_keys):
 
 
 def fill(db):
-    """Insert ROWS rows into every table, each foreign key pointing at a row of its table."""
-    tables = [t for t in db.get_tables() if t != HISTORY]
+    """Insert ROWS rows into every table, each foreign key pointing at a row of its table.
+
+    A column referring to its own table (a questionnaire's repeat_of) stays empty.
+    """
+    tables = [t for t in db.get_tables() if t != HISTORY and t not in DERIVED_NAMES]
     foreign_keys = {t: {fk.column: fk.dest_table for fk in db.get_foreign_keys(t)} for t in tables}
     ids = {}
     for table in dependency_order(tables, foreign_keys):
@@ -76,7 +99,7 @@ def fill(db):
                 if c.name in foreign_keys[table]
                 else value(c, i)
                 for c in columns
-                if c.name != auto
+                if c.name != auto and foreign_keys[table].get(c.name) != table
             }
             names = ", ".join(f'"{n}"' for n in row)
             marks = ", ".join([db.param] * len(row))
@@ -90,7 +113,7 @@ def snapshot(db):
     """Return every table's rows as a sorted list of {column: value}, history left out."""
     tables = {}
     for table in db.get_tables():
-        if table == HISTORY:
+        if table == HISTORY or table in DERIVED_NAMES:
             continue
         cursor = db.execute_sql(f'SELECT * FROM "{table}"')
         names = [d[0] for d in cursor.description]
@@ -128,7 +151,7 @@ def test_upgrade_to_head_keeps_every_row(empty, start):
             assert table in after, f"table {table} was lost"
             common = [c for c in rows[0] if c in after[table][0]]
             assert kept(after[table], common, table) == kept(rows, common, table), table
-        for model in TABLES:  # today's models read every upgraded row
+        for model in set(TABLES) - DERIVED:  # today's models read every upgraded row
             made_later = MADE_BY.get(model, "") > start
             assert len(list(model.select())) == (0 if made_later else ROWS), model.__name__
     assert migrate() == []
@@ -182,11 +205,14 @@ def test_head_schema_has_the_indexes_the_models_declare(empty):
                 for index in model._meta.fields_to_index()
             }
             primary = tuple(f.column_name for f in model._meta.get_primary_keys())
+            indexes = empty.get_indexes(table)
             present = {
                 (tuple(index.columns), index.unique)
-                for index in empty.get_indexes(table)
-                if tuple(index.columns) != primary
+                for index in indexes
+                if tuple(index.columns) != primary and index.name not in EXPRESSION_INDEXES
             }
+            names = {index.name for index in indexes}
+            assert {n for n, t in EXPRESSION_INDEXES.items() if t == table} <= names, table
             assert present == declared, (
                 f"{table}: migrations {present - declared}, models {declared - present}"
             )

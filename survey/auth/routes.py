@@ -5,6 +5,7 @@ from flask_login import current_user, login_user, logout_user
 from peewee import JOIN
 from playhouse.flask_utils import get_object_or_404, object_list
 
+from survey.auth import audit as audit_words
 from survey.auth import bp
 from survey.auth.forms import (
     LoginForm,
@@ -37,7 +38,7 @@ from survey.security import (
 
 def authenticate(username, password):
     """Return the active user with these credentials, or None."""
-    user = User.get_or_none(User.username == username)
+    user = User.named(username)  # any case: DOAN_Q10 logs in as doan_q10
     if not check_password(user, password) or not user.active:
         return None
     return user
@@ -130,7 +131,7 @@ def create_user():
     """Create an account."""
     form = NewUserForm(organisations=Organisation.ordered())
     if form.validate_on_submit():
-        if User.select().where(User.username == form.username.data).exists():
+        if User.name_taken(form.username.data):
             form.username.errors.append(_("This username is already taken."))
         else:
             with database.atomic():
@@ -157,8 +158,7 @@ def edit_user(user_id):
     if request.method == "GET":
         form.organisation.data = user.organisation.code if user.organisation_id else ""
     if form.validate_on_submit():
-        taken = User.select().where((User.username == form.username.data) & (User.id != user.id))
-        if taken.exists():
+        if User.name_taken(form.username.data, other_than=user.id):
             form.username.errors.append(_("This username is already taken."))
         elif user.id == current_user.id and (form.role.data != "admin" or not form.active.data):
             form.role.errors.append(_("You cannot remove your own admin rights."))
@@ -229,4 +229,6 @@ def audit():
         page=page_number(),
         check_bounds=False,
         action=action,
+        entries=audit_words.entries,
+        actions=audit_words.action_choices(),
     )
