@@ -30,6 +30,9 @@ SQLITE_SYNCHRONOUS = "normal"
 # Seconds between the SQLite WAL checkpoints each worker runs in a thread of its own
 # (0: none; SQLite then checkpoints inside a commit once the WAL passes 40 MB).
 SQLITE_CHECKPOINT_SECONDS = 1.0
+# Tallies read the running counts the database keeps (migration 0015) where they are exact;
+# false: every tally is counted from the answers (a check, or a way round a suspected fault).
+RUNNING_TALLIES = True
 
 # Days during which answers kept on a phone under a personal link that was replaced (or whose
 # holder was deactivated) are still taken; the old link opens no page meanwhile. 0: none.
@@ -92,3 +95,16 @@ REPORT_SIGNER_TITLE = ""
 REPORT_RECIPIENTS = ""
 # A TrueType font with Vietnamese letters for the report's charts (empty: a system font).
 REPORT_CHART_FONT = ""
+
+# Exports (survey/tallies/jobs.py). A raw XLSX export of more responses than EXPORT_INLINE_ROWS
+# is prepared as a job in a process of its own, followed on a page with a progress bar; so is a
+# CSV export when EXPORT_STREAMS exports are already streaming on this machine (each holds a
+# worker to its last byte: keep it below the number of workers). At most EXPORT_JOBS jobs write
+# at once per machine, at nice EXPORT_NICE; their files stay EXPORT_KEEP_HOURS in EXPORT_FOLDER
+# (empty: `exports` in the instance folder; several machines: a folder they share).
+EXPORT_INLINE_ROWS = 20000
+EXPORT_STREAMS = 1
+EXPORT_JOBS = 1
+EXPORT_NICE = 10
+EXPORT_KEEP_HOURS = 24
+EXPORT_FOLDER = ""

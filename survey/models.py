@@ -402,8 +402,12 @@ class Response(BaseModel):
     COUNTED, VOIDED, TEST = 0, 1, 2
 
     class Meta:
-        # Counts by ward × organisation read this index in order (migration 0004).
-        indexes = ((("questionnaire", "ward", "organisation", "submitted_at"), False),)
+        # Counts by ward × organisation read the first in order (migration 0004); exports read
+        # a questionnaire's counted responses a chunk at a time along the second (0016).
+        indexes = (
+            (("questionnaire", "ward", "organisation", "submitted_at"), False),
+            (("questionnaire", "state", "id"), False),
+        )
 
 
 class Answer(BaseModel):
@@ -464,6 +468,10 @@ class SetAsideAnswer(BaseModel):
     first_row = BooleanField(default=True)
 
 
+# A running answer count's cell within its questionnaire (and day): the key of its table.
+TALLY_CELL = ("question_id", "ward", "organisation", "choice_id", "valued", "value")
+
+
 class TallyAnswer(BaseModel):
     """The running count of one answer (choice, or scale or number value) in a ward × organisation.
 
@@ -472,10 +480,10 @@ class TallyAnswer(BaseModel):
     number the answer does not have is 0 (`valued` tells a number 0 from none).
     """
 
-    questionnaire_id = IntegerField()
+    questionnaire = IntegerField(column_name="questionnaire_id")
     question_id = IntegerField()
-    ward_id = IntegerField()
-    organisation_id = IntegerField()
+    ward = IntegerField(column_name="ward_id")
+    organisation = IntegerField(column_name="organisation_id")
     choice_id = IntegerField()
     valued = IntegerField()
     value = FloatField()
@@ -483,15 +491,7 @@ class TallyAnswer(BaseModel):
     answered = IntegerField()
 
     class Meta:
-        primary_key = CompositeKey(
-            "questionnaire_id",
-            "question_id",
-            "ward_id",
-            "organisation_id",
-            "choice_id",
-            "valued",
-            "value",
-        )
+        primary_key = CompositeKey("questionnaire", *TALLY_CELL)
 
 
 class TallyAnswerDay(TallyAnswer):
@@ -500,29 +500,20 @@ class TallyAnswerDay(TallyAnswer):
     day = DateField()
 
     class Meta:
-        primary_key = CompositeKey(
-            "questionnaire_id",
-            "day",
-            "question_id",
-            "ward_id",
-            "organisation_id",
-            "choice_id",
-            "valued",
-            "value",
-        )
+        primary_key = CompositeKey("questionnaire", "day", *TALLY_CELL)
 
 
 class TallyResponse(BaseModel):
     """The running count of counted responses per ward × organisation and local day (0015)."""
 
-    questionnaire_id = IntegerField()
+    questionnaire = IntegerField(column_name="questionnaire_id")
     day = DateField()
-    ward_id = IntegerField()
-    organisation_id = IntegerField()
+    ward = IntegerField(column_name="ward_id")
+    organisation = IntegerField(column_name="organisation_id")
     responses = IntegerField()
 
     class Meta:
-        primary_key = CompositeKey("questionnaire_id", "day", "ward_id", "organisation_id")
+        primary_key = CompositeKey("questionnaire", "day", "ward", "organisation")
 
 
 class TallyClock(BaseModel):
@@ -604,6 +595,7 @@ AUDIT_ACTIONS = frozenset(
         "choice.show",
         "choice.move",
         "responses.export",
+        "export_job.create",
         "response.fake",
         "response.test",
         "response.test_clear",
@@ -634,6 +626,27 @@ class AuditEvent(BaseModel):
             raise ValueError(f"unknown audit action {action!r}")
         user_id = user.id if user is not None and getattr(user, "is_authenticated", False) else None
         return cls.create(user=user_id, action=action, target=str(target)[:300], detail=detail)
+
+
+class ExportJob(BaseModel):
+    """A large export prepared in a process of its own (survey/tallies/jobs.py, migration 0016).
+
+    `params` (JSON) holds the request it stands for: query string, codes variant, language and
+    the viewer's organisation scope; `updated_at` is the job's heartbeat.
+    """
+
+    user = ForeignKeyField(User, backref="export_jobs", on_delete="CASCADE")
+    questionnaire = ForeignKeyField(Questionnaire, backref="export_jobs", on_delete="CASCADE")
+    token = CharField(max_length=64, unique=True)
+    kind = CharField(max_length=10)  # csv or xlsx
+    params = TextField()
+    state = CharField(max_length=10)  # running, done or failed
+    progress = FloatField()  # 0..1
+    rows = IntegerField()
+    file = TextField()
+    error = TextField()
+    created_at = DateTimeField()
+    updated_at = DateTimeField()
 
 
 class ApiToken(BaseModel):
@@ -668,6 +681,7 @@ TABLES = [
     Receipt,
     AuditEvent,
     ApiToken,
+    ExportJob,
 ]
 
 

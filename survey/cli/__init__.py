@@ -21,6 +21,7 @@ from survey.questionnaires import rules
 from survey.questionnaires.file_format import FileError, export_questionnaire, import_questionnaire
 from survey.respond.links import base_url, personal_link
 from survey.security import hash_password
+from survey.tallies import aggregates
 
 MIN_PASSWORD = 8
 CODE_LIMIT = 20
@@ -71,7 +72,7 @@ def read_password():
 @in_session
 def create_user_command(name, role, organisation):
     """Create an account (password asked twice)."""
-    if User.select().where(User.username == name).exists():
+    if User.name_taken(name):
         fail(_("An account named “%(name)s” already exists.", name=name))
     org = None
     if organisation:
@@ -288,6 +289,24 @@ def backup_command(path):
     click.echo(_("Backup written to %(path)s.", path=str(written)))
 
 
+@click.command("rebuild-tallies")
+@in_session
+def rebuild_tallies_command():
+    """Count the running tallies again from every answer, days in today's SURVEY_TIMEZONE."""
+    name, offset = aggregates.rebuild()
+    AuditEvent.record(None, "tallies.rebuild", f"{name} {offset:+d} min")
+    hours, minutes = divmod(abs(offset), 60)
+    sign = "-" if offset < 0 else "+"
+    click.echo(
+        _(
+            "Tallies counted again from every answer; their days now run from midnight to "
+            "midnight in %(zone)s (UTC%(offset)s).",
+            zone=name,
+            offset=f"{sign}{hours:02d}:{minutes:02d}",
+        )
+    )
+
+
 COMMANDS = [
     create_user_command,
     wards_group,
@@ -297,6 +316,7 @@ COMMANDS = [
     demo_command,
     fake_responses_command,
     backup_command,
+    rebuild_tallies_command,
 ]
 
 

@@ -42,6 +42,7 @@ from survey.models import (
 from survey.numbers import format_interval, format_number
 from survey.params import BadParameter
 from survey.respond.rules import scale_bounds
+from survey.tallies import aggregates
 
 BREAKDOWNS = ("ward", "organisation")
 CROSS_KINDS = ("single", "scale")  # a question whose answers split the responses into groups
@@ -400,12 +401,12 @@ def release(questionnaire, k, now=None):
 def _dimension(questionnaire, filters, name):
     """Return the wards (or organisations) a tally shows: targeted or active, or with answers."""
     if name == "ward":
-        model, fixed, answered = Ward, filters.ward, Response.ward
+        model, fixed = Ward, filters.ward
         targets = QuestionnaireWard.select(QuestionnaireWard.ward).where(
             QuestionnaireWard.questionnaire == questionnaire
         )
     else:
-        model, fixed, answered = Organisation, filters.organisation, Response.organisation
+        model, fixed = Organisation, filters.organisation
         targets = QuestionnaireOrganisation.select(QuestionnaireOrganisation.organisation).where(
             QuestionnaireOrganisation.questionnaire == questionnaire
         )
@@ -414,9 +415,7 @@ def _dimension(questionnaire, filters, name):
     if fixed is not None:
         return [fixed]
     wanted = model.id.in_(targets) if targets.exists() else model.active
-    responded = Response.select(answered).where(
-        Response.questionnaire == questionnaire, Response.state == Response.COUNTED
-    )
+    responded = aggregates.responded(questionnaire, name)  # exact whatever the filters
     return list(model.select().where(wanted | model.id.in_(responded)).order_by(model.code))
 
 
@@ -479,6 +478,8 @@ class _Counter:
         self.cut, self.forced = None, set()
         if questionnaire.anonymous:
             self.cut, self.forced = release(questionnaire, self.k)
+        # The running counts when they give this tally exactly, else None: read `answer`.
+        self.source = aggregates.source(questionnaire, filters, self.cut, self.lattice)
         self.questions = list(questionnaire.ordered_questions(include_hidden=True))
         self.counted = [q for q in self.questions if q.kind != "section"]
         self.wards = _dimension(questionnaire, filters, "ward")
@@ -540,10 +541,14 @@ class _Counter:
     def count_responses(self):
         """Count responses per ward × organisation, adding each into its margins."""
         query = (
-            Response.select(Response.ward, Response.organisation, fn.COUNT(Response.id))
-            .where(*self.where(Response))
-            .group_by(Response.ward, Response.organisation)
-            .tuples()
+            self.source.responses()
+            if self.source
+            else (
+                Response.select(Response.ward, Response.organisation, fn.COUNT(Response.id))
+                .where(*self.where(Response))
+                .group_by(Response.ward, Response.organisation)
+                .tuples()
+            )
         )
         for ward_id, org_id, n in query:
             for g in _up(ward_id, org_id):
@@ -688,6 +693,8 @@ class _Counter:
         and the fewer the keys the faster, so it groups by the breakdown's column only (by
         both with suppression, which needs the whole lattice).
         """
+        if self.source is not None:
+            return self.source.answer_groups(question_ids)
         by = self.filters.by
         if is_sqlite() or self.lattice:
             places = ["ward", "organisation"]
