@@ -9,6 +9,7 @@ from survey.network.rates import grouping, response_rates
 from survey.security import VIEWER, access, organisation_scope, questionnaire_or_404
 from survey.tallies import hotspots as spots
 from survey.tallies import timeline as timelines
+from survey.tallies import waves
 from survey.tallies.counting import FilterError, parse_filters, tally
 
 
@@ -24,7 +25,9 @@ def tallies(slug):
     """Return a questionnaire's tallies as JSON, in the caller's scope, filters and breakdown."""
     questionnaire = questionnaire_or_404(slug)
     filters = parse_filters(request.args, organisation_scope(), questionnaire)
-    response = jsonify(tally(questionnaire, filters).api())
+    t = tally(questionnaire, filters)
+    comparison = waves.compare(questionnaire, t, filters)
+    response = jsonify(waves.api(t.api(), comparison, filters.by))
     response.headers["Cache-Control"] = "no-store"
     return response
 

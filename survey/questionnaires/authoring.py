@@ -27,7 +27,7 @@ from survey.models import (
     Questionnaire,
     utcnow,
 )
-from survey.questionnaires import rules
+from survey.questionnaires import rules, waves
 from survey.questionnaires.file_format import (
     FROM_FILE,
     RESERVED_KEYS,
@@ -177,7 +177,7 @@ def create(user, settings, organisations=(), wards=(), owner=None):
                 questionnaire.slug,
                 organisations=list(organisations),
                 wards=list(wards),
-                **dict(settings, organisation=owner.code if owner else None),
+                **_named(dict(settings, organisation=owner.code if owner else None)),
             )
     except IntegrityError:
         raise Refused(_("Another questionnaire already has this address."), "slug") from None
@@ -234,6 +234,10 @@ def update_settings(user, questionnaire, settings, organisations, wards):
             raise Refused(reasons[field], field)
     if "status" in changed:
         check_transition(questionnaire, settings["status"])
+    if changed.get("repeat_of", [None, None])[1] is not None:
+        problem = waves.repeat_problem(questionnaire, settings["repeat_of"])
+        if problem:
+            raise Refused(problem, "repeat_of")
     _check_settings(settings)
     before = _target_codes(questionnaire)
     try:
@@ -243,10 +247,20 @@ def update_settings(user, questionnaire, settings, organisations, wards):
             after = _target_codes(questionnaire)
             if after != before:
                 changed["targets"] = [before, after]
-            _record(user, "questionnaire.update", questionnaire.slug, **changed)
+            _record(user, "questionnaire.update", questionnaire.slug, **_named(changed))
     except IntegrityError:
         raise Refused(_("Another questionnaire already has this address."), "slug") from None
     return questionnaire
+
+
+def _named(detail):
+    """Return an audit detail with the earlier wave named by its address, not its id."""
+    earlier = detail.get("repeat_of")
+    if isinstance(earlier, list):
+        return dict(detail, repeat_of=[q.slug if q else None for q in earlier])
+    if earlier is not None:
+        return dict(detail, repeat_of=earlier.slug)
+    return detail
 
 
 def _target_codes(questionnaire):
@@ -281,23 +295,29 @@ def delete(user, questionnaire):
         raise Refused(_("Answers exist: the questionnaire cannot be deleted. Close it instead."))
     with database.atomic():
         questionnaire.delete_instance(recursive=True)
-        _record(user, "questionnaire.delete", questionnaire.slug)
+        _record(user, "questionnaire.delete", questionnaire.slug, title=questionnaire.title)
 
 
-def duplicate(user, questionnaire, slug, title):
+def duplicate(user, questionnaire, slug, title, repeat=False):
     """Copy a questionnaire's settings, targets, questions and choices into a new draft.
 
     The copy belongs to the user's organisation (an admin's copy keeps the source's owner).
+    With repeat, the copy is a new wave of the questionnaire (its repeat_of); otherwise it
+    repeats nothing.
     """
     data = export_questionnaire(questionnaire)
     data.update(slug=slug or propose_slug(title), title=title, status="draft")
+    data.pop("repeat_of", None)
+    if repeat:
+        data["repeat_of"] = questionnaire.slug
     owner = owner_for(user, questionnaire.organisation)
     with database.atomic():
         try:
             copy = import_questionnaire(data, owner=owner)
         except FileError as error:
             raise Refused("; ".join(error.problems), "slug") from None
-        _record(user, "questionnaire.duplicate", copy.slug, source=questionnaire.slug)
+        detail = {"repeat_of": questionnaire.slug} if repeat else {}
+        _record(user, "questionnaire.duplicate", copy.slug, source=questionnaire.slug, **detail)
     return copy
 
 
@@ -669,7 +689,9 @@ def delete_question(user, question):
         question.delete_instance(recursive=True)
         _renumber(questionnaire)
         _touch(questionnaire)
-        _record(user, "question.delete", f"{questionnaire.slug}/{question.key}")
+        _record(
+            user, "question.delete", f"{questionnaire.slug}/{question.key}", prompt=question.prompt
+        )
 
 
 def set_question_hidden(user, question, hidden):
@@ -817,7 +839,7 @@ def delete_choice(user, choice):
         target = _choice_target(choice)
         choice.delete_instance()
         _touch(question.questionnaire)
-        _record(user, "choice.delete", target)
+        _record(user, "choice.delete", target, label=choice.label)
 
 
 def set_choice_hidden(user, choice, hidden):

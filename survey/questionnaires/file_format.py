@@ -1,6 +1,7 @@
 """The questionnaire file of the public contract (JSON): check, import and export."""
 
 import json
+from types import SimpleNamespace
 
 from survey.db import database
 from survey.i18n import gettext as _
@@ -14,10 +15,13 @@ from survey.models import (
     QuestionnaireWard,
     Ward,
 )
-from survey.questionnaires import rules
+from survey.questionnaires import rules, waves
 
 # Field names the phone form uses itself, so no question may take them as its key.
 RESERVED_KEYS = rules.RESERVED_KEYS
+# A question's optional settings of the builder (migration 0013), named alike in the file.
+END_LABELS = ("low_label", "high_label")
+PICKS = ("min_picks", "max_picks")
 # The owner argument of import_questionnaire that means "as the file says".
 FROM_FILE = object()
 
@@ -68,6 +72,11 @@ def import_questionnaire(data, owner=FROM_FILE):
         problems.append(
             str(rules.Problem("slug", _("a questionnaire with this address already exists")))
         )
+    earlier = None
+    if not problems and data.get("repeat_of") is not None:
+        earlier, problem = _earlier_wave(data)
+        if problem:
+            problems.append(str(rules.Problem("repeat_of", problem)))
     if problems:
         raise FileError(problems)
     if owner is FROM_FILE:
@@ -88,11 +97,27 @@ def import_questionnaire(data, owner=FROM_FILE):
             open_link=data.get("open_link") or False,
             suppress_below=data.get("suppress_below") or 0,
             organisation=owner,
+            repeat_of=earlier,
         )
         set_targets(questionnaire, targets.get("organisations") or [], targets.get("wards") or [])
         for position, item in enumerate(data["questions"]):
             add_question(questionnaire, item, position)
     return questionnaire
+
+
+def _earlier_wave(data):
+    """Return the earlier wave a file's repeat_of names, and why it cannot be one (or None)."""
+    earlier = Questionnaire.by_slug(data["repeat_of"])
+    if earlier is None:
+        return None, _("no questionnaire has this address")
+    questions = [
+        SimpleNamespace(
+            key=item["key"], kind=item["kind"], minimum=item.get("min"), maximum=item.get("max")
+        )
+        for item in data["questions"]
+        if item["kind"] in waves.COUNTED_KINDS
+    ]
+    return earlier, waves.questions_problem(questions, earlier)
 
 
 def set_targets(questionnaire, organisation_codes, ward_codes):
@@ -123,12 +148,23 @@ def add_question(questionnaire, item, position):
         show_if_question=show_if.get("question"),
         show_if_choice=show_if.get("choice"),
         concern=json.dumps(item["concern"]) if item.get("concern") is not None else None,
+        **{name: _text_or_none(item.get(name)) for name in END_LABELS},
+        **{name: item.get(name) for name in PICKS},
     )
     for c_position, choice in enumerate(item.get("choices") or []):
         Choice.create(
-            question=question, key=choice["key"], position=c_position, label=choice["label"]
+            question=question,
+            key=choice["key"],
+            position=c_position,
+            label=choice["label"],
+            other=bool(choice.get("other")),
         )
     return question
+
+
+def _text_or_none(value):
+    """Return a label stripped, or None when empty."""
+    return (value or "").strip() or None
 
 
 def _iso_local(value):
@@ -139,6 +175,14 @@ def _iso_local(value):
 def _number(value):
     """Return a bound as int when it is whole, so export then import is exact."""
     return int(value) if value is not None and value == int(value) else value
+
+
+def _choice_item(choice):
+    """Return a choice of the file; "other": true for a “Khác (ghi rõ)” choice only."""
+    item = {"key": choice.key, "label": choice.label}
+    if choice.other:
+        item["other"] = True
+    return item
 
 
 def export_questionnaire(questionnaire):
@@ -154,8 +198,11 @@ def export_questionnaire(questionnaire):
             "required": question.required,
             "min": _number(question.minimum),
             "max": _number(question.maximum),
-            "choices": [{"key": c.key, "label": c.label} for c in choices],
+            "choices": [_choice_item(c) for c in choices],
         }
+        for name in END_LABELS + PICKS:  # written only when set: older files stay as they were
+            if getattr(question, name) is not None:
+                item[name] = getattr(question, name)
         if question.show_if_question:
             item["show_if"] = {
                 "question": question.show_if_question,
@@ -166,7 +213,7 @@ def export_questionnaire(questionnaire):
             item["concern"] = concern
         questions.append(item)
     owner = questionnaire.organisation
-    return {
+    data = {
         "slug": questionnaire.slug,
         "title": questionnaire.title,
         "description": questionnaire.description,
@@ -184,3 +231,6 @@ def export_questionnaire(questionnaire):
         },
         "questions": questions,
     }
+    if questionnaire.repeat_of_id is not None:
+        data["repeat_of"] = questionnaire.repeat_of.slug
+    return data

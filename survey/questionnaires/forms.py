@@ -98,14 +98,20 @@ class QuestionnaireForm(FlaskForm):
     )
     organisations = MultiCheckboxField(_l("Organisations"), invalid_choice_message=CHOICE)
     wards = MultiCheckboxField(_l("Wards"), invalid_choice_message=CHOICE)
+    repeat_of = SelectField(
+        _l("A new wave of"), default="", invalid_choice_message=CHOICE, validate_choice=True
+    )
 
-    def __init__(self, *args, organisations=(), wards=(), questionnaire=None, **kwargs):
-        """Offer the organisations and wards; remember the questionnaire being edited."""
+    def __init__(self, *args, organisations=(), wards=(), questionnaire=None, earlier=(), **kwargs):
+        """Offer the organisations, wards and earlier waves; remember the questionnaire edited."""
         super().__init__(*args, **kwargs)
         self.organisations.choices = [
             SelectChoice(o.code, f"{o.code} · {o.name}") for o in organisations
         ]
         self.wards.choices = [SelectChoice(w.code, f"{w.code} · {w.name}") for w in wards]
+        self.repeat_of.choices = [SelectChoice("", _l("None: not a repeat"))] + [
+            SelectChoice(q.slug, f"{q.title} ({q.slug})") for q in earlier
+        ]
         self.questionnaire = questionnaire
 
     def validate_slug(self, field):
@@ -144,6 +150,7 @@ class QuestionnaireForm(FlaskForm):
         }
         if "status" in self:
             values["status"] = self.status.data
+        values["repeat_of"] = Questionnaire.by_slug(self.repeat_of.data or "")
         return values
 
 
@@ -232,10 +239,11 @@ class ChoiceForm(FlaskForm):
 
 
 class DuplicateForm(FlaskForm):
-    """The new address and title of a copy."""
+    """The new address and title of a copy, and whether it is a new wave of the original."""
 
     slug = StringField(_l("New address (slug)"), validators=SLUG_RULES)
     title = StringField(_l("New title"), validators=TITLE_RULES)
+    repeat = BooleanField(_l("A new wave: show this questionnaire's figures beside the copy's"))
 
     def validate_slug(self, field):
         """Refuse an address another questionnaire already has (empty: one is proposed)."""

@@ -47,11 +47,12 @@ SETTINGS_KEYS = (
     "open_link",
     "suppress_below",
 )
-FILE_KEYS = frozenset(SETTINGS_KEYS + ("organisation", "targets", "questions"))
+FILE_KEYS = frozenset(SETTINGS_KEYS + ("organisation", "targets", "questions", "repeat_of"))
 QUESTION_KEYS = frozenset(
     ("key", "kind", "prompt", "help", "required", "min", "max", "choices", "show_if", "concern")
+    + ("low_label", "high_label", "min_picks", "max_picks")
 )
-CHOICE_KEYS = frozenset(("key", "label"))
+CHOICE_KEYS = frozenset(("key", "label", "other"))
 SHOW_IF_KEYS = frozenset(("question", "choice"))
 CONCERN_KEYS = ("choices", "at_most", "at_least")  # exactly one of them
 TARGET_KEYS = frozenset(("organisations", "wards"))
@@ -171,6 +172,39 @@ def bounds_problem(kind, minimum, maximum):
             )
     elif minimum is not None and maximum is not None and maximum < minimum:
         return "max", _("The maximum must not be below the minimum.")
+    return None
+
+
+def end_labels_problem(kind, low_label, high_label):
+    """Check the words under a scale's two ends; return (field, message) or None."""
+    for field, value in (("low_label", low_label), ("high_label", high_label)):
+        if value is None:
+            continue
+        problem = text_problem(value, MAX_LABEL, multiline=False)
+        if not problem and kind != "scale" and value.strip():
+            problem = _("only a scale has labels on its two ends")
+        if problem:
+            return field, problem
+    return None
+
+
+def picks_problem(kind, min_picks, max_picks, choices):
+    """Check how many choices a multiple choice takes: 0 ≤ min ≤ max ≤ choices (None: any)."""
+    for field, value in (("min_picks", min_picks), ("max_picks", max_picks)):
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            return field, _("must be a whole number of at least 0")
+        if kind != "multi":
+            return field, _("only a several-choices question has a number of picks")
+        if value > choices:
+            return field, _(
+                "The question has %(n)s choices: at most %(n)s can be picked.", n=choices
+            )
+    if min_picks is not None and max_picks is not None and min_picks > max_picks:
+        return "max_picks", _("The most picks must not be below the fewest.")
+    if max_picks == 0:
+        return "max_picks", _("At least one choice must be allowed.")
     return None
 
 
@@ -325,6 +359,12 @@ def check_question(index, item, seen, problems):
     if bounds:
         problems.append(Problem(f"{where}.{bounds[0]}", bounds[1]))
     choice_keys = _check_choices(where, kind, item.get("choices"), problems)
+    for found in (
+        end_labels_problem(kind, item.get("low_label"), item.get("high_label")),
+        picks_problem(kind, item.get("min_picks"), item.get("max_picks"), len(choice_keys)),
+    ):
+        if found:
+            problems.append(Problem(f"{where}.{found[0]}", found[1]))
     _check_show_if(where, item.get("show_if"), seen, problems)
     check_concern(where, item, choice_keys, problems)
     if isinstance(key, str):
@@ -370,6 +410,7 @@ def _check_choices(where, kind, choices, problems):
         if not message and same_label(choice["label"]) in labels:
             message = _("Two choices of a question cannot have the same wording.")
         _note(problems, f"{c_where}.label", message)
+        _note(problems, f"{c_where}.other", flag_problem(choice.get("other")))
         if isinstance(choice.get("label"), str):
             labels.add(same_label(choice["label"]))
         if isinstance(choice.get("key"), str):
@@ -493,6 +534,8 @@ def check_file(data, normalise=None):
     owner = data.get("organisation")
     if owner is not None:
         _note(problems, "organisation", code_problem(owner))
+    if data.get("repeat_of") is not None:  # the earlier wave's address (file_format finds it)
+        _note(problems, "repeat_of", slug_problem(data["repeat_of"]))
     check_targets(data.get("targets"), problems)
     check_questions(data, problems)
     return problems

@@ -7,4 +7,7 @@ bp = Blueprint("tallies", __name__)
 from survey.tallies import (
     report_routes,  # noqa: F401
     routes,  # noqa: F401  (the views register themselves on bp)
+    waves,
 )
+
+bp.add_app_template_filter(waves.format_change, "change")

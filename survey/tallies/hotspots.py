@@ -8,6 +8,10 @@ answer table. With suppression the concern counts (and the rest of each group) j
 lattice: a group is named only where the tally shows how many answered and the pattern withholds
 neither part; should the pattern need a cell the tally shows, the question names none. Anonymous
 questionnaires count their published batches only, as the tally does.
+
+A repeat (a new wave) gives each hotspot the earlier wave's share of the same group: the
+current question's concern applied to the earlier wave's question of the same key and kind,
+counted and published under the earlier questionnaire's own rules (None where withheld).
 """
 
 import math
@@ -17,6 +21,7 @@ from peewee import SQL, Case, fn
 
 from survey.models import Answer, Choice, Organisation, Ward
 from survey.questionnaires.rules import stored_concern
+from survey.questionnaires.waves import counted_questions, matched
 from survey.tallies.counting import (
     ALL,
     Filters,
@@ -43,6 +48,8 @@ class Hotspot:
     district_share: float
     responses: int  # who answered the question in the group
     z: float
+    compared: bool = False  # the questionnaire repeats an earlier wave
+    previous_share: float | None = None  # the earlier wave's share there (None: withheld)
 
     @property
     def place(self):
@@ -63,27 +70,50 @@ class Hotspot:
             "share": round(self.share, 4),
             "district_share": round(self.district_share, 4),
             "responses": self.responses,
+            **({"previous_share": _rounded(self.previous_share)} if self.compared else {}),
         }
 
 
-def concern_terms(questionnaire):
-    """Return [(question, SQL condition on its answer rows)] of the questions marking concern."""
+def _rounded(share):
+    """Round a share for the API, keeping None."""
+    return None if share is None else round(share, 4)
+
+
+def _choice_ids(question):
+    """Return {choice key: id} of a question."""
+    return {c.key: c.id for c in Choice.select().where(Choice.question == question.id)}
+
+
+def _concerns(questionnaire):
+    """Return [(question, concern)] of the questions marking concern (a valid one)."""
     found = []
     for q in questionnaire.ordered_questions(include_hidden=True):
         if q.kind not in KINDS or not q.concern:
             continue
-        choices = {c.key: c.id for c in Choice.select().where(Choice.question == q.id)}
-        concern = stored_concern(q.kind, q.concern, choices)
-        if concern is None:
-            continue
-        if "choices" in concern:
-            term = Answer.choice.in_([choices[key] for key in concern["choices"]])
-        elif "at_most" in concern:
-            term = Answer.number <= concern["at_most"]
-        else:
-            term = Answer.number >= concern["at_least"]
-        found.append((q, (Answer.question == q.id) & term))
+        concern = stored_concern(q.kind, q.concern, _choice_ids(q))
+        if concern is not None:
+            found.append((q, concern))
     return found
+
+
+def _term(question, concern):
+    """Return the SQL condition marking a question's concern answers, or None if it marks none."""
+    if "choices" in concern:
+        choices = _choice_ids(question)
+        ids = [choices[key] for key in concern["choices"] if key in choices]
+        if not ids:
+            return None
+        term = Answer.choice.in_(ids)
+    elif "at_most" in concern:
+        term = Answer.number <= concern["at_most"]
+    else:
+        term = Answer.number >= concern["at_least"]
+    return (Answer.question == question.id) & term
+
+
+def concern_terms(questionnaire):
+    """Return [(question, SQL condition on its answer rows)] of the questions marking concern."""
+    return [(q, _term(q, concern)) for q, concern in _concerns(questionnaire)]
 
 
 def count_concern(terms, where):
@@ -148,13 +178,13 @@ def _published(counter, qid, groups):
     }
 
 
-def hotspots(questionnaire, filters=None):
-    """Return the Hotspots of a questionnaire within the filters' ward, organisation and scope."""
+def concern_groups(questionnaire, terms, filters=None):
+    """Return the k and {question id: ({group: (answered, concerned)}, groups shown)}.
+
+    Counted over the questionnaire's whole lattice under its own suppression (or within the
+    filters' dates when it has none).
+    """
     filters = filters or Filters()
-    check_period(questionnaire, filters)
-    terms = concern_terms(questionnaire)
-    if not terms:
-        return []
     lattice = threshold(questionnaire) > 1
     counter = _Counter(questionnaire, Filters()).run() if lattice else None
     if counter is not None:
@@ -162,16 +192,29 @@ def hotspots(questionnaire, filters=None):
     else:
         where = Filters(start=filters.start, end=filters.end).conditions(Answer)
     rows = count_concern(terms, where)
-    k = max(HOTSPOT_K, counter.k if counter else 0)
-    found = []
-    for q, _term in terms:
+    found = {}
+    for q, _t in terms:
         groups = {}
         for (qid, w, o), (answered, concerned) in rows.items():
             if qid == q.id:
                 for g in _up(w, o):
                     a, c = groups.get(g, (0, 0))
                     groups[g] = (a + answered, c + concerned)
-        allowed = _published(counter, q.id, groups) if counter else set(groups)
+        found[q.id] = (groups, _published(counter, q.id, groups) if counter else set(groups))
+    return max(HOTSPOT_K, counter.k if counter else 0), found
+
+
+def hotspots(questionnaire, filters=None):
+    """Return the Hotspots of a questionnaire within the filters' ward, organisation and scope."""
+    filters = filters or Filters()
+    check_period(questionnaire, filters)
+    terms = concern_terms(questionnaire)
+    if not terms:
+        return []
+    k, counted = concern_groups(questionnaire, terms, filters)
+    found = []
+    for q, _t in terms:
+        groups, allowed = counted[q.id]
         if ALL not in allowed or ALL not in groups:
             continue
         total_n, total_x = groups[ALL]
@@ -181,7 +224,29 @@ def hotspots(questionnaire, filters=None):
             z = z_score(x, n, total_x, total_n)
             if z is not None and z >= Z:
                 found.append((q, g, x / n, total_x / total_n, n, z))
-    return _named(found)
+    spots = _named(found)
+    if questionnaire.repeat_of_id is not None:
+        _add_previous(questionnaire, spots)
+    return spots
+
+
+def _add_previous(questionnaire, spots):
+    """Give each hotspot of a repeat the earlier wave's share of concern in the same group."""
+    earlier = questionnaire.repeat_of
+    concerns = dict(_concerns(questionnaire))
+    pairs = matched([h.question for h in spots], counted_questions(earlier))
+    terms, paired = [], {}
+    for q, concern in concerns.items():
+        if q.key in pairs and (term := _term(pairs[q.key], concern)) is not None:
+            terms.append((pairs[q.key], term))
+            paired[q.id] = pairs[q.key].id
+    counted = concern_groups(earlier, terms)[1] if terms else {}
+    for h in spots:
+        h.compared = True
+        groups, allowed = counted.get(paired.get(h.question.id), ({}, set()))
+        g = (h.ward and h.ward.id, h.organisation and h.organisation.id)
+        n, x = groups.get(g, (0, 0))
+        h.previous_share = x / n if g in allowed and n else None
 
 
 def _within(group, filters):

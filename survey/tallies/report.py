@@ -29,6 +29,7 @@ from survey.numbers import format_number, format_share
 from survey.params import BadParameter
 from survey.tallies import charts
 from survey.tallies.counting import text_answers
+from survey.tallies.waves import format_change
 
 FONT = "Times New Roman"
 WRITTEN_KINDS = ("text", "longtext")
@@ -280,13 +281,15 @@ def _title(document, t):
         _para(document, _("Counting only: %(what)s.", what="; ".join(said)), italic=True)
 
 
-def _overview(document, t, scope):
-    """Write the responses and response rates by ward and by organisation."""
+def _overview(document, t, scope, wave=None):
+    """Write the responses and response rates by ward and by organisation (and the earlier wave)."""
     _para(document, _("I. RESPONSES AND RESPONSE RATES"), bold=True)
     _para(
         document,
         _("Responses counted: %(n)s.", n=_count(t.responses, t.k)[0]),
     )
+    if wave is not None:
+        _para(document, _wave_said(wave, t), size=12, italic=True)
     if t.k > 1:
         _para(
             document,
@@ -318,13 +321,33 @@ def _overview(document, t, scope):
                     _share(share),
                 ]
             )
+            if wave is not None:
+                before = wave.tally.ward_totals if by == "ward" else wave.tally.organisation_totals
+                rows[-1].append(_count(before.get(g.code), wave.tally.k))
         header = [label, _("Responses"), _("Collaborators"), _("Answered"), _("Rate")]
-        _table(document, header, rows, widths=(5.5, 2.6, 2.9, 2.6, 2.4))
+        widths = (5.5, 2.6, 2.9, 2.6, 2.4)
+        if wave is not None:
+            header.append(_("Earlier wave"))
+            widths = (4.2, 2.4, 2.7, 2.4, 2.1, 2.6)
+        _table(document, header, rows, widths=widths)
 
 
-def _question(document, qt, t, number, settings):
-    """Write one question: its table and chart, or its written answers."""
+def _wave_said(wave, t):
+    """Return the sentence naming the earlier wave, its responses and the change."""
+    return _(
+        "Earlier wave: “%(title)s”, %(n)s responses (change %(change)s). Shares change in "
+        "percentage points, means by their difference; the earlier wave's figures follow its "
+        "own privacy rules.",
+        title=wave.earlier.title,
+        n=_count(wave.tally.responses, wave.tally.k)[0],
+        change=format_change(wave.responses_change(t.responses), 0),
+    )
+
+
+def _question(document, qt, t, number, settings, wave=None):
+    """Write one question: its table (beside the earlier wave's) and chart, or written answers."""
     q = qt.question
+    pq = wave.get(qt.key) if wave is not None else None
     _para(document, _("Question %(n)s. %(prompt)s", n=number, prompt=q.prompt), bold=True)
     said = _(
         "Answered: %(a)s; skipped: %(s)s.",
@@ -337,10 +360,18 @@ def _question(document, qt, t, number, settings):
         mean = "–" if qt.mean is None else format_number(qt.mean, 2)
         said += " " + _("Mean: %(mean)s.", mean=mean)
     _para(document, said, size=12, italic=True)
+    if pq is not None:
+        _para(document, _earlier_said(pq, qt, wave), size=12, italic=True)
     if qt.columns:
         header = [_("Range") if qt.kind == "number" else _("Answer"), _("Count"), "%"]
         rows = [[c.label, _count(c.count, t.k), _share(c.percent)] for c in qt.columns]
-        _table(document, header, rows, widths=(10, 3, 3))
+        widths = (10, 3, 3)
+        if pq is not None and qt.kind != "number":
+            header += [_("Earlier wave"), _("Change (points)")]
+            for row, c in zip(rows, qt.columns):
+                row += [_share(pq.percent(c.key)), (format_change(pq.change(c)),)]
+            widths = (6.6, 2.2, 2.2, 2.6, 2.4)
+        _table(document, header, rows, widths=widths)
         document.add_picture(io.BytesIO(charts.png(qt, t.k)), width=Cm(15))
         document.paragraphs[-1].alignment = WD_ALIGN_PARAGRAPH.CENTER
     if qt.kind in WRITTEN_KINDS and settings.texts:
@@ -350,6 +381,19 @@ def _question(document, qt, t, number, settings):
         for text in texts or ():
             paragraph = _para(document, "", size=12, after=2)
             _run(paragraph, f"– {text}", size=12)
+
+
+def _earlier_said(pq, qt, wave):
+    """Return the line giving a question's earlier-wave answered count (and mean, with change)."""
+    said = _("Earlier wave: answered %(n)s.", n=_count(pq.answered, wave.tally.k)[0])
+    if qt.kind in ("scale", "number"):
+        mean = "–" if pq.mean is None else format_number(pq.mean, 2)
+        said += " " + _(
+            "Mean: %(mean)s (change %(change)s).",
+            mean=mean,
+            change=format_change(pq.mean_change(qt.mean), 2),
+        )
+    return said
 
 
 def _written(t, question, limit):
@@ -379,7 +423,13 @@ def _hotspots(document, found, t):
         for h in found
     ]
     header = [_("Question"), _("Where"), _("Responses"), _("Concern"), _("District")]
-    _table(document, header, rows, widths=(5.5, 4.5, 2.3, 2.2, 2.2))
+    widths = (5.5, 4.5, 2.3, 2.2, 2.2)
+    if any(h.compared for h in found):
+        header.append(_("Earlier wave"))
+        for row, h in zip(rows, found):
+            row.append(_share(None if h.previous_share is None else 100 * h.previous_share))
+        widths = (4.6, 3.8, 2.1, 2.1, 2.1, 2.0)
+    _table(document, header, rows, widths=widths)
 
 
 def _closing(document, settings):
@@ -404,13 +454,13 @@ def _closing(document, settings):
     _para(right, settings.signer, size=13, bold=True, align=WD_ALIGN_PARAGRAPH.CENTER)
 
 
-def build(t, settings, scope=None, hotspots=None):
-    """Return the Word file of a tally as bytes."""
+def build(t, settings, scope=None, hotspots=None, wave=None):
+    """Return the Word file of a tally as bytes (wave: the earlier wave's Comparison, or None)."""
     document = Document()
     _page_setup(document)
     _heading_block(document, settings)
     _title(document, t)
-    _overview(document, t, scope)
+    _overview(document, t, scope, wave)
     _para(document, _("II. RESULTS BY QUESTION"), bold=True)
     number = 0
     for qt in t.questions:
@@ -418,7 +468,7 @@ def build(t, settings, scope=None, hotspots=None):
             _para(document, qt.question.prompt.upper(), bold=True, italic=True)
             continue
         number += 1
-        _question(document, qt, t, number, settings)
+        _question(document, qt, t, number, settings, wave)
     _hotspots(document, hotspots, t)
     _closing(document, settings)
     out = io.BytesIO()

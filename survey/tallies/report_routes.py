@@ -7,7 +7,7 @@ from werkzeug.datastructures import MultiDict
 from survey.downloads import download
 from survey.models import Question
 from survey.security import VIEWER, access, organisation_scope, questionnaire_or_404
-from survey.tallies import bp, charts, hotspots, report
+from survey.tallies import bp, charts, hotspots, report, waves
 from survey.tallies.counting import parse_filters, tally
 from survey.tallies.forms import ReportForm
 
@@ -59,7 +59,11 @@ def report_docx(slug):
     settings = report.read_settings(request.args)
     t = tally(questionnaire, filters)
     body = report.build(
-        t, settings, filters.scope, hotspots=report_hotspots(questionnaire, filters)
+        t,
+        settings,
+        filters.scope,
+        hotspots=report_hotspots(questionnaire, filters),
+        wave=waves.compare(questionnaire, t, filters),
     )
     return download([body], report.DOCX_TYPE, f"{slug}-report.docx", EXPORT, slug)
 

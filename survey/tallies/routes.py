@@ -13,7 +13,7 @@ from survey.i18n import gettext as _
 from survey.models import Organisation, Question, Ward, utcnow
 from survey.params import page_number
 from survey.security import ADMIN, VIEWER, access, organisation_scope, questionnaire_or_404
-from survey.tallies import bp, exports, hotspots
+from survey.tallies import bp, exports, hotspots, waves
 from survey.tallies.counting import (
     CROSS_KINDS,
     FilterError,
@@ -64,9 +64,11 @@ def _filter_form(filters, questionnaire=None):
 def show(slug):
     """Show every question's counts, with filters and a breakdown; the page refreshes itself."""
     questionnaire, filters = _load(slug)
+    t = tally(questionnaire, filters)
     return render_template(
         "tallies/show.html",
-        t=tally(questionnaire, filters),
+        t=t,
+        wave=waves.compare(questionnaire, t, filters),
         form=_filter_form(filters, questionnaire),
         params=filters.params(),
         live_ms=_live_ms(),
@@ -81,8 +83,12 @@ def show(slug):
 def live(slug):
     """Return the figures of the tally page alone, for the page's refresh script."""
     questionnaire, filters = _load(slug)
+    t = tally(questionnaire, filters)
     return render_template(
-        "tallies/_body.html", t=tally(questionnaire, filters), params=filters.params()
+        "tallies/_body.html",
+        t=t,
+        wave=waves.compare(questionnaire, t, filters),
+        params=filters.params(),
     )
 
 

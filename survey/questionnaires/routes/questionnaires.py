@@ -11,7 +11,7 @@ from werkzeug.datastructures import MultiDict
 from survey.i18n import KIND_LABELS, local_time, status_label
 from survey.i18n import gettext as _
 from survey.models import Organisation, Questionnaire, Response, Ward, response_count
-from survey.questionnaires import authoring, bp
+from survey.questionnaires import authoring, bp, waves
 from survey.questionnaires.file_format import FileError
 from survey.questionnaires.forms import DuplicateForm, ImportForm, QuestionForm, QuestionnaireForm
 from survey.respond.rules import Schema
@@ -43,11 +43,12 @@ def editable_or_403(slug):
 
 
 def settings_form(questionnaire=None, **kwargs):
-    """Build the settings form, offering the active organisations and wards."""
+    """Build the settings form, offering the active organisations, wards and earlier waves."""
     return QuestionnaireForm(
         organisations=Organisation.ordered(),
         wards=Ward.ordered(),
         questionnaire=questionnaire,
+        earlier=waves.choosable(questionnaire),
         **kwargs,
     )
 
@@ -66,6 +67,7 @@ def settings_data(questionnaire):
         suppress_below=str(questionnaire.suppress_below),
         organisations=[o.code for o in questionnaire.target_organisations()],
         wards=[w.code for w in questionnaire.target_wards()],
+        repeat_of=questionnaire.repeat_of.slug if questionnaire.repeat_of_id else "",
     )
     return data
 
@@ -222,14 +224,14 @@ def delete(slug):
 @bp.route("/questionnaires/<slug>/duplicate", methods=["GET", "POST"])
 @access(COORDINATOR)
 def duplicate(slug):
-    """Copy a questionnaire into a new draft with a new address."""
+    """Copy a questionnaire into a new draft with a new address (?repeat=1: a new wave of it)."""
     questionnaire = questionnaire_or_404(slug)
-    form = DuplicateForm(
-        data={
-            "slug": f"{slug}-2"[:80],
-            "title": _("Copy of %(title)s", title=questionnaire.title)[:300],
-        }
-    )
+    repeat = request.args.get("repeat") == "1"
+    if repeat:
+        title = _("%(title)s (new wave)", title=questionnaire.title)
+    else:
+        title = _("Copy of %(title)s", title=questionnaire.title)
+    form = DuplicateForm(data={"slug": f"{slug}-2"[:80], "title": title[:300], "repeat": repeat})
     if request.method == "POST":
         if form.validate():
             try:
@@ -238,6 +240,7 @@ def duplicate(slug):
                     questionnaire,
                     (form.slug.data or "").strip(),
                     form.title.data.strip(),
+                    repeat=form.repeat.data,
                 )
             except authoring.Refused as refused:
                 attach(form, refused)
