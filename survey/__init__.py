@@ -41,6 +41,7 @@ def create_app(test_config=None):
         params,
         questionnaires,
         respond,
+        responses,
         security,
         tallies,
     )
@@ -55,6 +56,6 @@ def create_app(test_config=None):
     errors.init_app(app)
     params.init_app(app)
     cli.init_app(app)
-    for feature in (auth, network, questionnaires, respond, tallies, api):
+    for feature in (auth, network, questionnaires, respond, responses, tallies, api):
         app.register_blueprint(feature.bp)
     return app

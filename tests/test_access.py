@@ -18,6 +18,7 @@ from survey.models import (
     Organisation,
     Question,
     Questionnaire,
+    Response,
     User,
     Ward,
 )
@@ -59,6 +60,12 @@ EXPECTED = {
     "api.timeline": VIEWER,
     "api.hotspots": VIEWER,
     "network.rates_page": VIEWER,
+    "responses.index": VIEWER,
+    "responses.show": VIEWER,
+    "responses.tests": VIEWER,
+    "responses.void": COORDINATOR,
+    "responses.restore": COORDINATOR,
+    "responses.clear_tests": COORDINATOR,
     "api.response_rates_json": VIEWER,
     "questionnaires.create": COORDINATOR,
     "questionnaires.import_file": COORDINATOR,
@@ -181,6 +188,7 @@ def url_values(rule, world):
         "filename": "style.css",
         "token_id": 1,
         "ending": "xlsx",
+        "response_id": Response.get(Response.collaborator == world["alpha"].id).id,
     }
     missing = set(rule.arguments) - set(values)
     assert not missing, f"{rule.rule}: give the access test a value for {missing}"
@@ -253,6 +261,9 @@ def test_other_organisation_never_appears(app, world):
         "/questionnaires/sample/answers/note",
         "/questionnaires/sample/export.csv",
         "/questionnaires/sample/report",
+        "/questionnaires/sample/responses",
+        "/questionnaires/sample/responses?show=voided",
+        "/questionnaires/sample/test-answers",
         "/network/collaborators?q=Alpha",
     ):
         response = client.get(path)
@@ -320,6 +331,12 @@ CHANGES = {
     "questionnaires.delete_choice": {},
     "questionnaires.hide_choice": {"hidden": "1"},
     "questionnaires.move_choice": {"direction": "down"},
+    "questionnaires.preview": {  # a test answer
+        "agree": "yes",
+        "ward": "P1",
+        "organisation": "MTTQ",
+        "client_uuid": "00000000-0000-4000-8000-0000000000c0",
+    },
 }
 
 

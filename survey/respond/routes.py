@@ -11,19 +11,19 @@ from werkzeug.datastructures import MultiDict
 from survey.i18n import gettext as _
 from survey.models import (
     Collaborator,
-    Organisation,
     Questionnaire,
     Receipt,
     Response,
-    Ward,
     utcnow,
 )
 from survey.respond import bp, submit
 from survey.respond.links import open_link, read_group
 from survey.respond.rules import (
     check_answers,
+    chosen_place,
     dropped_answers,
     offered_to,
+    places,
     refusal,
     schema_of,
     valid_client_uuid,
@@ -60,15 +60,6 @@ def receipts_of(collaborator):
         Receipt.collaborator == collaborator
     )
     return {r.questionnaire_id: r.count for r in query}
-
-
-def places(questionnaire):
-    """Return the active wards and organisations a respondent of the open link may pick."""
-    wards = list(questionnaire.target_wards().where(Ward.active)) or list(Ward.ordered())
-    orgs = list(questionnaire.target_organisations().where(Organisation.active)) or list(
-        Organisation.ordered()
-    )
-    return wards, orgs
 
 
 def refusal_page(questionnaire, message):
@@ -160,24 +151,6 @@ def group_form(slug, group):
     return answer(questionnaire, place=(ward.id, organisation.id), fixed=pair)
 
 
-def single(form, name):
-    """Return a field sent exactly once, else None (a repeated field is not guessed at)."""
-    values = form.getlist(name)
-    return values[0] if len(values) == 1 else None
-
-
-def chosen_place(choose, form, errors):
-    """Return the (ward id, organisation id) picked on the open link, noting errors by field."""
-    wards, orgs = choose
-    ward = {w.code: w for w in wards}.get(single(form, "ward"))
-    organisation = {o.code: o for o in orgs}.get(single(form, "organisation"))
-    if ward is None:
-        errors["ward"] = _("Choose your ward.")
-    if organisation is None:
-        errors["organisation"] = _("Choose your organisation.")
-    return (ward.id if ward else None, organisation.id if organisation else None)
-
-
 def answer(questionnaire, collaborator=None, place=None, choose=None, fixed=None, schema=None):
     """Render the form (GET) or check and store a submission (POST)."""
     schema = schema or schema_of(questionnaire)
@@ -195,9 +168,22 @@ def answer(questionnaire, collaborator=None, place=None, choose=None, fixed=None
         named = request.args.get("n", "")
         if valid_client_uuid(named) and Response.get_or_none(Response.client_uuid == named):
             return see_other(page["thanks_url"] + "?already=1")
-        client_uuid = named if valid_client_uuid(named) else str(uuid.uuid4())
+        if valid_client_uuid(named):
+            client_uuid, pinned = named, None
+        else:
+            # Typed or scanned without an id: a browser without JavaScript is sent on (a
+            # <noscript> refresh, which replaces this history entry) to the same form under
+            # this id, so its Back returns to an id already used. Scripts give each send an id.
+            client_uuid = str(uuid.uuid4())
+            kept = [(k, v) for k, v in request.args.items(multi=True) if k != "n"]
+            pinned = request.path + "?" + urlencode([*kept, ("n", client_uuid)])
         return render_template(
-            "respond/form.html", form=MultiDict(), errors={}, client_uuid=client_uuid, **page
+            "respond/form.html",
+            form=MultiDict(),
+            errors={},
+            client_uuid=client_uuid,
+            pinned=pinned,
+            **page,
         )
     client_uuid = request.form.get("client_uuid", "")
     if not valid_client_uuid(client_uuid):

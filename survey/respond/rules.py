@@ -12,11 +12,12 @@ from dataclasses import dataclass, field
 from survey import text as text_rules
 from survey.db import database
 from survey.i18n import gettext as _
-from survey.models import Choice, Questionnaire, utcnow
+from survey.models import Choice, Organisation, Questionnaire, Ward, utcnow
 from survey.numbers import NumberError, format_number, parse_number
 
 TEXT_LIMIT = 500
 LONGTEXT_LIMIT = 5000
+OTHER_LIMIT = 300  # the text written beside a “Khác (ghi rõ)” choice
 DEFAULT_SCALE = (1, 5)
 
 
@@ -52,6 +53,7 @@ class Schema:
     organisation_ids: frozenset = frozenset()  # targeted organisations (empty: all)
     ward_ids: frozenset = frozenset()  # targeted wards (empty: all)
     by_key: dict = field(default_factory=dict)  # question id -> {choice key: Choice}
+    others: dict = field(default_factory=dict)  # question id -> keys of its “other” choices
 
     @classmethod
     def load(cls, questionnaire):
@@ -71,6 +73,7 @@ class Schema:
             choices,
             *questionnaire.target_ids(),
             {qid: {c.key: c for c in items} for qid, items in choices.items()},
+            {qid: {c.key for c in items if c.other} for qid, items in choices.items()},
         )
 
     def choice_by_key(self, question):
@@ -133,15 +136,69 @@ def shown_keys(schema, form):
     return shown
 
 
-def _check_choices(question, raw, by_key):
-    """Validate a single or multi answer; return (values, message)."""
+def other_field(question, choice_key):
+    """Return the form field of the text written beside an “other” choice: key.choice."""
+    return f"{question.key}.{choice_key}"  # keys have no dot: never a question's own field
+
+
+def picks_hint(question):
+    """Say how many choices a multiple choice takes ("Chọn từ 1 đến 3 mục."), or None."""
+    low, high = question.min_picks, question.max_picks
+    if question.kind != "multi" or (low is None and high is None):
+        return None
+    if low == high:
+        return _("Choose exactly %(n)s answers.", n=low)
+    if low is not None and high is not None:
+        return _("Choose from %(low)s to %(high)s answers.", low=low, high=high)
+    if low is not None:
+        return _("Choose at least %(low)s answers.", low=low)
+    return _("Choose at most %(high)s answers.", high=high)
+
+
+def picks_message(question, count):
+    """Say why a number of picks breaks a multiple choice's limits, or None."""
+    low, high = question.min_picks, question.max_picks
+    if (low is None or count >= low) and (high is None or count <= high):
+        return None
+    return picks_hint(question)
+
+
+def _other_text(question, choice, form):
+    """Check the text written beside a picked “other” choice; return (text, message)."""
+    raw = form.getlist(other_field(question, choice.key)) if form is not None else []
+    if len(raw) > 1:
+        return None, _("Give only one answer.")
+    text = text_rules.clean(raw[0]) if raw else ""
+    if text is None:
+        return None, _("The answer contains characters that are not allowed.")
+    if not text:
+        return None, _("Please write your answer beside “%(label)s”.", label=choice.label)
+    if len(text) > OTHER_LIMIT:
+        return None, _("Keep the answer under %(limit)s characters.", limit=OTHER_LIMIT)
+    return text, None
+
+
+def _check_choices(question, raw, by_key, form=None, others=()):
+    """Validate a single or multi answer (and any “other” text); return (values, message)."""
     keys = list(dict.fromkeys(raw))
     if question.kind == "single" and len(keys) > 1:
         return [], _("Choose only one answer.")
     unknown = [k for k in keys if k not in by_key]
     if unknown:
         return [], _("Choose one of the answers offered.")
-    return [Value(question.id, choice_id=by_key[k].id) for k in keys], None
+    if question.kind == "multi":
+        message = picks_message(question, len(keys))
+        if message:
+            return [], message
+    values = []
+    for k in keys:
+        text = None
+        if k in others:
+            text, message = _other_text(question, by_key[k], form)
+            if message:
+                return [], message
+        values.append(Value(question.id, choice_id=by_key[k].id, text=text))
+    return values, None
 
 
 def _check_number(question, raw):
@@ -181,10 +238,13 @@ def _check_text(question, raw):
     return [Value(question.id, text=text)], None
 
 
-def check_question(question, raw, by_key):
-    """Validate the submitted strings of one question; return (values, message)."""
+def check_question(question, raw, by_key, form=None, others=()):
+    """Validate the submitted strings of one question; return (values, message).
+
+    `form` holds the texts of its “other” choices (`others`, their keys).
+    """
     if question.kind in ("single", "multi"):
-        return _check_choices(question, raw, by_key)
+        return _check_choices(question, raw, by_key, form, others)
     if len(raw) > 1:
         return [], _("Give only one answer.")
     if question.kind in ("scale", "number"):
@@ -208,7 +268,9 @@ def check_answers(schema, form):
             if question.required:
                 outcome.errors[question.key] = _("Please answer this question.")
             continue
-        values, message = check_question(question, raw, schema.choice_by_key(question))
+        values, message = check_question(
+            question, raw, schema.choice_by_key(question), form, schema.others.get(question.id, ())
+        )
         if message:
             outcome.errors[question.key] = message
         else:
@@ -241,6 +303,33 @@ def refusal(questionnaire, collaborator=None, now=None, schema=None):
     if collaborator is not None and not (schema or schema_of(questionnaire)).targets(collaborator):
         return _("This questionnaire was not sent to you.")
     return None
+
+
+def places(questionnaire):
+    """Return the active wards and organisations a respondent of the open link may pick."""
+    wards = list(questionnaire.target_wards().where(Ward.active)) or list(Ward.ordered())
+    orgs = list(questionnaire.target_organisations().where(Organisation.active)) or list(
+        Organisation.ordered()
+    )
+    return wards, orgs
+
+
+def single(form, name):
+    """Return a field sent exactly once, else None (a repeated field is not guessed at)."""
+    values = form.getlist(name)
+    return values[0] if len(values) == 1 else None
+
+
+def chosen_place(choose, form, errors):
+    """Return the (ward id, organisation id) picked on the open link, noting errors by field."""
+    wards, orgs = choose
+    ward = {w.code: w for w in wards}.get(single(form, "ward"))
+    organisation = {o.code: o for o in orgs}.get(single(form, "organisation"))
+    if ward is None:
+        errors["ward"] = _("Choose your ward.")
+    if organisation is None:
+        errors["organisation"] = _("Choose your organisation.")
+    return (ward.id if ward else None, organisation.id if organisation else None)
 
 
 def offered_to(collaborator, now=None):

@@ -1,6 +1,7 @@
 """Questionnaire screens: dashboard, create, import, settings, lifecycle, copy, preview, export."""
 
 import json
+import uuid
 
 from flask import Response as HTTPResponse
 from flask import abort, flash, redirect, render_template, request, url_for
@@ -14,7 +15,15 @@ from survey.models import Organisation, Questionnaire, Response, Ward, response_
 from survey.questionnaires import authoring, bp, waves
 from survey.questionnaires.file_format import FileError
 from survey.questionnaires.forms import DuplicateForm, ImportForm, QuestionForm, QuestionnaireForm
-from survey.respond.rules import Schema
+from survey.respond import submit
+from survey.respond.rules import (
+    Schema,
+    check_answers,
+    chosen_place,
+    places,
+    valid_client_uuid,
+)
+from survey.responses import records
 from survey.security import (
     COORDINATOR,
     VIEWER,
@@ -23,6 +32,7 @@ from survey.security import (
     organisation_scope,
     questionnaire_or_404,
 )
+from survey.tallies import hotspots
 
 LOCAL_FORMAT = "%Y-%m-%dT%H:%M"
 
@@ -100,6 +110,9 @@ def render_edit(questionnaire, form=None, new_question=None, error=None, status=
         locks=authoring.locks(questionnaire),
         error=error,
         responses=response_count(questionnaire),
+        test_answers=records.count(
+            questionnaire, Response.TEST, records.scope_terms(organisation_scope())
+        ),
         transitions=authoring.TRANSITIONS[questionnaire.status],
     ), status
 
@@ -107,9 +120,9 @@ def render_edit(questionnaire, form=None, new_question=None, error=None, status=
 @bp.route("/")
 @access(VIEWER)
 def index():
-    """Show the dashboard: every questionnaire with its status and response count."""
+    """Show the dashboard: every questionnaire with its status and response count, and hotspots."""
     scope = organisation_scope()
-    join_on = Response.questionnaire == Questionnaire.id
+    join_on = (Response.questionnaire == Questionnaire.id) & (Response.state == Response.COUNTED)
     if scope is not None:
         join_on &= Response.organisation == scope
     rows = (
@@ -121,6 +134,7 @@ def index():
     return render_template(
         "questionnaires/index.html",
         questionnaires=rows,
+        hotspots=hotspots.of_open(rows, scope),
         can_edit=may(current_user, COORDINATOR),
         may_edit=lambda questionnaire: authoring.may_edit(current_user, questionnaire),
         owners={o.id: o.code for o in Organisation.select(Organisation.id, Organisation.code)},
@@ -253,20 +267,63 @@ def duplicate(slug):
     return render_template("questionnaires/duplicate.html", questionnaire=questionnaire, form=form)
 
 
-@bp.route("/questionnaires/<slug>/preview")
+@bp.route("/questionnaires/<slug>/preview", methods=["GET", "POST"])
 @access(VIEWER)
 def preview(slug):
-    """Show the questionnaire as the phone shows it (nothing can be sent from here)."""
+    """Show the questionnaire as the phone shows it; its editors may send test answers from it.
+
+    A test answer is checked as the phone form checks answers, whatever the questionnaire's
+    status, and stored apart (submit.store_test): no figure counts it.
+    """
     questionnaire = questionnaire_or_404(slug)
-    return render_template(
-        "questionnaires/preview.html",
-        questionnaire=questionnaire,
-        schema=Schema.load(questionnaire),
-        form=MultiDict(),
-        errors={},
-        can_edit=may(current_user, COORDINATOR) and authoring.may_edit(current_user, questionnaire),
-        can_copy=may(current_user, COORDINATOR),
+    can_edit = may(current_user, COORDINATOR) and authoring.may_edit(current_user, questionnaire)
+    schema = Schema.load(questionnaire)
+    wards, organisations = places(questionnaire)
+    scope = organisation_scope()
+    organisations = [o for o in organisations if scope is None or o.id == scope]
+    page = {
+        "questionnaire": questionnaire,
+        "schema": schema,
+        "can_edit": can_edit,
+        "can_copy": may(current_user, COORDINATOR),
+        "choose": (wards, organisations),
+        "test_answers": records.count(questionnaire, Response.TEST, records.scope_terms(scope)),
+    }
+    if request.method == "GET":
+        return render_template(
+            "questionnaires/preview.html",
+            form=MultiDict(),
+            errors={},
+            client_uuid=str(uuid.uuid4()),
+            **page,
+        )
+    if not can_edit:
+        abort(403)
+    client_uuid = request.form.get("client_uuid", "")
+    errors = {}
+    ward_id, organisation_id = chosen_place(page["choose"], request.form, errors)
+    outcome = check_answers(schema, request.form)
+    errors.update(outcome.errors)
+    if not valid_client_uuid(client_uuid):
+        errors["client_uuid"] = _("This form is incomplete. Please open it again.")
+    if errors:
+        return render_template(
+            "questionnaires/preview.html",
+            form=request.form,
+            errors=errors,
+            client_uuid=client_uuid if valid_client_uuid(client_uuid) else str(uuid.uuid4()),
+            **page,
+        ), 422
+    result = submit.store_test(
+        current_user, questionnaire, (ward_id, organisation_id), client_uuid, outcome.values
     )
+    if result == submit.STORED:
+        flash(_("Test answer stored. It counts in no figure."))
+    elif result == submit.DUPLICATE:
+        flash(_("This test answer was stored already."))
+    else:
+        flash(_("This form is incomplete. Please open it again."))
+    return redirect(url_for("responses.tests", slug=slug), 303)
 
 
 @bp.route("/questionnaires/<slug>/export.json")
