@@ -249,6 +249,56 @@ def test_many_response_questionnaire_counts_receipts(client, sample, alice):
     assert 'id="answer-form"' in client.get(url).text
 
 
+def pinned_to(html):
+    """Return the form id a page holds and the address its <noscript> refresh goes to, if any."""
+    client_uuid = re.search(r'name="client_uuid" value="([^"]+)"', html).group(1)
+    refresh = re.search(
+        r'<noscript><meta http-equiv="refresh" content="0; url=([^"]+)"></noscript>', html
+    )
+    return client_uuid, refresh.group(1).replace("&amp;", "&") if refresh else None
+
+
+@pytest.mark.parametrize("kind", ["personal", "open", "poster"])
+def test_a_form_opened_without_an_id_pins_one_for_pages_without_script(
+    client, sample, alice, network, app, kind
+):
+    """A typed address sends a page without script on to the same form under its own id; Back
+    to that address, once the form was sent, thanks again and stores nothing."""
+    change(sample, per_collaborator="many")
+    if kind == "personal":
+        url = f"/c/{alice.token}/sample"
+    elif kind == "open":
+        url = "/s/sample"
+    else:
+        with app.test_request_context():
+            url = "/s/sample/" + sign_group(network["wards"][0], network["organisations"][0])
+    client_uuid, refresh = pinned_to(client.get(url + "?lang=vi&n=nope").text)
+    assert refresh == f"{url}?lang=vi&n={client_uuid}"  # the bad id gone, other keys kept
+    page = client.get(refresh)
+    assert pinned_to(page.text) == (client_uuid, None)  # the same form, nothing more to pin
+    data = {"agree": "yes", "ward": "P1", "organisation": "MTTQ"}
+    assert send(client, url, data, client_uuid=client_uuid).status_code == 303
+    back = client.get(refresh)
+    assert back.status_code == 303 and back.headers["Location"].endswith("/thanks?already=1")
+    assert send(client, url, data, client_uuid=client_uuid).status_code == 303
+    assert stored()[0] == 1
+
+
+def test_thanks_names_the_typed_answers_that_did_not_apply(client, sample, alice):
+    """An answer typed into a question its condition hides is named on the thanks page."""
+    url = f"/c/{alice.token}/sample"
+    sent = send(client, url, {"agree": "yes", "why": "Không có lý do", "note": " "})
+    location = sent.headers["Location"]
+    assert location.endswith("/thanks?dropped=why")
+    thanks = client.get(location)
+    assert "Vì sao không?" in thanks.text and "Góp ý thêm" not in thanks.text
+    assert Answer.select().where(Answer.text == "Không có lý do").count() == 0
+    change(sample, per_collaborator="many")
+    kept = send(client, url, {"agree": "no", "why": "Ồn"})
+    assert kept.headers["Location"].endswith("/thanks")
+    assert "Vì sao không?" not in client.get(kept.headers["Location"]).text
+
+
 def test_anonymous_questionnaire_stores_no_collaborator(client, sample, alice):
     """An anonymous questionnaire records the receipt but not who answered."""
     change(sample, anonymous=True)

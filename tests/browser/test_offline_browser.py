@@ -5,8 +5,9 @@ import time
 
 import pytest
 
-from survey.models import Collaborator, Questionnaire, Response
+from survey.models import Answer, Collaborator, Questionnaire, Response
 from survey.questionnaires.authoring import set_status
+from survey.respond.links import sign_group
 from tests.helpers import responses, wait_until
 
 pytestmark = pytest.mark.browser
@@ -111,6 +112,69 @@ def test_back_and_send_without_javascript_stores_once(phone, home_url, sample, d
     page.click("button.send")
     page.wait_for_url("**/sample/thanks")
     assert responses() == 2
+
+
+def typed_address(kind, server, network, app):
+    """Return a form address as a person types or scans it, with no form id in it."""
+    if kind == "personal":
+        return f"{server}/c/{network['collaborators'][('P1', 'MTTQ')].token}/sample"
+    if kind == "open":
+        return f"{server}/s/sample"
+    with app.app_context():
+        return f"{server}/s/sample/" + sign_group(network["wards"][0], network["organisations"][0])
+
+
+def send_plain(page, kind):
+    """Fill the form validly (the open link also asks for ward and organisation) and send it."""
+    if kind == "open":
+        page.select_option("#f-ward", "P1")
+        page.select_option("#f-organisation", "MTTQ")
+    fill_valid(page)
+    page.click("button.send")
+    page.wait_for_url("**/sample/thanks*")
+
+
+@pytest.mark.parametrize("kind", ["personal", "open", "poster"])
+def test_back_and_send_on_a_typed_address_stores_once(phone, server, network, sample, app, kind):
+    """JS off, on an address typed or scanned (personal, open or poster link): Send, Back, Send
+    again stores one response; the address as typed is not in the history to go back to."""
+    Questionnaire.update(per_collaborator="many").where(Questionnaire.id == sample.id).execute()
+    page = phone(java_script_enabled=False).new_page()
+    address = typed_address(kind, server, network, app)
+    page.goto(address)
+    page.wait_for_url(address + "?n=*")  # pinned to a form id before anything is typed
+    send_plain(page, kind)
+    assert responses() == 1
+    page.go_back()
+    page.wait_for_load_state()
+    if page.locator("button.send").count():  # the browser kept the sent form: send it again
+        page.click("button.send")
+    page.wait_for_url("**/sample/thanks?*already=1*")
+    assert "đã được nhận" in page.locator("main").inner_text()
+    page.go_back()
+    assert "n=" in page.url or page.url == "about:blank"
+    if page.locator("button.send").count():
+        page.click("button.send")
+        page.wait_for_url("**/sample/thanks?*already=1*")
+    assert responses() == 1
+
+
+def test_open_link_without_javascript_says_when_a_question_applies(phone, server, sample, db):
+    """JS off, on the open link: the conditional question says when it applies; an answer typed
+    into it though it does not apply is named on the thanks page, and not stored."""
+    page = phone(java_script_enabled=False).new_page()
+    page.goto(f"{server}/s/sample")
+    page.wait_for_url("**?n=*")
+    why = page.locator("#q-why")
+    assert "Chỉ trả lời nếu ở câu 1 bạn chọn “Không đồng ý”" in why.inner_text()
+    assert "bắt buộc nếu áp dụng" in why.inner_text()
+    page.fill("#f-why", "Không có lý do")
+    send_plain(page, "open")
+    assert "dropped=why" in page.url
+    notice = page.locator("main .notice", has_text="không được ghi nhận")
+    assert "Vì sao không?" in notice.inner_text()
+    assert responses() == 1
+    assert Answer.select().where(Answer.text == "Không có lý do").count() == 0
 
 
 def queue_offline(context, home_url):

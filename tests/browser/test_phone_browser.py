@@ -90,6 +90,7 @@ def test_works_with_javascript_off(phone, form_url, db):
     """With JS off every question shows and the plain form post stores the answer."""
     page = phone(java_script_enabled=False).new_page()
     page.goto(form_url)
+    page.wait_for_url(form_url + "?n=*")  # the typed address pinned to a form id (Back + Send)
     assert page.locator("#q-why").is_visible()  # show_if needs JS; the server discards it
     fill_valid(page)
     page.fill("#f-why", "discarded, since agree is yes")
