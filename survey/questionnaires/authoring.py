@@ -27,6 +27,7 @@ from survey.models import (
     Questionnaire,
     utcnow,
 )
+from survey.numbers import parse_number
 from survey.questionnaires import rules, waves
 from survey.questionnaires.file_format import (
     FROM_FILE,
@@ -38,6 +39,7 @@ from survey.questionnaires.file_format import (
     import_questionnaire,
     set_targets,
 )
+from survey.respond.rules import scale_bounds
 
 SETTINGS = (
     "slug",
@@ -811,6 +813,7 @@ def update_choice(user, choice, key, label):
         choice.key, choice.label = key, label
         choice.save()
         if key != old_key:  # only before answers: keep show_if references pointing here
+            _rename_in_concern(question, old_key, key)
             Question.update(show_if_choice=key).where(
                 (Question.questionnaire == question.questionnaire_id)
                 & (Question.show_if_question == question.key)
@@ -862,3 +865,86 @@ def move_choice(user, choice, direction):
             Choice.update(position=position).where(Choice.id == item.id).execute()
         _touch(choice.question.questionnaire)
         _record(user, "choice.move", _choice_target(choice), direction=direction)
+
+
+# --- Concern: the answers that signal a hotspot ---
+
+
+def concern_from_form(question, picked, mode, bound):
+    """Return the concern the builder's form asks for (None: no concern), or raise Refused.
+
+    picked: the choice keys ticked (choice questions); mode "", "at_most" or "at_least" and
+    the bound as typed (scale and number questions).
+    """
+    if question.kind in CHOICE_KINDS:
+        keys = [c.key for c in question.ordered_choices(include_hidden=True)]
+        if any(key not in keys for key in picked):
+            raise Refused(_("Pick among the question's own choices."), "concern")
+        if not picked:
+            return None
+        if len(set(picked)) == len(keys):
+            raise Refused(
+                _(
+                    "Leave at least one answer unmarked: when every answer signals concern, "
+                    "none stands out."
+                ),
+                "concern",
+            )
+        return {"choices": [key for key in keys if key in picked]}
+    if question.kind not in ("scale", "number"):
+        raise Refused(_("Only choice, scale and number questions can mark concern."), "concern")
+    if mode == "":
+        return None
+    if mode not in ("at_most", "at_least"):
+        raise Refused(_("Choose “at most” or “at least”."), "concern")
+    try:
+        value = parse_number(bound)
+    except ValueError as error:
+        raise Refused(str(error), "concern") from None
+    if value is None:
+        raise Refused(_("Enter the number that marks concern."), "concern")
+    if question.kind == "scale":
+        low, high = scale_bounds(question)
+        if value != int(value) or not low <= value <= high:
+            raise Refused(
+                _(
+                    "On this scale the bound is a whole number from %(low)s to %(high)s.",
+                    low=low,
+                    high=high,
+                ),
+                "concern",
+            )
+    return {mode: int(value) if value == int(value) else value}
+
+
+def _rename_in_concern(question, old_key, key):
+    """Keep a question's concern naming a choice whose key changed."""
+    if not question.concern:
+        return
+    try:
+        concern = json.loads(question.concern)
+    except ValueError:
+        return  # unreadable: stored_concern ignores it anyway
+    if isinstance(concern, dict) and isinstance(concern.get("choices"), list):
+        concern["choices"] = [key if c == old_key else c for c in concern["choices"]]
+        question.concern = json.dumps(concern)
+        Question.update(concern=question.concern).where(Question.id == question.id).execute()
+
+
+def set_concern(user, question, concern):
+    """Store a question's concern as the file writes it (None clears it); audited."""
+    problems = []
+    keys = {c.key for c in question.choices}
+    rules.check_concern("concern", {"kind": question.kind, "concern": concern}, keys, problems)
+    _refuse(problems)
+    stored = json.dumps(concern) if concern is not None else None
+    old = rules.stored_concern(question.kind, question.concern, keys)
+    with database.atomic():
+        Question.update(concern=stored).where(Question.id == question.id).execute()
+        _touch(question.questionnaire)
+        _record(
+            user,
+            "question.update",
+            f"{question.questionnaire.slug}/{question.key}",
+            concern=[old, concern],
+        )

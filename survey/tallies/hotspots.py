@@ -280,3 +280,18 @@ def _named(found):
 def api(spots):
     """Return the hotspots API's JSON list."""
     return [h.api() for h in spots]
+
+
+def of_open(questionnaires, scope=None):
+    """Return [(questionnaire, [Hotspot])] of the open questionnaires that have hotspots.
+
+    Each within the viewer's organisation scope, as its tally page would show them.
+    """
+    found = []
+    for questionnaire in questionnaires:
+        if questionnaire.status != "open":
+            continue
+        spots = hotspots(questionnaire, Filters(scope=scope))
+        if spots:
+            found.append((questionnaire, spots))
+    return found
