@@ -230,10 +230,13 @@ def test_without_background_sync_the_notice_says_to_reopen(phone, home_url, db):
     assert responses() == 1
 
 
-def test_three_tabs_flushing_together_store_one_response(phone, home_url, db):
-    """One answer kept, three tabs open when the signal returns: stored once."""
+@pytest.mark.parametrize("sync", [False, True])
+def test_three_tabs_flushing_together_store_one_response(phone, home_url, db, sync):
+    """One answer kept, three tabs open when the signal returns (and the service worker's
+    Background Sync too, where the browser has it): stored once."""
     context = phone()
-    context.add_init_script("delete window.SyncManager")
+    if not sync:
+        context.add_init_script("delete window.SyncManager")
     queue_offline(context, home_url)
     tabs = [context.new_page() for _ in range(3)]
     for tab in tabs:
@@ -264,6 +267,48 @@ def test_answers_kept_under_a_changed_card_are_not_lost(phone, home_url, person,
     page.goto(home_url)  # the old card opens the phone's own page, which says what to do
     assert "thẻ mới" in page.locator("main").inner_text()
     assert page.locator("body.phone").count() == 1
+
+
+@pytest.mark.parametrize("change", ["rotate", "deactivate"])
+def test_background_sync_sends_under_a_changed_card_with_the_tab_closed(
+    phone, home_url, person, change, db
+):
+    """Tab closed, card replaced (or its holder deactivated) while the answer waited: the service
+    worker still delivers it, once, for that collaborator."""
+    context = phone()
+    page = queue_offline(context, home_url)
+    page.locator("#outbox .when-sync").wait_for()
+    page.close()
+    fresh = Collaborator.get_by_id(person.id)
+    if change == "rotate":
+        fresh.rotate_token()
+    else:
+        fresh.active = False
+        fresh.save()
+        fresh.retire_token()
+    context.set_offline(False)
+    assert wait_until(lambda: responses() == 1, 20)
+    assert Response.get().collaborator_id == person.id
+    time.sleep(1)
+    assert responses() == 1
+
+
+def test_background_sync_leaves_a_refused_answer_kept_on_the_phone(phone, home_url, sample, db):
+    """Tab closed, questionnaire closed meanwhile: the worker's send is refused, nothing is
+    stored, and the reopened page shows the answer refused, still kept on the phone."""
+    context = phone()
+    page = queue_offline(context, home_url)
+    page.locator("#outbox .when-sync").wait_for()
+    page.close()
+    set_status(None, Questionnaire.get_by_id(sample.id), "closed")
+    context.set_offline(False)
+    home = context.new_page()
+    home.goto(home_url)
+    home.locator("#outbox [data-state=rejected]").wait_for()
+    assert "đã đóng" in home.locator(".outbox-items li.refused").inner_text()
+    kept = home.evaluate("JSON.parse(localStorage.getItem('survey-outbox'))")
+    assert len(kept) == 1 and kept[0]["refused"] == 410 and "age=42" in kept[0]["body"]
+    assert responses() == 0
 
 
 def test_a_questionnaire_closed_meanwhile_is_refused_and_kept(phone, home_url, sample, db):
