@@ -14,6 +14,7 @@ from survey.db import MIGRATIONS_DIR, database, migrate
 from survey.models import (
     TABLES,
     CollaboratorCode,
+    ExportJob,
     RetiredToken,
     SetAsideAnswer,
     TallyAnswer,
@@ -35,7 +36,8 @@ EXPRESSION_INDEXES = {"user_username_lower": "user"}
 MADE_BY = {
     RetiredToken: "0009_retired_tokens",
     SetAsideAnswer: "0012_response_state",
-    CollaboratorCode: "0017_collaborator_codes",
+    CollaboratorCode: "0017_cards_and_contacts",
+    ExportJob: "0016_export_jobs",
 }
 # Tables the database keeps from others (0015's running tallies, built and moved by triggers):
 # never filled by hand here, nor compared; tests/test_running_tallies.py checks their rows.

@@ -2,6 +2,8 @@
 
 Each fake form is a MultiDict keyed by question key, checked by `rules.check_answers`
 and stored by `respond.submit.store_many`, so fakes obey exactly the rules real answers do.
+Checking a form costs more than storing it, so at scale each response is drawn from a pool
+of POOL checked forms (each checked once), and stored BATCH at a time.
 """
 
 import datetime
@@ -11,11 +13,13 @@ import uuid
 
 from werkzeug.datastructures import MultiDict
 
+from survey.db import bulk_load
 from survey.models import Organisation, Ward
 from survey.respond import submit
-from survey.respond.rules import Schema, check_answers, scale_bounds
+from survey.respond.rules import Schema, check_answers, other_field, scale_bounds
 
-BATCH = 1000
+BATCH = 5000
+POOL = 5000  # distinct checked forms a run draws from: more varied answers than any tally shows
 SKIP_OPTIONAL = 0.15
 TEXTS = [
     "Cần sửa lại vỉa hè trước chợ.",
@@ -72,11 +76,17 @@ class _Faker:
             chosen[question.key] = values
             for value in values:
                 form.add(question.key, value)
+                if value in self.schema.others.get(question.id, ()):  # “Khác (ghi rõ)”
+                    form.add(other_field(question, value), self.rng.choice(TEXTS))
         return form
 
     def answer(self, question):
         """Return the submitted strings of one random valid answer."""
         rng = self.rng
+        if question.kind == "multi" and (
+            question.min_picks is not None or question.max_picks is not None
+        ):
+            return self._picks(question)
         if question.kind in ("single", "multi"):
             keys = [c.key for c in self.schema.choices[question.id]]
             picks = rng.choices(
@@ -94,6 +104,18 @@ class _Faker:
             return [day.isoformat()]
         return [rng.choice(TEXTS)]
 
+    def _picks(self, question):
+        """Return a multiple choice's distinct picks, as many as its limits allow (weighted)."""
+        keys, weights = [c.key for c in self.schema.choices[question.id]], self.weights[question.id]
+        low = question.min_picks or 1
+        high = min(len(keys), question.max_picks if question.max_picks is not None else 3)
+        want, picks = self.rng.randint(min(low, high), max(low, high)), []
+        while len(picks) < want:
+            pick = self.rng.choices(keys, weights)[0]
+            if pick not in picks:
+                picks.append(pick)
+        return picks
+
     def _number(self, question):
         """Return a whole number within the question's bounds (0–100 when unbounded)."""
         low = question.minimum if question.minimum is not None else 0
@@ -106,21 +128,32 @@ class _Faker:
 def generate(questionnaire, n, seed=None):
     """Store n random valid responses spread over the questionnaire's wards and organisations.
 
-    Every form goes through rules.check_answers; BATCH of them are stored together by
-    submit.store_many. Return the number stored.
+    Every form goes through rules.check_answers; each response is one of min(n, POOL) checked
+    forms drawn at random, and BATCH of them are stored together by submit.store_many. The
+    planner's statistics are refreshed afterwards. Return the number stored.
     """
     rng = random.Random(seed)
     schema = Schema.load(questionnaire)
     groups = _groups(questionnaire)
     faker = _Faker(schema, rng)
+    pool = []
+    for _ in range(min(n, POOL)):
+        outcome = check_answers(schema, faker.form())
+        if not outcome.ok:
+            raise AssertionError(f"fake form refused by the rules: {outcome.errors}")
+        pool.append(submit.answer_rows(outcome.values))
     stored = 0
-    for start in range(0, n, BATCH):
-        batch = []
-        for _ in range(min(BATCH, n - start)):
-            outcome = check_answers(schema, faker.form())
-            if not outcome.ok:
-                raise AssertionError(f"fake form refused by the rules: {outcome.errors}")
-            ward_id, org_id = rng.choice(groups)
-            batch.append((ward_id, org_id, str(uuid.uuid4()), outcome.values))
-        stored += submit.store_many(questionnaire, batch)
+    with bulk_load():
+        for start in range(0, n, BATCH):
+            stored += submit.store_many(questionnaire, _batch(rng, pool, groups, start, n))
     return stored
+
+
+def _batch(rng, pool, groups, start, n):
+    """Return the responses of one batch: pool forms (each once at first) and random groups."""
+    size = min(BATCH, n - start)
+    # The first draws take each pool form once, so a run no larger than the pool is all distinct.
+    fits = start + size <= len(pool)
+    forms = pool[start : start + size] if fits else rng.choices(pool, k=size)
+    pairs = rng.choices(groups, k=size)
+    return [(w, o, str(uuid.uuid4()), rows) for (w, o), rows in zip(pairs, forms)]

@@ -1,10 +1,12 @@
 """Database binding: a DatabaseProxy opened from SURVEY_DATABASE_URL, request hooks, migrations."""
 
+import contextlib
+import os
 from pathlib import Path
 
 import click
 from flask import g
-from peewee import DatabaseProxy, Model, SqliteDatabase
+from peewee import DatabaseProxy, Model, OperationalError, SqliteDatabase
 from playhouse import db_url
 from playhouse.migrations import Runner
 
@@ -12,6 +14,9 @@ database = DatabaseProxy()
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 # Connections a worker process keeps open at most; each request borrows one and hands it back.
 MAX_CONNECTIONS = 32
+# Rows SQLite's ANALYZE reads per index: enough for the planner, milliseconds at any size.
+ANALYSIS_LIMIT = 1000
+_started = set()  # (process id, database URL) whose statistics were refreshed at start
 
 
 class BaseModel(Model):
@@ -76,9 +81,52 @@ def migrate():
         return Runner(database.obj, str(MIGRATIONS_DIR)).up()
 
 
+def refresh_statistics(bulk=False):
+    """Give the query planner statistics: at a process's start, and after a bulk load (bulk).
+
+    SQLite keeps none until ANALYZE runs, and without them it may read a whole index and sort
+    it for each chunk of an export. ANALYZE samples ANALYSIS_LIMIT rows per index, so it takes
+    milliseconds on millions of rows; otherwise PRAGMA optimize analyses what needs it.
+    PostgreSQL's autovacuum analyses on its own, but only some time after a bulk load.
+    """
+    if is_sqlite():
+        database.execute_sql(f"PRAGMA analysis_limit={ANALYSIS_LIMIT}")
+        analysed = database.execute_sql(
+            "SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1'"
+        ).fetchone()
+        database.execute_sql("ANALYZE" if bulk or not analysed else "PRAGMA optimize")
+    elif bulk:
+        database.execute_sql("ANALYZE")
+
+
+@contextlib.contextmanager
+def bulk_load():
+    """Wrap a bulk load: SQLite keeps more index pages in memory meanwhile; statistics after."""
+    from survey.db.sqlite import BULK_CACHE, pragmas  # sqlite.py imports this module
+
+    if is_sqlite():
+        database.execute_sql(f"PRAGMA cache_size={BULK_CACHE}")
+    try:
+        yield
+    finally:
+        if is_sqlite():
+            database.execute_sql(f"PRAGMA cache_size={pragmas('normal')['cache_size']}")
+    refresh_statistics(bulk=True)
+
+
 def _connect():
-    """Take a connection for this request (reusing one the caller already holds)."""
+    """Take a connection for this request (reusing one the caller already holds).
+
+    The first request of a process on a database refreshes the planner's statistics.
+    """
     g.db_opened_here = database.connect(reuse_if_open=True)
+    started = (os.getpid(), database.obj.survey_url)
+    if started not in _started:
+        _started.add(started)
+        try:
+            refresh_statistics()
+        except OperationalError:  # a writer held the lock past the busy timeout: next process
+            pass
 
 
 def _close(exc):

@@ -31,6 +31,11 @@ def pragmas(synchronous):
     }
 
 
+# A bulk load's cache (KiB, negative as SQLite reads it): the pages of every group of the answer
+# index it appends to stay in memory (16 MB re-read them: 1.6x slower per row, measured).
+BULK_CACHE = -256000
+
+
 def open_pool(url, max_connections, synchronous="full", checkpoint_seconds=0):
     """Open a pooled SQLite database for a sqlite+pool:// URL."""
     # BEGIN IMMEDIATE takes the write lock up front, so a transaction never fails

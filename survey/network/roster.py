@@ -27,7 +27,7 @@ from peewee import chunked
 from survey import text as text_rules
 from survey.cells import neutralise, unneutralise
 from survey.collation import fold
-from survey.db import database, vietnamese
+from survey.db import bulk_load, database, vietnamese
 from survey.i18n import gettext as _
 from survey.models import Collaborator, Organisation, Ward, new_token
 from survey.respond.links import personal_link
@@ -383,7 +383,7 @@ def import_preview(preview):
         Collaborator.token,
     ]
     rows = [(r.name, r.phone, r.organisation.id, r.ward.id, new_token()) for r in added]
-    with database.atomic():
+    with bulk_load(), database.atomic():  # the planner's statistics refreshed after
         # One statement per batch: SQLite caps the variables of a statement (32,766).
         for batch in chunked(rows, INSERT_BATCH):
             Collaborator.insert_many(batch, fields=fields).execute()

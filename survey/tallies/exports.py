@@ -13,13 +13,16 @@ as dates, numbers as numbers and every string as a string, never as a formula.
 
 import csv
 import datetime
+import functools
 import io
 import itertools
 from dataclasses import dataclass
 
 import xlsxwriter
+from peewee import fn
 
 from survey.cells import neutralise
+from survey.db import database, is_sqlite
 from survey.i18n import gettext as _
 from survey.i18n import kind_label, local_time, sheet_formats
 from survey.models import Answer, Choice, Collaborator, Organisation, Response, Ward
@@ -27,6 +30,7 @@ from survey.respond.rules import scale_bounds
 from survey.tallies.counting import check_period, lattice
 
 CHUNK = 1000
+EXPORT_INDEX = "response_questionnaire_id_state_id"  # (questionnaire, state, id): migration 0016
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
@@ -52,74 +56,104 @@ def _as_date(text):
 
 
 class _Layout:
-    """The columns of a raw export and the lookups that fill them."""
+    """The columns of a raw export and the lookups that fill them.
 
-    def __init__(self, questionnaire, codes=False):
+    Rows come from raw cursors over two keyset-paged queries (peewee only writes their SQL):
+    converting values field by field through the ORM took most of an export's time. With
+    `text`, every cell is made CSV text once (labels neutralised ahead, once each).
+    """
+
+    def __init__(self, questionnaire, codes=False, text=False):
         """Load the questions (sections left out, hidden ones kept), choices and group names."""
         self.questionnaire = questionnaire
-        self.codes = codes
+        self.codes, self.text = codes, text
         questions = [
             q for q in questionnaire.ordered_questions(include_hidden=True) if q.kind != "section"
         ]
+        self.width = len(questions)
         self.column = {q.id: i for i, q in enumerate(questions)}
         self.dates = {q.id for q in questions if q.kind == "date"}
-        self.choice_name = dict(
+        self.multi = {q.id for q in questions if q.kind == "multi"}
+        cell = neutralise if text else _same
+        self.cell = cell
+        self.raw_choice = dict(
             Choice.select(Choice.id, Choice.key if codes else Choice.label)
             .where(Choice.question.in_(list(self.column) or [0]))
             .tuples()
         )
+        self.choice_name = {i: cell(name) for i, name in self.raw_choice.items()}
         self.separator = ";" if codes else "; "
-        self.ward_code = dict(Ward.select(Ward.id, Ward.code if codes else Ward.name).tuples())
-        self.organisation_code = dict(
-            Organisation.select(
+        self.ward_code = {
+            i: cell(n) for i, n in Ward.select(Ward.id, Ward.code if codes else Ward.name).tuples()
+        }
+        self.organisation_code = {
+            i: cell(n)
+            for i, n in Organisation.select(
                 Organisation.id, Organisation.code if codes else Organisation.name
             ).tuples()
-        )
+        }
         self.named = not questionnaire.anonymous
         # An anonymous response has no id, time or order in an export, and its ward and
         # organisation only where the tallies show its ward × organisation cell.
         self.counter, self.shown = lattice(questionnaire) if not self.named else (None, None)
         fixed = fixed_columns(self.named, self.shown is None)
         self.header = [key if codes else label for key, label in fixed] + [
-            q.key if codes else q.prompt for q in questions
+            q.key if codes else heading(q) for q in questions
         ]
 
     def value(self, question_id, choice_id, text, number):
         """Return the cell value of one answer row: a choice's key or label, a number, a date."""
+        if choice_id is not None and text:  # “Khác (ghi rõ)”: the label and what was written
+            return self.cell(f"{self.raw_choice.get(choice_id, '')}: {text}")
         if choice_id is not None:
             return self.choice_name.get(choice_id, "")
         if number is not None:
             return _number(number)
         if question_id in self.dates:
-            return _as_date(text)
-        return text or ""
+            return _csv_cell(_as_date(text)) if self.text else _as_date(text)
+        return self.cell(text or "")
 
-    def chunk_rows(self, responses):
-        """Return the rows of one chunk of responses, their answers read in response order."""
-        cells = {r[0]: [[] for _ in self.column] for r in responses}
-        answers = (
+    def _answers(self, responses):
+        """Return a raw cursor over a chunk's answers, in response order."""
+        ids = [r[0] for r in responses]
+        query = (
             Answer.select(
                 Answer.response, Answer.question, Answer.choice, Answer.text, Answer.number
             )
             .where(
-                Answer.response.in_([r[0] for r in responses])
+                Answer.response.in_(ids)
                 if self.shown is not None
-                else Answer.response.between(responses[0][0], responses[-1][0]),
+                else Answer.response.between(ids[0], ids[-1]),
                 Answer.questionnaire == self.questionnaire.id,
             )
             .order_by(Answer.response, Answer.id)
-            .tuples()
         )
-        for response_id, question_id, choice_id, text, number in answers.iterator():
-            if response_id in cells and question_id in self.column:
-                cells[response_id][self.column[question_id]].append(
-                    self.value(question_id, choice_id, text, number)
-                )
+        return database.execute_sql(*query.sql())
+
+    def chunk_rows(self, responses):
+        """Return the rows of one chunk of responses, their answers read in response order."""
+        width, column, multi = self.width, self.column, self.multi
+        cells = {r[0]: [None] * width for r in responses}
+        current, row = None, None
+        for response_id, question_id, choice_id, text, number in self._answers(responses):
+            if response_id != current:
+                current, row = response_id, cells.get(response_id)
+            i = column.get(question_id)
+            if row is None or i is None:
+                continue
+            if question_id in multi:
+                # Raw labels, joined then neutralised: a part after "; " is one to the reader.
+                name = self.raw_choice.get(choice_id, "") if choice_id is not None else text
+                if choice_id is not None and text:  # “Khác (ghi rõ)” with its text
+                    name = f"{name}: {text}"
+                row[i] = [name] if row[i] is None else row[i] + [name]
+            else:
+                row[i] = self.value(question_id, choice_id, text, number)
         names = self._names(responses)
         rows = []
         for response_id, submitted_at, ward_id, org_id, collaborator_id in responses:
             if self.shown is None:
-                row = [response_id, local_time(submitted_at).replace(tzinfo=None)]
+                row = [response_id, self._time(submitted_at)]
                 row += [self.ward_code.get(ward_id, ""), self.organisation_code.get(org_id, "")]
             elif (ward_id, org_id) in self.shown:
                 row = [self.ward_code.get(ward_id, ""), self.organisation_code.get(org_id, "")]
@@ -127,36 +161,78 @@ class _Layout:
                 row = ["", ""]
             if self.named:
                 row.append(names.get(collaborator_id, ""))
-            row.extend(
-                self.separator.join(map(str, v)) if len(v) > 1 else (v[0] if v else "")
-                for v in cells[response_id]
-            )
+            answers = cells[response_id]
+            for i in self.multi_columns:
+                if answers[i] is not None:
+                    answers[i] = self.cell(self.separator.join(map(str, answers[i])))
+            row += answers
             rows.append(row)
         return rows
+
+    @functools.cached_property
+    def multi_columns(self):
+        """Return the columns of the multi-choice questions."""
+        return [self.column[q] for q in self.multi]
+
+    def _time(self, submitted_at):
+        """Return a stored UTC time (a datetime, or SQLite's text) as local time for a cell."""
+        if isinstance(submitted_at, str):
+            submitted_at = datetime.datetime.fromisoformat(submitted_at)
+        moment = local_time(submitted_at).replace(tzinfo=None)
+        return moment.isoformat(sep=" ", timespec="seconds") if self.text else moment
 
     def _names(self, responses):
         """Return the collaborator names of a chunk (none for an anonymous questionnaire)."""
         ids = {r[4] for r in responses if r[4] is not None}
         if not self.named or not ids:
             return {}
-        return dict(
-            Collaborator.select(Collaborator.id, Collaborator.name)
+        return {
+            i: self.cell(name)
+            for i, name in Collaborator.select(Collaborator.id, Collaborator.name)
             .where(Collaborator.id.in_(ids))
             .tuples()
-        )
+        }
 
 
-def response_rows(questionnaire, filters, codes=False):
-    """Yield the header, then a row per response in id order, reading CHUNK responses at a time."""
+def _same(value):
+    """Return a value as it is (an XLSX cell is never a formula)."""
+    return value
+
+
+def indexed(sql, index):
+    """Return a query on the response table that SQLite must read along the named index.
+
+    Without it SQLite may pick the ward × organisation index for a filtered export and sort
+    the whole questionnaire's rows again for every chunk; PostgreSQL picks the index itself.
+    """
+    if not is_sqlite():
+        return sql
+    return sql.replace(
+        'FROM "response" AS "t1"', f'FROM "response" AS "t1" INDEXED BY "{index}"', 1
+    )
+
+
+def _chunk(query, index):
+    """Return a chunk query's rows from a raw cursor, read along the named index."""
+    sql, params = query.sql()
+    return list(database.execute_sql(indexed(sql, index), params))
+
+
+def response_rows(questionnaire, filters, codes=False, text=False):
+    """Yield the header, then a row per counted response in id order, CHUNK responses at a time.
+
+    Keyset paging along the (questionnaire, state, id) index: each chunk starts where the last
+    ended, so the whole export reads the index once. `text`: every cell as CSV text.
+    """
     check_period(questionnaire, filters)
-    layout = _Layout(questionnaire, codes)
+    layout = _Layout(questionnaire, codes, text)
     yield layout.header
     if layout.shown is not None:
         yield from _anonymous_rows(layout, filters)
         return
     last = 0
     while True:
-        responses = list(
+        responses = _chunk(
             Response.select(
                 Response.id,
                 Response.submitted_at,
@@ -171,13 +247,33 @@ def response_rows(questionnaire, filters, codes=False):
                 *filters.conditions(Response),
             )
             .order_by(Response.id)
-            .limit(CHUNK)
-            .tuples()
+            .limit(CHUNK),
+            EXPORT_INDEX,
         )
         if not responses:
             return
         yield from layout.chunk_rows(responses)
         last = responses[-1][0]
+
+
+def count_rows(questionnaire, filters):
+    """Return how many responses an export of these filters reads (its rows, near enough)."""
+    return (
+        Response.select(fn.COUNT(Response.id))
+        .where(
+            Response.questionnaire == questionnaire.id,
+            Response.state == Response.COUNTED,
+            *filters.conditions(Response),
+        )
+        .scalar()
+    )
+
+
+def response_sheets(questionnaire, filters, rows, codes=False):
+    """Return the sheets of a raw XLSX export: the rows (a sheet named by the slug for analysts)
+    and the codebook."""
+    name = questionnaire.slug if codes else _("Answers")
+    return [Sheet(name, rows), Sheet(_("Codebook"), codebook_rows(questionnaire, filters.scope))]
 
 
 def _anonymous_rows(layout, filters):
@@ -190,7 +286,7 @@ def _anonymous_rows(layout, filters):
     narrowed = any((filters.ward, filters.organisation, filters.scope is not None))
     last = ""
     while True:
-        responses = list(
+        responses = _chunk(
             Response.select(
                 Response.id,
                 Response.submitted_at,
@@ -201,13 +297,14 @@ def _anonymous_rows(layout, filters):
             )
             .where(
                 Response.questionnaire == layout.questionnaire.id,
+                Response.state == Response.COUNTED,
                 Response.client_uuid > last,
                 *released,
                 *filters.conditions(Response),
             )
             .order_by(Response.client_uuid)
-            .limit(CHUNK)
-            .tuples()
+            .limit(CHUNK),
+            "response_client_uuid",
         )
         if not responses:
             return
@@ -243,12 +340,32 @@ def codebook_rows(questionnaire, scope=None):
         head = [q.prompt, q.key, kind_label(q.kind)]
         if q.kind == "scale":
             low, high = scale_bounds(q)
-            rows.extend(head + [v, v] for v in range(low, high + 1))
+            rows.extend(head + [v, scale_label(q, v)] for v in range(low, high + 1))
         elif q.id in choices:
             rows.extend(head + [c.key, c.label] for c in choices[q.id])
         else:
             rows.append(head + ["", ""])
     return rows
+
+
+def scale_label(question, value):
+    """Return a scale value's label: the words on its end where the builder gave them."""
+    ends = {
+        scale_bounds(question)[0]: question.low_label,
+        scale_bounds(question)[1]: question.high_label,
+    }
+    return ends.get(value) or value
+
+
+def heading(question):
+    """Return a column's heading: the prompt, and a scale's end labels where it has them."""
+    if question.kind != "scale" or not (question.low_label or question.high_label):
+        return question.prompt
+    low, high = scale_bounds(question)
+    return (
+        f"{question.prompt} ({low} = {question.low_label or low} … "
+        f"{high} = {question.high_label or high})"
+    )
 
 
 def _csv_cell(value):
@@ -260,18 +377,21 @@ def _csv_cell(value):
     return neutralise(value) if isinstance(value, str) else value
 
 
-def csv_stream(rows, flush_every=500):
-    """Yield UTF-8 CSV bytes (with a BOM, so spreadsheets read Vietnamese) of rows, in batches."""
+def csv_stream(rows, flush_every=500, prepared=False):
+    """Yield UTF-8 CSV bytes (with a BOM, so spreadsheets read Vietnamese) of rows, in batches.
+
+    `prepared`: the rows' cells are already CSV text (response_rows(text=True)), written as
+    they are.
+    """
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     yield "\ufeff".encode()
-    for count, row in enumerate(rows, 1):
-        writer.writerow([_csv_cell(v) for v in row])
-        if count % flush_every == 0:
-            yield buffer.getvalue().encode()
-            buffer.seek(0)
-            buffer.truncate()
-    yield buffer.getvalue().encode()
+    rows = iter(rows)
+    while batch := list(itertools.islice(rows, flush_every)):
+        writer.writerows(batch if prepared else ([_csv_cell(v) for v in row] for row in batch))
+        yield buffer.getvalue().encode()
+        buffer.seek(0)
+        buffer.truncate()
 
 
 @dataclass
@@ -291,6 +411,7 @@ class Sheet:
     text_columns: tuple = ()  # columns formatted as text, so a typed 0908… keeps its 0
 
 
+MAX_ROWS = 1_048_576  # an XLSX sheet's rows; a longer sheet goes on in another
 WIDTH_SAMPLE = 200  # rows read ahead to size the columns; the rest streams after them
 NARROWEST, WIDEST = 8, 50
 
@@ -339,26 +460,41 @@ def write_xlsx(path, sheets):
     }
     try:
         for sheet in sheets:
-            _write_sheet(workbook.add_worksheet(sheet.name[:31]), sheet, formats)
+            _write_sheet(workbook, sheet, formats)
     finally:
         # Also after a failed query: closing releases the temporary files of each sheet.
         workbook.close()
 
 
-def _write_sheet(worksheet, sheet, formats):
-    """Size the columns from the first rows, then write every row in order."""
+def _write_sheet(workbook, sheet, formats):
+    """Size the columns from the first rows, then write every row in order.
+
+    Past MAX_ROWS rows the sheet goes on in another one, "Name (2)", under the same header.
+    """
     rows = iter(sheet.rows)
     head = list(itertools.islice(rows, sheet.header + WIDTH_SAMPLE))
     widths = _widths(head, sheet.header)
     for c in sheet.text_columns:
         widths.setdefault(c, 16)
-    for c, width in widths.items():
-        worksheet.set_column(c, c, width, formats["text"] if c in sheet.text_columns else None)
-    worksheet.freeze_panes(sheet.header + 1, 0)
-    for r, row in enumerate(itertools.chain(head, rows)):
-        bold = formats["bold"] if r == sheet.header else None
-        for c, value in enumerate(row):
-            _write_cell(worksheet, r, c, value, bold, formats)
+    top = head[: sheet.header + 1]
+    rows = itertools.chain(head[sheet.header + 1 :], rows)
+    for part in itertools.count(1):
+        name = sheet.name[:31] if part == 1 else f"{sheet.name[:24]} ({part})"
+        worksheet = workbook.add_worksheet(name)
+        for c, width in widths.items():
+            worksheet.set_column(c, c, width, formats["text"] if c in sheet.text_columns else None)
+        worksheet.freeze_panes(sheet.header + 1, 0)
+        body = itertools.islice(rows, MAX_ROWS - len(top))
+        written = 0
+        for r, row in enumerate(itertools.chain(top, body)):
+            bold = formats["bold"] if r == sheet.header else None
+            for c, value in enumerate(row):
+                _write_cell(worksheet, r, c, value, bold, formats)
+            written = r + 1
+        following = next(rows, None) if written == MAX_ROWS else None
+        if following is None:
+            return
+        rows = itertools.chain([following], rows)
 
 
 def _write_cell(worksheet, r, c, value, bold, formats):

@@ -1,19 +1,30 @@
 """Tally screens: the live tally page, free-text answers, the printable report and the exports."""
 
+import json
 import os
 import tempfile
 
-from flask import Response, current_app, render_template, request
+from flask import (
+    Response,
+    abort,
+    current_app,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import get_locale
 from flask_login import current_user
 from playhouse.flask_utils import get_object_or_404, object_list
 
 from survey.downloads import download, primed
 from survey.errors import render_error
 from survey.i18n import gettext as _
-from survey.models import Organisation, Question, Ward, utcnow
+from survey.models import AuditEvent, Choice, ExportJob, Organisation, Question, Ward
 from survey.params import page_number
 from survey.security import ADMIN, VIEWER, access, organisation_scope, questionnaire_or_404
-from survey.tallies import bp, exports, hotspots, waves
+from survey.tallies import bp, exports, hotspots, jobs, waves
 from survey.tallies.counting import (
     CROSS_KINDS,
     FilterError,
@@ -101,8 +112,11 @@ def answers(slug, key):
         Question,
         (Question.questionnaire == questionnaire)
         & (Question.key == key)
-        & Question.kind.in_(("text", "longtext", "date")),
+        & Question.kind.in_(("text", "longtext", "date", "single", "multi")),
     )
+    # A choice question lists the texts written beside its “Khác (ghi rõ)” choices: it needs one.
+    if question.kind in ("single", "multi") and not question.choices.where(Choice.other).exists():
+        abort(404)
     k = threshold(questionnaire)
     withheld = 0 < filtered_responses(questionnaire, filters) < k
     search = request.args.get("q", "")[:200]
@@ -118,19 +132,6 @@ def answers(slug, key):
         withheld=withheld,
         k=k,
         params=filters.params(),
-    )
-
-
-@bp.route("/questionnaires/<slug>/report")
-@access(VIEWER)
-def report(slug):
-    """Show the printable A4 report: period, filters, counts and every question's table."""
-    questionnaire, filters = _load(slug)
-    return render_template(
-        "tallies/report.html",
-        t=tally(questionnaire, filters),
-        params=filters.params(),
-        now=utcnow(),
     )
 
 
@@ -182,9 +183,17 @@ def export_csv(slug):
     if refused := _raw_refused(questionnaire):
         return refused
     codes = _codes()
-    rows = primed(exports.response_rows(questionnaire, filters, codes))
+    slot = jobs.stream_slot()
+    if slot is None:  # as many exports as may hold a worker are streaming: this one waits
+        return _start_job(questionnaire, "csv", codes)
+    try:
+        rows = primed(exports.response_rows(questionnaire, filters, codes, text=True))
+    except BaseException:
+        slot.close()
+        raise
     name = _name(slug, codes, ".csv")
-    return download(exports.csv_stream(rows), "text/csv", name, EXPORT, slug)
+    chunks = jobs.holding(slot, exports.csv_stream(rows, prepared=True))
+    return download(chunks, "text/csv", name, EXPORT, slug)
 
 
 @bp.route("/questionnaires/<slug>/codebook.csv")
@@ -206,15 +215,10 @@ def export_xlsx(slug):
     if refused := _raw_refused(questionnaire):
         return refused
     codes = _codes()
-    path = _temp_xlsx(
-        [
-            exports.Sheet(
-                slug if codes else _("Answers"),
-                exports.response_rows(questionnaire, filters, codes),
-            ),
-            exports.Sheet(_("Codebook"), exports.codebook_rows(questionnaire, filters.scope)),
-        ]
-    )
+    if exports.count_rows(questionnaire, filters) > current_app.config["EXPORT_INLINE_ROWS"]:
+        return _start_job(questionnaire, "xlsx", codes)
+    rows = exports.response_rows(questionnaire, filters, codes)
+    path = _temp_xlsx(exports.response_sheets(questionnaire, filters, rows, codes))
     name = _name(slug, codes, ".xlsx")
     return download(_stream_file(path), exports.XLSX_TYPE, name, EXPORT, slug)
 
@@ -237,3 +241,64 @@ def tallies_xlsx(slug):
     path = _temp_xlsx(sheets)
     name = _name(slug, codes, "-tallies.xlsx")
     return download(_stream_file(path), exports.XLSX_TYPE, name, EXPORT, slug)
+
+
+def _start_job(questionnaire, kind, codes):
+    """Prepare this export as a job (audited) and answer 303 to the job's page."""
+    params = {
+        "args": list(request.args.items(multi=True)),
+        "codes": codes,
+        "locale": str(get_locale()),
+        "scope": organisation_scope(),
+    }
+    job = jobs.create(questionnaire, current_user, kind, params)
+    AuditEvent.record(current_user, "export_job.create", questionnaire.slug, detail=kind)
+    return redirect(url_for("tallies.export_job", slug=questionnaire.slug, token=job.token), 303)
+
+
+def _own_job(slug, token):
+    """Return the viewer's own job of this questionnaire, or answer 404."""
+    questionnaire = questionnaire_or_404(slug)
+    job = ExportJob.get_or_none(
+        (ExportJob.token == token)
+        & (ExportJob.questionnaire == questionnaire.id)
+        & (ExportJob.user == current_user.id)
+    )
+    if job is None:
+        abort(404)
+    return questionnaire, job
+
+
+@bp.route("/questionnaires/<slug>/exports/<token>")
+@access(VIEWER)
+def export_job(slug, token):
+    """Show a job's progress and, once done, its download link (JSON when asked for JSON)."""
+    questionnaire, job = _own_job(slug, token)
+    state = jobs.state(job)
+    link = url_for("tallies.export_file", slug=slug, token=token) if state == jobs.DONE else None
+    progress = 1.0 if state == jobs.DONE else job.progress
+    if request.accept_mimetypes.best_match(["text/html", "application/json"]) == (
+        "application/json"
+    ):
+        return jsonify(state=state, progress=progress, download=link)
+    return render_template(
+        "tallies/export_job.html",
+        questionnaire=questionnaire,
+        job=job,
+        state=state,
+        progress=progress,
+        link=link,
+    )
+
+
+@bp.route("/questionnaires/<slug>/exports/<token>/file")
+@access(VIEWER)
+def export_file(slug, token):
+    """Download a finished job's file; audited once it has been sent whole."""
+    _questionnaire, job = _own_job(slug, token)
+    if jobs.state(job) != jobs.DONE:
+        abort(404)
+    codes = json.loads(job.params).get("codes", False)
+    mimetype = "text/csv" if job.kind == "csv" else exports.XLSX_TYPE
+    name = _name(slug, codes, "." + job.kind)
+    return download(jobs.file_chunks(job.file), mimetype, name, EXPORT, slug)
