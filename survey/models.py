@@ -68,6 +68,8 @@ class Organisation(BaseModel):
     code = CharField(max_length=20, unique=True)
     name = CharField(max_length=200)
     active = BooleanField(default=True)
+    # Whom its collaborators ask for a new card (migration 0017); empty: SURVEY_PHONE_CONTACT.
+    contact = CharField(max_length=200, default="")
 
     @classmethod
     def ordered(cls):
@@ -470,6 +472,7 @@ class SetAsideAnswer(BaseModel):
 
 # A running answer count's cell within its questionnaire (and day): the key of its table.
 TALLY_CELL = ("question_id", "ward", "organisation", "choice_id", "valued", "value")
+TALLY_DAY_CELL = ("question_id", "choice_id", "valued", "value")  # a day's: no place
 
 
 class TallyAnswer(BaseModel):
@@ -494,13 +497,20 @@ class TallyAnswer(BaseModel):
         primary_key = CompositeKey("questionnaire", *TALLY_CELL)
 
 
-class TallyAnswerDay(TallyAnswer):
-    """TallyAnswer per local day (the offset in TallyClock), for tallies over a date range."""
+class TallyAnswerDay(BaseModel):
+    """TallyAnswer per local day (at TallyClock's offset) for the whole questionnaire (0015)."""
 
+    questionnaire = IntegerField(column_name="questionnaire_id")
     day = DateField()
+    question_id = IntegerField()
+    choice_id = IntegerField()
+    valued = IntegerField()
+    value = FloatField()
+    answers = IntegerField()
+    answered = IntegerField()
 
     class Meta:
-        primary_key = CompositeKey("questionnaire", "day", *TALLY_CELL)
+        primary_key = CompositeKey("questionnaire", "day", *TALLY_DAY_CELL)
 
 
 class TallyResponse(BaseModel):
@@ -567,6 +577,7 @@ AUDIT_ACTIONS = frozenset(
         "ward.reactivate",
         "organisation.create",
         "organisation.rename",
+        "organisation.contact",
         "organisation.deactivate",
         "organisation.reactivate",
         "collaborator.create",

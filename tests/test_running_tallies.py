@@ -57,8 +57,8 @@ def expected():
             int(a["number"] is not None),
             a["number"] or 0.0,
         )
-        day = (a["submitted_at"] + offset).date()
-        for table, k in ((answers, key), (days, (*key, day))):
+        day = (key[0], key[1], *key[4:], (a["submitted_at"] + offset).date())
+        for table, k in ((answers, key), (days, day)):
             n, first = table.get(k, (0, 0))
             table[k] = (n + 1, first + int(bool(a["first_row"])))
     for q, w, o, at in (
@@ -81,7 +81,7 @@ def kept():
         for r in TallyAnswer.select().where(TallyAnswer.answers != 0)
     }
     days = {
-        tuple(getattr(r, k) for k in keys) + (r.valued, r.value, _day(r.day)): (
+        (r.questionnaire, r.question_id, r.choice_id, r.valued, r.value, _day(r.day)): (
             r.answers,
             r.answered,
         )

@@ -18,6 +18,7 @@ from survey.db import database, is_sqlite
 from survey.i18n import to_utc, zone
 from survey.models import (
     TALLY_CELL,
+    TALLY_DAY_CELL,
     Answer,
     Response,
     TallyAnswer,
@@ -82,31 +83,43 @@ class Counts:
             .tuples()
         )
 
+    def places(self):
+        """Return the columns the tally adds up by: both for the lattice, else its breakdown's."""
+        if self.filters is None:
+            return ["ward", "organisation"]
+        return [self.filters.by] if self.filters.by in ("ward", "organisation") else []
+
     def answer_groups(self, question_ids):
         """Return (question, ward, organisation, choice, number, answers, respondents) rows.
 
-        The whole period reads tally_answer's rows as they are; a date range sums the days of
-        tally_answer_day. A cell whose count fell back to 0 is left out, as a GROUP BY would.
+        Summed in SQL to the grain the tally adds up (ward and organisation None where it does
+        not), so Python sees a row per answer and group, a few hundred without a breakdown:
+        the whole period from tally_answer, a date range from tally_answer_day's days. A cell
+        whose count fell back to 0 is left out, as a GROUP BY of the answers would.
         """
         model = TallyAnswer if self.days is None else TallyAnswerDay
-        keys = _cell(model)
-        where = [*self.where(model), model.question_id.in_(question_ids)]
-        if self.days is None:
-            query = model.select(*keys, model.answers, model.answered).where(
-                *where, model.answers > 0
-            )
-        else:
-            answers = fn.SUM(model.answers)
-            query = (
-                model.select(*keys, answers, fn.SUM(model.answered))
-                .where(*where)
-                .group_by(*keys)
-                .having(answers > 0)
-            )
-        return [
-            (qid, w, o, choice or None, value if valued else None, n, answered)
-            for qid, w, o, choice, valued, value, n, answered in query.tuples()
-        ]
+        places = self.places()
+        cell = TALLY_CELL if self.days is None else TALLY_DAY_CELL
+        keys = [getattr(model, name) for name in cell if name not in BREAKDOWNS or name in places]
+        answers = fn.SUM(model.answers)
+        query = (
+            model.select(*keys, answers, fn.SUM(model.answered))
+            .where(*self.where(model), model.question_id.in_(question_ids))
+            .group_by(*keys)
+            .having(answers > 0)
+        )
+        found = []
+        # The driver's own tuples: peewee's conversion of each value cost more than the query.
+        for row in database.execute_sql(*query.sql()):
+            at = dict(zip(places, row[1:]))
+            qid, choice, valued, value, n, answered = row[0], *row[1 + len(places) :]
+            number = value if valued else None
+            found.append((qid, at.get("ward"), at.get("organisation"), choice or None, number))
+            found[-1] += (int(n), int(answered))
+        return found
+
+
+BREAKDOWNS = ("ward", "organisation")
 
 
 def _enabled():
@@ -127,14 +140,10 @@ def source(questionnaire, filters, cut, lattice):
     days = None
     if filters.start is not None or filters.end is not None:
         days = day_range(filters)
-        if days is None:
+        placed = filters.ward or filters.organisation or filters.scope or filters.by in BREAKDOWNS
+        if days is None or placed:  # the days are counted for the whole questionnaire only
             return None
     return Counts(questionnaire, filters, days)
-
-
-def _cell(model):
-    """Return the fields of a running answer count's cell (TALLY_CELL), in its key's order."""
-    return [getattr(model, name) for name in TALLY_CELL]
 
 
 def responded(questionnaire, column):
@@ -156,13 +165,15 @@ def _day(column, offset):
 
 def _answer_keys(offset, daily):
     """Return the expressions of a running answer count's key over the answer table."""
-    keys = [Answer.questionnaire, Answer.question, Answer.ward, Answer.organisation]
-    keys += [
+    if daily:  # in the order of the table's fields: the day before the question
+        keys = [Answer.questionnaire, _day(Answer.submitted_at, offset), Answer.question]
+    else:
+        keys = [Answer.questionnaire, Answer.question, Answer.ward, Answer.organisation]
+    return keys + [
         fn.COALESCE(Answer.choice, 0),
         Case(None, [(Answer.number.is_null(), 0)], 1),
         fn.COALESCE(Answer.number, 0),
     ]
-    return keys + [_day(Answer.submitted_at, offset)] if daily else keys
 
 
 def _positions(keys):
@@ -185,8 +196,9 @@ def rebuild():
         TallyClock.create(id=1, zone=name, offset_minutes=offset)
         for model, daily in ((TallyAnswer, False), (TallyAnswerDay, True)):
             keys = _answer_keys(offset, daily)
-            fields = [model.questionnaire, *_cell(model), *([model.day] if daily else [])]
-            fields += [model.answers, model.answered]
+            cell = TALLY_DAY_CELL if daily else TALLY_CELL
+            fields = [model.questionnaire, *([model.day] if daily else [])]
+            fields += [getattr(model, name) for name in cell] + [model.answers, model.answered]
             query = Answer.select(*keys, *counted).group_by(*_positions(keys))
             model.insert_from(query, fields).execute()
         keys = [

@@ -2,7 +2,9 @@
 
 `tally_answer` holds, per questionnaire, question, ward, organisation and answer (a choice, or a
 scale or number value), how many answer rows there are and how many of them are a response's
-first row for the question (who answered); `tally_answer_day` the same per local day;
+first row for the question (who answered); `tally_answer_day` the same per local day for the
+whole questionnaire (not per ward and organisation: a date range of a few weeks then sums a few
+thousand rows, not hundreds of thousands; a range with a place is counted from `answer`);
 `tally_response` the counted responses (state 0) per ward, organisation and local day. A mean
 is the sum of value × rows, so no separate sum is kept.
 
@@ -44,6 +46,8 @@ ANSWER_KEY = {
     "valued": 'CASE WHEN {r}."number" IS NULL THEN 0 ELSE 1 END',
     "value": 'COALESCE({r}."number", 0)',
 }
+# tally_answer_day's key: the answer's, its place left out, the day second.
+DAY_KEY = ("questionnaire_id", "day", "question_id", "choice_id", "valued", "value")
 FIRST = 'CASE WHEN {r}."first_row" THEN 1 ELSE 0 END'
 RESPONSE_KEY = {
     "questionnaire_id": '{r}."questionnaire_id"',
@@ -81,14 +85,21 @@ class TallyAnswer(Model):
         primary_key = CompositeKey(*ANSWER_KEY)
 
 
-class TallyAnswerDay(TallyAnswer):
-    """The tally_answer_day table: tally_answer per local day (the day second in its key)."""
+class TallyAnswerDay(Model):
+    """The tally_answer_day table: per local day, without ward and organisation."""
 
+    questionnaire_id = IntegerField()
     day = DateField()
+    question_id = IntegerField()
+    choice_id = IntegerField()
+    valued = IntegerField()
+    value = FloatField()
+    answers = IntegerField()
+    answered = IntegerField()
 
     class Meta:
         table_name = "tally_answer_day"
-        primary_key = CompositeKey("questionnaire_id", "day", *list(ANSWER_KEY)[1:])
+        primary_key = CompositeKey(*DAY_KEY)
 
 
 class TallyResponse(Model):
@@ -129,11 +140,11 @@ def zone_offset():
 def cells(postgres, row):
     """Return the (table, {column: expression}, counts) of each cell an answer row moves."""
     key = {name: expression.format(r=row) for name, expression in ANSWER_KEY.items()}
-    day = (POSTGRES_DAY if postgres else SQLITE_DAY).format(r=row)
-    first = FIRST.format(r=row)
+    daily = {**key, "day": (POSTGRES_DAY if postgres else SQLITE_DAY).format(r=row)}
+    counts = {"answers": "1", "answered": FIRST.format(r=row)}
     return [
-        ("tally_answer", key, {"answers": "1", "answered": first}),
-        ("tally_answer_day", {**key, "day": day}, {"answers": "1", "answered": first}),
+        ("tally_answer", key, counts),
+        ("tally_answer_day", {name: daily[name] for name in DAY_KEY}, counts),
     ]
 
 
