@@ -8,7 +8,7 @@ keeps over `answer` and `response` (its triggers included) follows without being
 
 import json
 
-from peewee import JOIN, IntegrityError
+from peewee import JOIN, IntegrityError, fn
 
 from survey import text as text_rules
 from survey.db import database
@@ -68,17 +68,29 @@ def listed(questionnaire, state, conditions=()):
         .join_from(Response, Organisation)
         .join_from(Response, Collaborator, JOIN.LEFT_OUTER)
         .where(Response.questionnaire == questionnaire.id, Response.state == state, *conditions)
-        .order_by(Response.submitted_at.desc(), Response.id.desc())
+        # Newest first by id: a response's id and time are both taken as it is stored, and the
+        # (questionnaire, state, id) index (migration 0016) then pages without sorting them all.
+        .order_by(Response.id.desc())
     )
+
+
+def counts(questionnaire, states, conditions=()):
+    """Return {state: how many responses of a questionnaire are in it} (under conditions).
+
+    One pass over the questionnaire's responses for every state asked, not one each.
+    """
+    query = (
+        Response.select(Response.state, fn.COUNT(Response.id))
+        .where(Response.questionnaire == questionnaire.id, Response.state.in_(states), *conditions)
+        .group_by(Response.state)
+        .tuples()
+    )
+    return dict.fromkeys(states, 0) | dict(query)
 
 
 def count(questionnaire, state, conditions=()):
     """Return how many responses of a questionnaire are in a state (under conditions)."""
-    return (
-        Response.select()
-        .where(Response.questionnaire == questionnaire.id, Response.state == state, *conditions)
-        .count()
-    )
+    return counts(questionnaire, (state,), conditions)[state]
 
 
 def readable(questionnaire, items):

@@ -1,6 +1,9 @@
 """Response screens: the list of a questionnaire's responses, one response, void and restore,
 and the test answers sent from the preview."""
 
+import math
+from dataclasses import dataclass
+
 from flask import abort, flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user
 from playhouse.flask_utils import get_object_or_404
@@ -9,7 +12,7 @@ from survey.errors import render_error
 from survey.i18n import gettext as _
 from survey.i18n import ngettext
 from survey.models import Organisation, Response, Ward
-from survey.params import BadParameter, paginated
+from survey.params import BadParameter, page_number
 from survey.questionnaires.authoring import may_edit
 from survey.responses import bp, records
 from survey.security import (
@@ -72,14 +75,31 @@ def filter_form(filters):
     return TallyFilterForm(request.args, wards=Ward.ordered(), organisations=organisations)
 
 
-def render_page(template, questionnaire, state, filters, **context):
-    """Render a paged list of responses in a state (newest first), their answers in words."""
-    pages = paginated(records.listed(questionnaire, state, filters.conditions(Response)), PER_PAGE)
-    items = list(pages.get_object_list())
+@dataclass
+class Pages:
+    """Where a list is: what the shared pager macro asks a PaginatedQuery, counted once."""
+
+    page: int
+    total: int  # responses listed on all pages
+
+    def get_page(self):
+        """Return the page number shown."""
+        return self.page
+
+    def get_page_count(self):
+        """Return how many pages the list has."""
+        return max(1, math.ceil(self.total / PER_PAGE))
+
+
+def render_page(template, questionnaire, state, filters, total, **context):
+    """Render a page of a list of `total` responses in a state, newest first, in words."""
+    page = page_number()
+    query = records.listed(questionnaire, state, filters.conditions(Response))
+    items = list(query.paginate(page, PER_PAGE))
     return render_template(
         template,
         questionnaire=questionnaire,
-        pagination=pages,
+        pagination=Pages(page, total),
         items=items,
         answers=records.readable(questionnaire, items),
         params=filters.params(),
@@ -99,16 +119,15 @@ def index(slug):
     filters = parse_filters(request.args, organisation_scope(), questionnaire)
     filters.by = None
     check_period(questionnaire, filters)
-    conditions = filters.conditions(Response)
+    found = records.counts(questionnaire, list(SHOWN.values()), filters.conditions(Response))
     return render_page(
         "responses/index.html",
         questionnaire,
         SHOWN[show],
         filters,
+        found[SHOWN[show]],
         show=show,
-        counts={
-            key: records.count(questionnaire, state, conditions) for key, state in SHOWN.items()
-        },
+        counts={key: found[state] for key, state in SHOWN.items()},
     )
 
 
@@ -184,6 +203,7 @@ def tests(slug):
         questionnaire,
         Response.TEST,
         filters,
+        records.count(questionnaire, Response.TEST, filters.conditions(Response)),
         can_clear=may(current_user, COORDINATOR) and may_edit(current_user, questionnaire),
     )
 
