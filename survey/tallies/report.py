@@ -226,14 +226,7 @@ def _heading_block(document, settings):
             left, settings.issuer.upper(), size=12, bold=True, align=WD_ALIGN_PARAGRAPH.CENTER
         )
     _para(left, "———", size=12, align=WD_ALIGN_PARAGRAPH.CENTER, after=4)
-    number = settings.number or "\u2003\u2003"
-    suffix = f"BC-{settings.abbreviation}" if settings.abbreviation else "BC"
-    _para(
-        left,
-        _("No.: %(number)s/%(suffix)s", number=number, suffix=suffix),
-        size=13,
-        align=WD_ALIGN_PARAGRAPH.CENTER,
-    )
+    _para(left, number_line(settings), size=13, align=WD_ALIGN_PARAGRAPH.CENTER)
     _cell_text(
         right,
         _("SOCIALIST REPUBLIC OF VIETNAM"),
@@ -243,6 +236,18 @@ def _heading_block(document, settings):
     )
     motto = _para(right, align=WD_ALIGN_PARAGRAPH.CENTER, after=4)
     _run(motto, _("Independence - Freedom - Happiness"), size=13, bold=True, underline=True)
+    _para(right, date_line(settings), size=13, italic=True, align=WD_ALIGN_PARAGRAPH.CENTER)
+
+
+def number_line(settings):
+    """Return the report's number line ("Số: 12/BC-MTTQ"; blank room for the number if none)."""
+    number = settings.number or "\u2003\u2003"
+    suffix = f"BC-{settings.abbreviation}" if settings.abbreviation else "BC"
+    return _("No.: %(number)s/%(suffix)s", number=number, suffix=suffix)
+
+
+def date_line(settings):
+    """Return the place-and-date line ("Quận 10, ngày 01 tháng 12 năm 2026")."""
     day = settings.day
     line = _(
         "%(place)s, day %(day)s month %(month)s year %(year)s",
@@ -251,7 +256,7 @@ def _heading_block(document, settings):
         month=f"{day.month:02d}",
         year=day.year,
     )
-    _para(right, line.lstrip(", "), size=13, italic=True, align=WD_ALIGN_PARAGRAPH.CENTER)
+    return line.lstrip(", ")
 
 
 def _title(document, t):
@@ -266,6 +271,13 @@ def _title(document, t):
         align=WD_ALIGN_PARAGRAPH.CENTER,
         after=12,
     )
+    said = filters_said(t)
+    if said:
+        _para(document, said, italic=True)
+
+
+def filters_said(t):
+    """Return the sentence naming the filters a report counts under, or "" for the whole."""
     said = []
     if t.filters.ward:
         said.append(_("ward %(name)s", name=t.filters.ward.name))
@@ -277,8 +289,7 @@ def _title(document, t):
         said.append(_("from %(day)s", day=format_day(t.filters.start)))
     if t.filters.end:
         said.append(_("to %(day)s", day=format_day(t.filters.end)))
-    if said:
-        _para(document, _("Counting only: %(what)s.", what="; ".join(said)), italic=True)
+    return _("Counting only: %(what)s.", what="; ".join(said)) if said else ""
 
 
 def _overview(document, t, scope, wave=None):
@@ -289,19 +300,30 @@ def _overview(document, t, scope, wave=None):
         _("Responses counted: %(n)s.", n=_count(t.responses, t.k)[0]),
     )
     if wave is not None:
-        _para(document, _wave_said(wave, t), size=12, italic=True)
+        _para(document, wave_said(wave, t), size=12, italic=True)
     if t.k > 1:
-        _para(
-            document,
-            _(
-                "To protect respondents, counts from 1 to %(last)s are written “< %(k)s”, and "
-                "so is any figure from which one of them could be worked out.",
-                last=t.k - 1,
-                k=t.k,
-            ),
-            size=12,
-            italic=True,
-        )
+        _para(document, privacy_said(t), size=12, italic=True)
+    for header, rows, widths in rate_tables(t, scope, wave):
+        _table(document, header, rows, widths=widths)
+
+
+def privacy_said(t):
+    """Return the sentence saying how a report writes withheld counts."""
+    return _(
+        "To protect respondents, counts from 1 to %(last)s are written “< %(k)s”, and "
+        "so is any figure from which one of them could be worked out.",
+        last=t.k - 1,
+        k=t.k,
+    )
+
+
+def rate_tables(t, scope, wave=None):
+    """Return [(header, rows, widths)]: responses and response rates by ward, by organisation.
+
+    A cell is text (left-aligned) or a 1-tuple holding a figure (right-aligned); with an
+    earlier wave a last column gives its responses, withheld by its own rules.
+    """
+    tables = []
     parts = (
         ("ward", _("Ward"), t.wards, t.ward_totals),
         ("organisation", _("Organisation"), t.organisations, t.organisation_totals),
@@ -329,10 +351,11 @@ def _overview(document, t, scope, wave=None):
         if wave is not None:
             header.append(_("Earlier wave"))
             widths = (4.2, 2.4, 2.7, 2.4, 2.1, 2.6)
-        _table(document, header, rows, widths=widths)
+        tables.append((header, rows, widths))
+    return tables
 
 
-def _wave_said(wave, t):
+def wave_said(wave, t):
     """Return the sentence naming the earlier wave, its responses and the change."""
     return _(
         "Earlier wave: “%(title)s”, %(n)s responses (change %(change)s). Shares change in "
@@ -375,7 +398,7 @@ def _question(document, qt, t, number, settings, wave=None):
         document.add_picture(io.BytesIO(charts.png(qt, t.k)), width=Cm(15))
         document.paragraphs[-1].alignment = WD_ALIGN_PARAGRAPH.CENTER
     if qt.kind in WRITTEN_KINDS and settings.texts:
-        texts = _written(t, q, settings.texts)
+        texts = written_answers(t, q, settings.texts)
         if texts is None:
             _para(document, _("Written answers are withheld to protect respondents."), size=12)
         for text in texts or ():
@@ -396,7 +419,7 @@ def _earlier_said(pq, qt, wave):
     return said
 
 
-def _written(t, question, limit):
+def written_answers(t, question, limit):
     """Return up to `limit` written answers under the tally's filters, or None when withheld."""
     if t.k > 1 and t.responses is None:
         return None

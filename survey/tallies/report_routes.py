@@ -1,11 +1,16 @@
-"""The Word report's screens: its settings form, the .docx download, and each question's chart."""
+"""The reports' screens: the Word report's settings form and .docx, the printable A4 report, charts.
+
+The printable page and the Word file say the same: issuing unit, title, rates by ward and
+organisation, each question's table and chart, hotspots, written answers, recipients and
+signature, from the same settings (`report.read_settings`) and the same helpers.
+"""
 
 from flask import Response, render_template, request
 from playhouse.flask_utils import get_object_or_404
 from werkzeug.datastructures import MultiDict
 
 from survey.downloads import download
-from survey.models import Question
+from survey.models import Question, utcnow
 from survey.security import VIEWER, access, organisation_scope, questionnaire_or_404
 from survey.tallies import bp, charts, hotspots, report, waves
 from survey.tallies.counting import parse_filters, tally
@@ -48,6 +53,35 @@ def report_form(slug):
         questionnaire=questionnaire,
         form=ReportForm(defaults),
         params=filters.params(),
+    )
+
+
+@bp.route("/questionnaires/<slug>/report", endpoint="report")
+@access(VIEWER)
+def printable(slug):
+    """Show the printable A4 report (the Word report's content; settings as its GET parameters)."""
+    questionnaire = questionnaire_or_404(slug)
+    filters = parse_filters(request.args, organisation_scope(), questionnaire)
+    settings = report.read_settings(request.args)
+    t = tally(questionnaire, filters)
+    wave = waves.compare(questionnaire, t, filters)
+    texts = {
+        qt.key: report.written_answers(t, qt.question, settings.texts)
+        for qt in t.questions
+        if qt.kind in report.WRITTEN_KINDS and settings.texts
+    }
+    return render_template(
+        "tallies/report.html",
+        t=t,
+        params=filters.params(),
+        now=utcnow(),
+        wave=wave,
+        settings=settings,
+        report=report,
+        rates=report.rate_tables(t, filters.scope, wave),
+        hotspots=report_hotspots(questionnaire, filters),
+        hotspot_k=max(hotspots.HOTSPOT_K, t.k),
+        texts=texts,
     )
 
 

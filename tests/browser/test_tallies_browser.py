@@ -1,11 +1,15 @@
 """The tally page and report in Debian's Chromium: phone and desktop layout, refresh, PDF print."""
 
+import copy
 import time
 
+import pypdfium2 as pdfium
 import pytest
 
 from survey.models import Organisation, Ward
+from survey.questionnaires.file_format import import_questionnaire
 from tests.helpers import make_user, store_answers
+from tests.test_hotspots import FILE, HOT, fill
 
 pytestmark = pytest.mark.browser
 
@@ -102,4 +106,56 @@ def test_report_prints_to_pdf(open_page, server, tally_sample, shot, keep):
     assert pages >= 2, pages
     assert shot(page, "report-print").stat().st_size > 5000
     keep("report.pdf", pdf)
+    assert not errors, errors
+
+
+def pdf_texts(pdf):
+    """Return each page's text, without white space (PDFium breaks lines inside words)."""
+    with pdfium.PdfDocument(pdf) as document:
+        return [
+            "".join(page.get_textpage().get_text_range().replace("\ufffe", "").split())
+            for page in document
+        ], [page.get_size() for page in document]
+
+
+def test_printable_report_prints_the_word_content_on_numbered_a4_pages(
+    open_page, server, app, network, keep
+):
+    """Printed by Chromium at A4: the official header on page 1, hotspots, a written answer,
+    recipients and signature, and each page from the second numbered at its top."""
+    Ward.create(code="P3", name="Phường 3")
+    Ward.create(code="P4", name="Phường 4")
+    data = copy.deepcopy(FILE)
+    data["questions"].append({"key": "note", "kind": "longtext", "prompt": "Góp ý"})
+    hot = import_questionnaire(data)
+    fill(app, hot, HOT)
+    with app.test_request_context():  # five written answers in one group: k = 5 lets them show
+        for i in range(5):
+            answers = {"agree": "yes", "topics": ["roads"], "note": f"Cần thêm đèn chiếu sáng {i}"}
+            store_answers(hot, Ward.get(code="P2"), Organisation.get(code="DOAN"), answers)
+    page, errors = open_page(1280, 900)
+    settings = "issuer=Ban+Dân+vận&signer=Nguyễn+Văn+A&signer_title=Trưởng+ban&number=7"
+    page.goto(server + "/questionnaires/hot/report?recipients=Lưu+VT&" + settings)
+    page.emulate_media(media="print")
+    pdf = keep("report-official.pdf", page.pdf(format="A4", prefer_css_page_size=True))
+    texts, sizes = pdf_texts(str(pdf))
+    assert len(texts) >= 2, len(texts)
+    assert all(abs(w - 595.3) < 1.5 and abs(h - 841.9) < 1.5 for w, h in sizes), sizes
+    first, every = texts[0], "".join(texts)
+    for needle in ("BANDÂNVẬN", "Số:7/BC", "CỘNGHÒAXÃHỘICHỦNGHĨAVIỆTNAM", "BÁOCÁO"):
+        assert needle in first, needle
+    for needle in (
+        "I.SỐPHIẾUVÀTỶLỆTRẢLỜI",
+        "III.ĐIỂMNÓNG",
+        "Phường1·ỦybanMTTQ",
+        "Cầnthêmđènchiếusáng",
+        "Nơinhận:",
+        "-LưuVT;",
+        "TRƯỞNGBAN",
+        "NguyễnVănA",
+    ):
+        assert needle in every, needle
+    assert not first.startswith("1")  # the first page carries no number, as in the Word file
+    for number, text in enumerate(texts[1:], start=2):
+        assert text.startswith(str(number)), (number, text[:20])
     assert not errors, errors
