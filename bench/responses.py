@@ -45,23 +45,15 @@ BARE = (
 
 def spec():
     """Return a 10-question questionnaire: 6 single, 2 multi, a scale and a text."""
+    kinds = [("single", "Câu hỏi", 4)] * 6 + [("multi", "Nhiều lựa chọn", 5)] * 2
     questions = [
         {
-            "key": f"s{i}",
-            "kind": "single",
-            "prompt": f"Câu hỏi {i}",
-            "choices": [{"key": f"c{j}", "label": f"Lựa chọn {j}"} for j in range(4)],
+            "key": f"{kind[0]}{i}",
+            "kind": kind,
+            "prompt": f"{prompt} {i}",
+            "choices": [{"key": f"c{j}", "label": f"Lựa chọn {j}"} for j in range(n)],
         }
-        for i in range(6)
-    ]
-    questions += [
-        {
-            "key": f"m{i}",
-            "kind": "multi",
-            "prompt": f"Nhiều lựa chọn {i}",
-            "choices": [{"key": f"c{j}", "label": f"Mục {j}"} for j in range(5)],
-        }
-        for i in range(2)
+        for i, (kind, prompt, n) in enumerate(kinds)
     ]
     questions += [
         {"key": "sc", "kind": "scale", "prompt": "Hài lòng", "min": 1, "max": 5},
