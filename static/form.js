@@ -44,6 +44,10 @@
         shown[el.dataset.key] = true;
         chosen[el.dataset.key] = checkedValues(el);
       }
+      // A “Khác (ghi rõ)” text box shows only while its choice is picked.
+      all(".other-text", el).forEach(function (box) {
+        box.hidden = checkedValues(el).indexOf(box.getAttribute("data-other-of")) < 0;
+      });
     });
   }
 

@@ -194,7 +194,8 @@ def test_tallies_workbook_has_breakdowns_and_suppression(app, tally_sample, logi
     assert book.sheetnames == ["Summary", "By ward", "By organisation", "Ward × organisation"]
     summary = list(book["Summary"].iter_rows(values_only=True))
     agree = [r for r in summary if r[0] == "agree"]
-    assert [(r[6], r[8]) for r in agree] == [("yes", 4), ("no", 2)]
+    assert summary[1][3:7] == ("answered", "skipped", "not_asked", "mean")
+    assert [(r[7], r[9]) for r in agree] == [("yes", 4), ("no", 2)]
     by_org = list(book["By organisation"].iter_rows(values_only=True))
     assert ("topics", "safety", "MTTQ", "Ủy ban MTTQ", 2, 0, 0.0) in by_org
     cross = list(book["Ward × organisation"].iter_rows(values_only=True))
@@ -207,8 +208,8 @@ def test_tallies_workbook_has_breakdowns_and_suppression(app, tally_sample, logi
     )
     summary = list(book["Summary"].iter_rows(values_only=True))
     assert "counts from 1 to 2" in summary[0][0].lower()
-    assert [(r[6], r[8]) for r in summary if r[0] == "agree"] == [("yes", None), ("no", None)]
-    assert [(r[6], r[8]) for r in summary if r[0] == "score"][1] == ("2", 0)
+    assert [(r[7], r[9]) for r in summary if r[0] == "agree"] == [("yes", None), ("no", None)]
+    assert [(r[7], r[9]) for r in summary if r[0] == "score"][1] == ("2", 0)
     cross = list(book["Ward × organisation"].iter_rows(values_only=True))
     assert cross[1] == ("P1", None, None, 3)
 

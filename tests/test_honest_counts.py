@@ -1,8 +1,9 @@
 """Honest counts: "not asked" apart from "skipped", and number ranges that end at the maximum."""
 
 import copy
+import re
 
-from survey.models import Organisation, Ward
+from survey.models import Collaborator, Organisation, Ward
 from survey.questionnaires.file_format import import_questionnaire
 from survey.tallies.counting import tally
 from tests.helpers import SAMPLE, store_answers
@@ -81,3 +82,17 @@ def test_skipped_when_asked_and_left_blank(app, sample, network):
     with app.test_request_context():
         why = question(tally(q), "why")
     assert (why.answered, why.skipped, why.not_asked) == (1, 1, 1)
+
+
+def test_rates_page_explains_answers_from_posters_and_the_open_link(app, tally_sample, login):
+    """Tallies' 7 responses and the rates' 1 / 4 agree visibly: 1 personal, 6 open-link."""
+    from tests.test_respond import send
+
+    alice = Collaborator.get(Collaborator.name == "CTV P1 MTTQ")
+    client = login("coordinator")
+    assert send(client, f"/c/{alice.token}/sample", {"agree": "yes"}).status_code == 303
+    page = client.get("/network/rates/sample?by=ward").get_data(as_text=True)
+    assert "1 / 4" in page
+    note = re.search(r'<p class="muted" id="channels">(.*?)</p>', page, re.DOTALL).group(1)
+    assert "tính 7 phiếu trả lời: 1 phiếu qua liên kết cá nhân và 6 phiếu qua áp phích" in note
+    assert client.get("/api/v1/questionnaires/sample/tallies").get_json()["responses"] == 7

@@ -33,6 +33,7 @@ WORDS = {
     "organisation.rename": _l("%(who)s renamed the organisation %(target)s"),
     "organisation.deactivate": _l("%(who)s stopped using the organisation %(target)s"),
     "organisation.reactivate": _l("%(who)s brought back the organisation %(target)s"),
+    "organisation.contact": _l("%(who)s changed the contact line of the organisation %(target)s"),
     "collaborator.create": _l("%(who)s added the collaborator %(target)s"),
     "collaborator.update": _l("%(who)s changed the details of the collaborator %(target)s"),
     "collaborator.deactivate": _l("%(who)s deactivated the collaborator %(target)s"),
@@ -114,6 +115,9 @@ WORDS = {
     ),
     "response.test_clear": _l(
         "%(who)s cleared the test answers of the questionnaire “%(questionnaire)s”"
+    ),
+    "export_job.create": _l(
+        "%(who)s asked for a file of the answers of the questionnaire “%(questionnaire)s”"
     ),
 }
 # An action no entry above words yet (another feature's new one): still a sentence.
@@ -249,7 +253,7 @@ def _place(action, target):
         return parts[0], parts[1], parts[2]
     if kind == "response":  # questionnaire/response id, or the questionnaire alone
         return target.partition("/")[0], None, None
-    if kind in ("questionnaire", "responses", "reminder"):
+    if kind in ("questionnaire", "responses", "reminder", "export_job"):
         return target, None, None
     return None, None, None
 

@@ -7,7 +7,7 @@ read, never responses, so nothing here can tie an anonymous response to a person
 from peewee import JOIN, fn
 
 from survey.db import vietnamese
-from survey.models import Collaborator, Organisation, Receipt, Ward
+from survey.models import Collaborator, Organisation, Receipt, Response, Ward
 
 BY = {"ward": (Ward, Collaborator.ward), "organisation": (Organisation, Collaborator.organisation)}
 
@@ -84,6 +84,24 @@ def totals(groups):
         "expected": sum(g["expected"] for g in groups),
         "answered": sum(g["answered"] for g in groups),
     }
+
+
+def channels(questionnaire, organisation_scope=None):
+    """Return how the counted responses came: {"responses", "personal", "open"}, or None.
+
+    Personal links count in a collaborator's rate; posters and the open link (and made-up
+    responses) count in the tallies only, which is why "3 answers" there can sit beside
+    "2 / 31" here. None for an anonymous questionnaire, whose responses name nobody.
+    """
+    if questionnaire.anonymous:
+        return None
+    query = Response.select(fn.COUNT(Response.id), fn.COUNT(Response.collaborator)).where(
+        (Response.questionnaire == questionnaire.id) & (Response.state == Response.COUNTED)
+    )
+    if organisation_scope is not None:
+        query = query.where(Response.organisation == organisation_scope)
+    responses, personal = query.tuples().get()
+    return {"responses": responses, "personal": personal, "open": responses - personal}
 
 
 def percent(answered, expected):

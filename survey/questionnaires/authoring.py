@@ -581,7 +581,10 @@ def create_question(user, questionnaire, values, choices=()):
         "choices": [{"key": k, "label": label} for k, label in choices]
         if values["kind"] in CHOICE_KINDS
         else [],
+        **_options(values),
     }
+    if values.get("add_other") and values["kind"] in CHOICE_KINDS:
+        item["choices"].append(_other_item(item["choices"]))
     _check_item(item)
     if show_if[0]:
         item["show_if"] = {"question": show_if[0], "choice": show_if[1]}
@@ -590,6 +593,28 @@ def create_question(user, questionnaire, values, choices=()):
         _touch(questionnaire)
         _record(user, "question.create", f"{questionnaire.slug}/{question.key}", **item)
     return question
+
+
+def _options(values):
+    """Return a question's builder options (scale end labels, picks), None where not set.
+
+    Only a scale keeps end labels and only a multiple choice its picks: the fields of another
+    kind are hidden on the page, so what they still hold is dropped rather than refused.
+    """
+    kind = values.get("kind")
+    return {
+        "low_label": values.get("low_label") if kind == "scale" else None,
+        "high_label": values.get("high_label") if kind == "scale" else None,
+        "min_picks": values.get("min_picks") if kind == "multi" else None,
+        "max_picks": values.get("max_picks") if kind == "multi" else None,
+    }
+
+
+def _other_item(choices):
+    """Return the “Khác (ghi rõ)” choice that ends a new question's choices (file shape)."""
+    label = _("Other (please specify)")
+    key = make_key(label, {c["key"] for c in choices})
+    return {"key": key, "label": label, "other": True}
 
 
 def _check_label(label):
@@ -645,6 +670,7 @@ def update_question(user, question, values):
         "maximum": maximum,
         "show_if_question": show_if[0],
         "show_if_choice": show_if[1],
+        **_options(values),
     }
     kept = question.ordered_choices() if values["kind"] in CHOICE_KINDS else []
     _check_item(
@@ -656,6 +682,7 @@ def update_question(user, question, values):
             "min": minimum,
             "max": maximum,
             "choices": [{"key": c.key, "label": c.label} for c in kept],
+            **_options(values),
         },
         choices_given=bool(kept),
     )
@@ -759,8 +786,11 @@ def move_question(user, question, direction):
 # --- Choices ---
 
 
-def create_choice(user, question, key, label):
-    """Add a choice at the end of a single/multi question (always allowed)."""
+def create_choice(user, question, key, label, other=False):
+    """Add a choice at the end of a single/multi question (always allowed).
+
+    `other` makes it a “Khác (ghi rõ)” choice, whose pick asks for a written answer.
+    """
     if question.kind not in CHOICE_KINDS:
         raise Refused(_("Only one-choice and several-choices questions have choices."))
     used = {c.key for c in question.choices}
@@ -776,9 +806,11 @@ def create_choice(user, question, key, label):
         Choice.select(fn.MAX(Choice.position)).where(Choice.question == question).scalar() or 0
     ) + 1
     with database.atomic():
-        choice = Choice.create(question=question, key=key, label=label, position=position)
+        choice = Choice.create(
+            question=question, key=key, label=label, position=position, other=bool(other)
+        )
         _touch(question.questionnaire)
-        _record(user, "choice.create", _choice_target(choice), label=label)
+        _record(user, "choice.create", _choice_target(choice), label=label, other=bool(other))
     return choice
 
 
@@ -795,8 +827,11 @@ def _choice_target(choice):
     return f"{choice.question.questionnaire.slug}/{choice.question.key}/{choice.key}"
 
 
-def update_choice(user, choice, key, label):
-    """Relabel a choice; its key may change only while nothing is answered."""
+def update_choice(user, choice, key, label, other=None):
+    """Relabel a choice; its key may change only while nothing is answered.
+
+    `other` (None: unchanged) makes it a “Khác (ghi rõ)” choice or a plain one.
+    """
     question = choice.question
     _check_label(label)
     _check_label_unique(question, label, choice.id)
@@ -807,10 +842,11 @@ def update_choice(user, choice, key, label):
         _check_choice_keys([key])
         if question.choices.where((Choice.key == key) & (Choice.id != choice.id)).exists():
             raise Refused(_("Another choice already has the key %(key)s.", key=key), "key")
-    changed = _changes(choice, {"key": key, "label": label})
+    other = choice.other if other is None else bool(other)
+    changed = _changes(choice, {"key": key, "label": label, "other": other})
     old_target, old_key = _choice_target(choice), choice.key
     with database.atomic():
-        choice.key, choice.label = key, label
+        choice.key, choice.label, choice.other = key, label, other
         choice.save()
         if key != old_key:  # only before answers: keep show_if references pointing here
             _rename_in_concern(question, old_key, key)
@@ -829,6 +865,17 @@ def _refuse_last_choice(choice):
     others = choice.question.choices.where((Choice.id != choice.id) & ~Choice.hidden)
     if not others.exists():
         raise Refused(_("A choice question keeps at least one choice."))
+    question, left = choice.question, others.count()
+    picks = max(question.min_picks or 0, question.max_picks or 0)
+    if picks > left:
+        raise Refused(
+            _(
+                "This question lets people pick up to %(n)s choices: lower its numbers of "
+                "picks first, or %(left)s choices would be left.",
+                n=picks,
+                left=left,
+            )
+        )
 
 
 def delete_choice(user, choice):

@@ -55,6 +55,19 @@ def a_number(form, field):
         raise ValidationError(str(error)) from None
 
 
+def a_whole_number(form, field):
+    """Check an optional whole number of at least 0 (a count of picks)."""
+    text = (field.data or "").strip()
+    if text and not (text.isascii() and text.isdigit() and len(text) <= 4):
+        raise ValidationError(_l("Enter a whole number, such as 2."))
+
+
+def _whole(text):
+    """Return a checked whole-number field's value, or None when empty."""
+    text = (text or "").strip()
+    return int(text) if text else None
+
+
 class QuestionnaireForm(FlaskForm):
     """A questionnaire's settings: wording, address, lifecycle, privacy and targets."""
 
@@ -176,6 +189,17 @@ class QuestionForm(FlaskForm):
     minimum = StringField(_l("Minimum"), validators=[a_number])
     maximum = StringField(_l("Maximum"), validators=[a_number])
     show_if = SelectField(_l("Show only if"), default="", invalid_choice_message=CHOICE)
+    low_label = StringField(
+        _l("Label of the lowest value"),
+        validators=[Length(max=500, message=_l("At most 500 characters."))],
+    )
+    high_label = StringField(
+        _l("Label of the highest value"),
+        validators=[Length(max=500, message=_l("At most 500 characters."))],
+    )
+    min_picks = StringField(_l("Fewest choices"), validators=[a_whole_number])
+    max_picks = StringField(_l("Most choices"), validators=[a_whole_number])
+    add_other = BooleanField(_l("End with a “Khác (ghi rõ)” choice (other, please specify)"))
     choices = TextAreaField(
         _l("Choices, one per line (optionally “key = label”)"),
         validators=[Length(max=10000, message=_l("At most 10000 characters."))],
@@ -215,6 +239,11 @@ class QuestionForm(FlaskForm):
             "minimum": parse_number(self.minimum.data),
             "maximum": parse_number(self.maximum.data),
             "show_if": show_if,
+            "low_label": (self.low_label.data or "").strip() or None,
+            "high_label": (self.high_label.data or "").strip() or None,
+            "min_picks": _whole(self.min_picks.data),
+            "max_picks": _whole(self.max_picks.data),
+            "add_other": self.add_other.data,
         }
 
 
@@ -236,6 +265,7 @@ class ChoiceForm(FlaskForm):
             Length(max=500, message=_l("At most 500 characters.")),
         ],
     )
+    other = BooleanField(_l("Other, please specify: picking it asks for a written answer"))
 
 
 class DuplicateForm(FlaskForm):

@@ -3,7 +3,7 @@
 from flask import Blueprint
 
 from survey.extensions import limiter
-from survey.respond.rules import scale_bounds
+from survey.respond.rules import picks_hint, scale_bounds
 from survey.security import public_limit
 
 bp = Blueprint("respond", __name__)
@@ -11,5 +11,6 @@ bp = Blueprint("respond", __name__)
 limiter.shared_limit(public_limit, scope="phone")(bp)
 # The questions partial needs it, and the authoring preview includes that partial too.
 bp.add_app_template_global(scale_bounds)
+bp.add_app_template_global(picks_hint)
 
 from survey.respond import offline, routes  # noqa: F401  (the views register on bp)

@@ -220,6 +220,7 @@ class QuestionTally:
     mean: float | None = None
     rows: list = field(default_factory=list)
     not_asked: int | None = 0  # kept from the question by skip logic: neither answered nor skipped
+    others: list = field(default_factory=list)  # labels of its “Khác (ghi rõ)” choices
 
     @property
     def key(self):
@@ -423,7 +424,8 @@ def _scale_columns(question, observed):
     """Return a scale's values min..max (plus any answered outside, after a bound was edited)."""
     low, high = scale_bounds(question)
     values = sorted(set(range(low, high + 1)) | {int(v) for v in observed})
-    return [(v, str(v), str(v), False) for v in values]
+    ends = {low: question.low_label, high: question.high_label}  # words the builder gave
+    return [(v, str(v), f"{v} – {ends[v]}" if ends.get(v) else str(v), False) for v in values]
 
 
 def _conditions(questions, columns):
@@ -497,6 +499,7 @@ class _Counter:
         self.cells, self.lines = {}, []
         self.columns = {}  # question id -> list of (cell id, key, label, hidden)
         self.conditions = {}  # question id -> (show_if question id, choice id)
+        self.others = {}  # question id -> labels of its “Khác (ghi rõ)” choices
         self.sums = {}  # (question id, group) -> (count, sum) of numbers
         self.bins = {}  # number question id -> (start, width, last index) of its ranges
         self.cross_withheld = False  # a breakdown by a question that had to be withheld whole
@@ -731,6 +734,8 @@ class _Counter:
                 .order_by(Choice.position, Choice.id)
             ):
                 self.columns[c.question_id].append((c.id, c.key, c.label, c.hidden))
+                if c.other:  # “Khác (ghi rõ)”: its texts are listed like a text question's
+                    self.others.setdefault(c.question_id, []).append(c.label)
         self.conditions = _conditions(self.counted, self.columns)
         bins = {}
         for q in self.counted:
@@ -905,6 +910,7 @@ class _Assembler:
             columns.append(Column(key, label, hidden, count, _percent(count, answered)))
         qt = QuestionTally(q, answered, self.get("skipped", q.id, g), columns)
         qt.not_asked = self.get("not_asked", q.id, g)
+        qt.others = self.c.others.get(q.id, [])
         if q.kind in ("scale", "number"):
             qt.mean = self.mean(q, g)
         qt.rows = [self.group_row(q, row) for row in self.c.groups]

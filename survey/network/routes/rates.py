@@ -31,4 +31,5 @@ def rates_page(slug):
         total=rates.totals(groups),
         percent=rates.percent,
         waiting=list(rates.not_answered(questionnaire, scope)),
+        channels=rates.channels(questionnaire, scope),
     )

@@ -56,6 +56,10 @@ def question_data(question):
         "minimum": _bound(question.minimum),
         "maximum": _bound(question.maximum),
         "show_if": show_if,
+        "low_label": question.low_label or "",
+        "high_label": question.high_label or "",
+        "min_picks": "" if question.min_picks is None else str(question.min_picks),
+        "max_picks": "" if question.max_picks is None else str(question.max_picks),
     }
 
 
@@ -188,7 +192,11 @@ def add_choice(slug, key):
         return render_question(questionnaire, question, new_choice=form, status=422)
     try:
         authoring.create_choice(
-            current_user, question, (form.key.data or "").strip(), form.label.data.strip()
+            current_user,
+            question,
+            (form.key.data or "").strip(),
+            form.label.data.strip(),
+            form.other.data,
         )
     except authoring.Refused as refused:
         attach(form, refused)
@@ -232,6 +240,7 @@ def edit_choice(slug, key, choice_key):
             choice,
             (form.key.data or "").strip() or choice.key,
             form.label.data.strip(),
+            form.other.data,
         ),
     )
 
