@@ -24,7 +24,7 @@ from survey.models import (
 )
 from survey.questionnaires.file_format import import_questionnaire
 from survey.respond.links import sign_group
-from tests.helpers import SAMPLE, make_user
+from tests.helpers import SAMPLE, make_user, store_answers
 
 KNOWN_KEYS = [
     "ward",
@@ -42,6 +42,7 @@ KNOWN_KEYS = [
     "_external",
     "_anchor",
     "csrf_token",
+    "show",
 ]
 NASTY = [
     "",
@@ -124,6 +125,8 @@ def world(app):
         clients[persona] = client
     with app.test_request_context():
         group = sign_group(ward, organisation)
+    store_answers(sample, ward, organisation, {"agree": "yes"}, None, person)
+    response = Response.get(Response.collaborator == person.id)  # the response list's pages
     real = {
         "slug": ["sample", "draft", "anon"],
         "token": [person.token],
@@ -137,6 +140,7 @@ def world(app):
         "group_id": [ward.id, organisation.id],
         "token_id": [1],
         "ending": ["csv", "xlsx"],
+        "response_id": [response.id],
     }
     assert sample.id is not None
     return clients, real
