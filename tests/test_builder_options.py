@@ -257,3 +257,17 @@ def test_builder_saves_scale_labels_and_toggles_other(options, login):
     assert re.search(r'name="other" value="y" checked', page)
     client.post(url, data={"key": "tv", "label": "Truyền hình"})
     assert Choice.get(Choice.key == "tv").other is False
+
+
+def test_fake_responses_keep_picks_and_write_beside_other(options):
+    """`survey fake-responses` answers within the picks and writes a text beside “Khác”."""
+    from survey.cli.fake import generate
+
+    assert generate(options, 40, seed=3) == 40
+    topics = Question.get(Question.key == "topics")
+    counts = {}
+    for a in Answer.select().where(Answer.question == topics.id):
+        counts[a.response_id] = counts.get(a.response_id, 0) + 1
+    assert counts and all(2 <= n <= 3 for n in counts.values())
+    written = Answer.select().where(Answer.choice.in_(Choice.select().where(Choice.other)))
+    assert written.count() and all(a.text for a in written)

@@ -96,3 +96,14 @@ def test_rates_page_explains_answers_from_posters_and_the_open_link(app, tally_s
     note = re.search(r'<p class="muted" id="channels">(.*?)</p>', page, re.DOTALL).group(1)
     assert "tính 7 phiếu trả lời: 1 phiếu qua liên kết cá nhân và 6 phiếu qua áp phích" in note
     assert client.get("/api/v1/questionnaires/sample/tallies").get_json()["responses"] == 7
+
+
+def test_rates_page_of_an_anonymous_questionnaire_gives_no_channel_counts(app, sample, login):
+    """Anonymous responses name nobody: the note explains without counting them live."""
+    from survey.models import Questionnaire
+
+    Questionnaire.update(anonymous=True).where(Questionnaire.id == sample.id).execute()
+    page = login("coordinator").get("/network/rates/sample?by=ward").get_data(as_text=True)
+    note = re.search(r'<p class="muted" id="channels">(.*?)</p>', page, re.DOTALL).group(1)
+    assert "áp phích và liên kết mở" in note and "theo từng đợt" in note
+    assert not re.search(r"\d", note)
