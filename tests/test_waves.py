@@ -165,6 +165,13 @@ def test_change_against_a_withheld_cell_is_withheld(app, network, login):
     )
 
 
+def test_printable_report_sets_the_earlier_wave_beside(waves, login):
+    """The printable page, like the Word file, names the earlier wave and the changes."""
+    html = login("viewer").get("/questionnaires/dot-2/report").get_data(as_text=True)
+    assert "Đợt trước: “Đợt 1”, 12 phiếu trả lời (thay đổi +8)" in html
+    assert "\u221226,7" in html and "\u22121,17" in html
+
+
 def test_word_report_sets_the_earlier_wave_beside(waves, login):
     """The Word report names the earlier wave and writes each share's change."""
     response = login("viewer").get("/questionnaires/dot-2/report.docx")
@@ -301,23 +308,29 @@ def test_deleting_the_earlier_wave_leaves_the_repeat_alone(app, network, login):
     assert all("previous" not in q for q in body["questions"])
 
 
-def test_hotspots_give_the_earlier_share(app, network, login):
-    """P1 × MTTQ: concern 70 % now (7 of 10), 20 % in the earlier wave."""
-    first = import_questionnaire(copy.deepcopy(WAVE))
+# P1 × MTTQ worries 70 % (14 of 20) in the repeat, 20 % everywhere in the earlier wave.
+HOT_NOW = {
+    ("P1", "MTTQ"): [("no", 3, 30)] * 14 + [("yes", 3, 30)] * 6,
+    ("P2", "MTTQ"): [("no", 3, 30)] * 2 + [("yes", 3, 30)] * 18,
+    ("P1", "DOAN"): [("no", 3, 30)] * 2 + [("yes", 3, 30)] * 18,
+    ("P2", "DOAN"): [("no", 3, 30)] * 2 + [("yes", 3, 30)] * 18,
+}
+HOT_BEFORE = {cell: [("no", 3, 30)] * 4 + [("yes", 3, 30)] * 16 for cell in HOT_NOW}
+
+
+@pytest.mark.parametrize("earlier_k, previous", [(0, 0.2), (25, None)])
+def test_hotspots_give_the_earlier_share(app, network, login, earlier_k, previous):
+    """The hotspot carries the earlier wave's share of the same group: 20 %, or withheld (None)
+    where the earlier wave's own k (25) withholds that group of 20."""
+    first = import_questionnaire({**copy.deepcopy(WAVE), "suppress_below": earlier_k})
     repeat = import_questionnaire(second())
-    hot = {
-        ("P1", "MTTQ"): [("no", 3, 30)] * 14 + [("yes", 3, 30)] * 6,
-        ("P2", "MTTQ"): [("no", 3, 30)] * 2 + [("yes", 3, 30)] * 18,
-        ("P1", "DOAN"): [("no", 3, 30)] * 2 + [("yes", 3, 30)] * 18,
-        ("P2", "DOAN"): [("no", 3, 30)] * 2 + [("yes", 3, 30)] * 18,
-    }
-    before = {cell: [("no", 3, 30)] * 4 + [("yes", 3, 30)] * 16 for cell in hot}
-    fill(first, before)
-    fill(repeat, hot)
-    body = login("viewer").get("/api/v1/questionnaires/dot-2/hotspots").get_json()
+    fill(first, HOT_BEFORE)
+    fill(repeat, HOT_NOW)
+    client = login("viewer")
+    body = client.get("/api/v1/questionnaires/dot-2/hotspots").get_json()
     spot = next(h for h in body if (h["ward"], h["organisation"]) == ("P1", "MTTQ"))
-    assert spot["share"] == 0.7 and spot["previous_share"] == 0.2
-    page = login("viewer", username="v2").get("/questionnaires/dot-2/tallies")
-    assert "+50" in page.get_data(as_text=True)
-    first_body = login("viewer", username="v3").get("/api/v1/questionnaires/dot-1/hotspots")
-    assert all("previous_share" not in h for h in first_body.get_json())
+    assert spot["share"] == 0.7 and spot["previous_share"] == previous
+    page = client.get("/questionnaires/dot-2/tallies").get_data(as_text=True)
+    assert ("+50" in page) is (previous is not None)
+    first_body = client.get("/api/v1/questionnaires/dot-1/hotspots").get_json()
+    assert all("previous_share" not in h for h in first_body)
