@@ -269,3 +269,34 @@ def test_bulk_load_and_first_request_refresh_statistics(app, tally_sample, login
     database.execute_sql("DELETE FROM sqlite_stat1")
     fake.generate(tally_sample, 10, seed=1)
     assert analysed()
+
+
+def test_running_job_page_shows_a_progress_bar_and_follows_itself(app, tally_sample, login):
+    """While running: a progress bar at the job's progress, a refresh, and no download link."""
+    from survey.models import User
+
+    client = login("viewer")
+    now = utcnow()
+    job = ExportJob.create(
+        user=User.get(User.username == "viewer-all").id,
+        questionnaire=tally_sample.id,
+        token="t" * 32,
+        kind="xlsx",
+        params="{}",
+        state=jobs.RUNNING,
+        progress=0.25,
+        rows=10,
+        file="",
+        error="",
+        created_at=now,
+        updated_at=now,
+    )
+    page = client.get(f"/questionnaires/sample/exports/{job.token}")
+    assert page.status_code == 200
+    assert '<progress value="0.250" max="1"' in page.text and 'http-equiv="refresh"' in page.text
+    assert "/file" not in page.text and "25%" in page.text
+    answer = client.get(
+        f"/questionnaires/sample/exports/{job.token}", headers={"Accept": "application/json"}
+    ).get_json()
+    assert answer == {"state": "running", "progress": 0.25, "download": None}
+    assert client.get(f"/questionnaires/sample/exports/{job.token}/file").status_code == 404

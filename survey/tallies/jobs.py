@@ -15,6 +15,7 @@ import fcntl
 import json
 import os
 import secrets
+import socket
 import subprocess
 import sys
 import time
@@ -135,9 +136,12 @@ class Progress:
 
 
 def _free_slot(path, name, slots):
-    """Take one of a machine's slots (a file lock held while the open file is), or None."""
+    """Take one of this machine's slots (a file lock held while the file is open), or None.
+
+    Named by host: machines sharing the export folder each keep their own slots.
+    """
     for n in range(slots):
-        handle = open(path / f"{name}-{n}.lock", "a+b")  # noqa: SIM115 (held while the work runs)
+        handle = open(path / f"{name}-{socket.gethostname()}-{n}.lock", "a+b")  # noqa: SIM115 (held while the work runs)
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             return handle
