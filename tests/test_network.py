@@ -98,6 +98,27 @@ def test_admin_manages_organisations_and_bad_input_changes_nothing(network, logi
     assert Organisation.select().count() == 3
     assert Organisation.get_by_id(org.id).name == "Ủy ban MTTQ"
     assert actions() == ["organisation.create"]
+
+
+def test_admin_gives_an_organisation_its_contact_for_new_cards(network, login):
+    """An organisation's contact is set on its edit form (audited); a control character is
+    refused with a message and changes nothing; a ward has no contact to set."""
+    client = login("admin")
+    org, ward = network["organisations"][0], network["wards"][0]
+    form = html_of(client.get(f"/network/organisations/{org.id}/rename"))
+    assert 'name="contact"' in form and "Contact for a new card" in form
+    assert 'name="contact"' not in html_of(client.get(f"/network/wards/{ward.id}/rename"))
+    url = f"/network/organisations/{org.id}/rename"
+    bad = client.post(url, data={"name": org.name, "contact": "Chị Lan\x07 0908"})
+    assert bad.status_code == 422 and "control or broken characters" in html_of(bad)
+    assert Organisation.get_by_id(org.id).contact == ""
+    saved = client.post(url, data={"name": org.name, "contact": "  Chị Lan, 0908 111 222 "})
+    assert saved.status_code == 302
+    assert Organisation.get_by_id(org.id).contact == "Chị Lan, 0908 111 222"
+    assert actions() == ["organisation.contact"]  # the name did not change: no rename
+    event = AuditEvent.get(AuditEvent.action == "organisation.contact")
+    assert event.target == "MTTQ" and "Chị Lan, 0908 111 222" in event.detail
+    assert "Chị Lan, 0908 111 222" in html_of(client.get("/network/organisations"))
     assert client.get("/network/provinces").status_code == 404
 
 

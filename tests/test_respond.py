@@ -7,7 +7,16 @@ import uuid
 
 import pytest
 
-from survey.models import Answer, Collaborator, Questionnaire, Receipt, Response, Ward, utcnow
+from survey.models import (
+    Answer,
+    Collaborator,
+    Organisation,
+    Questionnaire,
+    Receipt,
+    Response,
+    Ward,
+    utcnow,
+)
 from survey.questionnaires.file_format import import_questionnaire
 from survey.respond.links import sign_group
 from tests.helpers import SAMPLE
@@ -89,6 +98,52 @@ def test_rotated_token_old_link_404(client, sample, alice):
     alice.rotate_token()
     assert client.get(f"/c/{old}").status_code == 404
     assert client.get(f"/c/{alice.token}").status_code == 200
+
+
+def phone_page(response):
+    """Return a phone page's text once checked to be the phone's own (no coordinator header)."""
+    assert 'class="phone"' in response.text and 'href="/login"' not in response.text
+    return response.text
+
+
+@pytest.mark.parametrize("how", ["rotated", "deactivated", "deactivated by hand"])
+def test_a_dead_card_is_a_plain_404_saying_whom_to_ask(client, app, sample, alice, how):
+    """Replaced or deactivated, the card answers 404 (never 410) on every phone path, with the
+    phone's own page naming its organisation and that organisation's contact, else the
+    district's; an unknown card names no organisation."""
+    old = alice.token
+    if how == "rotated":
+        alice.rotate_token()
+    else:
+        alice.active = False
+        alice.save()
+        if how == "deactivated":
+            alice.retire_token()
+    app.config["PHONE_CONTACT"] = "Ban Dân vận, 028 3864 0000"
+    for path in (f"/c/{old}", f"/c/{old}/sample"):  # its thanks page lives on for the grace
+        page = client.get(path)
+        assert page.status_code == 404, path
+        text = phone_page(page)
+        assert "Ủy ban MTTQ" in text and "Ban Dân vận, 028 3864 0000" in text
+    Organisation.update(contact="Chị Lan, 0908 111 222").where(
+        Organisation.id == alice.organisation_id
+    ).execute()
+    text = phone_page(client.get(f"/c/{old}"))
+    assert "Chị Lan, 0908 111 222" in text and "028 3864 0000" not in text
+    unknown = client.get("/c/" + "Q" * 32)
+    assert unknown.status_code == 404
+    text = phone_page(unknown)
+    assert "Ủy ban MTTQ" not in text and "Ban Dân vận, 028 3864 0000" in text
+
+
+def test_other_phone_404s_are_the_phones_own_page(client, app, sample, alice):
+    """An unknown questionnaire, a tampered poster and a closed open link answer 404 with the
+    phone's page, not the coordinators' one."""
+    change(sample, open_link=False)
+    for path in ("/s/nope", f"/c/{alice.token}/nope", "/s/sample", "/s/sample/x.y"):
+        page = client.get(path)
+        assert page.status_code == 404, path
+        assert "sample" not in phone_page(page).lower().replace("/static", "")
 
 
 # ---- the form ----

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from survey.models import Questionnaire
+from survey.models import Organisation, Questionnaire
 from survey.respond import links
 from tests.helpers import make_user
 
@@ -104,6 +104,19 @@ def test_cards_copy_buttons_carry_each_personal_link(coordinator, network, app):
     assert set(printed) == expected and copy_links(text) == printed
     assert text.count("Liên hệ: 028 3864 0000") == 4 and text.count("BAN TUYÊN GIÁO") == 4
     assert "data-print" in text and "no-store" in reply.headers["Cache-Control"]
+
+
+def test_cards_and_posters_print_each_organisations_own_contact(coordinator, network, sample, app):
+    """An organisation with a contact of its own has it printed on its cards and posters; the
+    others keep the district's (PHONE_CONTACT)."""
+    app.config.update(PHONE_CONTACT="028 3864 0000")
+    Organisation.update(contact="Chị Lan, 0908 111 222").where(
+        Organisation.code == "MTTQ"
+    ).execute()
+    for path in ("/network/cards", "/network/posters/sample"):
+        text = coordinator.get(path).get_data(as_text=True)
+        assert text.count("Liên hệ: Chị Lan, 0908 111 222") == 2, path  # P1 and P2 of MTTQ
+        assert text.count("Liên hệ: 028 3864 0000") == 2, path  # P1 and P2 of Đoàn
 
 
 def test_collaborator_page_and_list_copy_personal_links(coordinator, network):

@@ -3,8 +3,9 @@
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import HiddenField, SelectChoice, SelectField, StringField
-from wtforms.validators import DataRequired, Length, Optional, Regexp
+from wtforms.validators import DataRequired, Length, Optional, Regexp, ValidationError
 
+from survey import text as text_rules
 from survey.fields import CHOICE, REQUIRED, code_choices
 from survey.i18n import lazy_gettext as _l
 
@@ -30,6 +31,30 @@ class GroupRenameForm(FlaskForm):
     """A ward's or organisation's new name."""
 
     name = StringField(_l("Name"), validators=GROUP_NAME_RULES)
+
+
+def one_plain_line(form, field):
+    """Refuse control, broken or direction-changing characters and line breaks in a text."""
+    if field.data and text_rules.has_refused(field.data, multiline=False):
+        raise ValidationError(_l("Remove the control or broken characters from this text."))
+
+
+class OrganisationEditForm(GroupRenameForm):
+    """An organisation's new name and whom its collaborators ask for a new card."""
+
+    contact = StringField(
+        _l("Contact for a new card"),
+        description=_l(
+            "A name and phone number, shown on its collaborators' cards and on the phone's page "
+            "for a card that no longer works. Empty: the district's contact."
+        ),
+        filters=[lambda value: value.strip() if isinstance(value, str) else value],
+        validators=[
+            Optional(),
+            Length(max=200, message=_l("At most 200 characters.")),
+            one_plain_line,
+        ],
+    )
 
 
 class CollaboratorForm(FlaskForm):

@@ -10,6 +10,7 @@ from werkzeug.datastructures import MultiDict
 
 from survey.i18n import gettext as _
 from survey.models import (
+    TOKEN_PATTERN,
     Collaborator,
     Questionnaire,
     Receipt,
@@ -44,14 +45,33 @@ def collaborator_or_404(token, grace=False):
         if collaborator is not None:
             collaborator.token = token  # in memory only: links on the page keep the old address
     if collaborator is None:
-        retired = Collaborator.by_retired_token(token)
-        page = render_template(
-            "respond/dead_card.html",
-            organisation=retired.organisation if retired is not None else None,
-            contact=current_app.config["PHONE_CONTACT"],
-        )
-        abort(make_response(page, 404))
+        abort(make_response(dead_card_page(former_holder(token)), 404))
     return collaborator
+
+
+def former_holder(token):
+    """Return whose card this was (replaced, or its holder deactivated), or None if unknown."""
+    holder = Collaborator.by_retired_token(token)
+    if holder is None and TOKEN_PATTERN.match(token):
+        # Deactivated without its link noted as retired (before migration 0009, or by hand).
+        holder = Collaborator.get_or_none((Collaborator.token == token) & ~Collaborator.active)
+    return holder
+
+
+def dead_card_page(holder=None):
+    """Render the phone's own page for a link that does not work (always a plain 404, known card
+    or not): whom to ask for a new card, with the holder's organisation's contact if known."""
+    organisation = holder.organisation if holder is not None else None
+    contact = (organisation.contact if organisation is not None else "") or current_app.config[
+        "PHONE_CONTACT"
+    ]
+    return render_template("respond/dead_card.html", organisation=organisation, contact=contact)
+
+
+@bp.errorhandler(404)
+def phone_not_found(error):
+    """Answer any other 404 of a phone page (questionnaire, open link, poster) the phone's way."""
+    return dead_card_page(), 404
 
 
 def receipts_of(collaborator):

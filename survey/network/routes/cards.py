@@ -103,13 +103,15 @@ def cards():
         abort(404)
     people = [(p, personal_link(p)) for p in sheet.people(form)]
     codes = qrcodes.card_svgs({p.id: link for p, link in people})
-    people = [(p, link, Markup(codes[p.id])) for p, link in people]
     with force_locale("vi"):  # collaborators read Vietnamese, whatever the coordinator's language
         card_help = _(
             "Scan this code with your phone's camera to open your questionnaires. "
             "Keep the card to yourself: it is your personal link."
         )
-        contact = contact_line()
+        people = [
+            (p, link, Markup(codes[p.id]), contact_line(p.organisation.contact))
+            for p, link in people
+        ]
     return private(
         Response(
             render_template(
@@ -117,7 +119,6 @@ def cards():
                 form=form,
                 people=people,
                 card_help=card_help,
-                contact=contact,
                 pagination=sheet,
                 filters=current_filters(),
             )
@@ -125,9 +126,10 @@ def cards():
     )
 
 
-def contact_line():
-    """Return the printed "Contact: …" line from PHONE_CONTACT, or "" when it is not set."""
-    contact = current_app.config.get("PHONE_CONTACT") or ""
+def contact_line(contact=""):
+    """Return the printed "Contact: …" line: an organisation's own contact, else PHONE_CONTACT;
+    "" when neither is set."""
+    contact = contact or current_app.config.get("PHONE_CONTACT") or ""
     return _("Contact: %(contact)s", contact=contact) if contact else ""
 
 
@@ -149,11 +151,12 @@ def posters(slug):
     """Show a printable poster per targeted ward × organisation, each with a signed open-link QR."""
     questionnaire = questionnaire_or_404(slug)
     items = []
-    if questionnaire.open_link:
-        for ward, organisation in poster_groups(questionnaire):
-            link = open_link(questionnaire, ward, organisation)
-            items.append((ward, organisation, link, Markup(qrcodes.svg(link))))
     with force_locale("vi"):  # residents read Vietnamese, whatever the coordinator's language
+        if questionnaire.open_link:
+            for ward, organisation in poster_groups(questionnaire):
+                link = open_link(questionnaire, ward, organisation)
+                qr = Markup(qrcodes.svg(link))
+                items.append((ward, organisation, link, qr, contact_line(organisation.contact)))
         text = {
             "lead": _("Your opinion counts"),
             "help": _(
@@ -163,7 +166,6 @@ def posters(slug):
             "closes": _("Answer by %(time)s", time=format_local(questionnaire.closes_at))
             if questionnaire.closes_at
             else "",
-            "contact": contact_line(),
         }
     return render_template(
         "network/posters.html", questionnaire=questionnaire, posters=items, poster_text=text

@@ -8,7 +8,7 @@ from survey.db import database
 from survey.i18n import gettext as _
 from survey.models import AuditEvent
 from survey.network import GROUP_KINDS, bp, wanted_active
-from survey.network.forms import GroupForm, GroupRenameForm
+from survey.network.forms import GroupForm, GroupRenameForm, OrganisationEditForm
 from survey.security import ADMIN, access
 
 
@@ -60,18 +60,28 @@ def group_rename(kind, group_id):
     """Give a ward or organisation a new name (its code, used in files and posters, stays)."""
     model = GROUP_KINDS[kind]
     group = get_object_or_404(model.select(), model.id == group_id)
-    form = GroupRenameForm(obj=group)
+    form = (OrganisationEditForm if kind == "organisations" else GroupRenameForm)(obj=group)
     if form.validate_on_submit():
         old, group.name = group.name, form.name.data.strip()
         with database.atomic():
             group.save(only=[model.name])
-            AuditEvent.record(
-                current_user,
-                f"{model._meta.table_name}.rename",
-                group.code,
-                f"{old} → {group.name}",
-            )
-        flash(_("Renamed %(code)s.", code=group.code), "success")
+            if old != group.name:
+                AuditEvent.record(
+                    current_user,
+                    f"{model._meta.table_name}.rename",
+                    group.code,
+                    f"{old} → {group.name}",
+                )
+            if "contact" in form and form.contact.data != group.contact:
+                old_contact, group.contact = group.contact, form.contact.data
+                group.save(only=[model.contact])
+                AuditEvent.record(
+                    current_user,
+                    "organisation.contact",
+                    group.code,
+                    f"{old_contact} → {group.contact}",
+                )
+        flash(_("Saved %(code)s.", code=group.code), "success")
         return redirect(url_for("network.groups", kind=kind))
     status = 422 if form.errors else 200
     return render_template(
