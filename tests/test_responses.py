@@ -171,6 +171,23 @@ def test_many_responses_each_take_one_off_the_receipt(admin, network):
     assert receipt_count(person) == 2
 
 
+def test_an_open_link_response_is_voided_and_restored_without_a_receipt(admin, network):
+    person = network["collaborators"][("P1", "MTTQ")]
+    send(admin, person)
+    store_answers(
+        Questionnaire.get(slug=SLUG),
+        Ward.get(code="P2"),
+        Organisation.get(code="DOAN"),
+        {"agree": "yes"},
+    )
+    anonymous_link = latest()
+    assert anonymous_link.collaborator_id is None
+    assert void(admin, anonymous_link).status_code == 302
+    assert answer_rows(Answer, anonymous_link.id) == [] and receipt_count(person) == 1
+    assert restore(admin, anonymous_link).status_code == 302
+    assert len(answer_rows(Answer, anonymous_link.id)) == 1 and receipt_count(person) == 1
+
+
 def test_void_needs_a_reason_and_a_counted_response(admin, network, app):
     app.config["BABEL_DEFAULT_LOCALE"] = "en"
     send(admin, network["collaborators"][("P1", "MTTQ")])
@@ -445,6 +462,8 @@ def test_voided_and_test_responses_count_in_no_figure(family, login, network, ap
         send_test(client, dict(FORM, note="thử"), ward="P1", organisation="MTTQ").status_code == 303
     )
     assert figures(client) == before
+    assert client.post(f"{PAGES}/test-answers/clear").status_code == 302
+    assert figures(client) == before  # deleting a test response takes nothing off either
 
     assert restore(client, response).status_code == 302
     assert figures(client) == with_it
