@@ -295,6 +295,10 @@ def test_repeat_as_a_new_wave_from_the_duplicate_screen(app, network, login):
     assert '"repeat_of": "dot-1"' in event.detail
     client.post("/questionnaires/dot-2/duplicate", data={"slug": "ban-sao", "title": "Bản sao"})
     assert Questionnaire.get(slug="ban-sao").repeat_of_id is None
+    client.post("/logout")  # another organisation's coordinator finds it on the preview
+    other = login("coordinator", Organisation.get(code="DOAN"))
+    preview = other.get("/questionnaires/dot-1/preview").get_data(as_text=True)
+    assert "/questionnaires/dot-1/duplicate?repeat=1" in preview
 
 
 def test_deleting_the_earlier_wave_leaves_the_repeat_alone(app, network, login):
