@@ -83,6 +83,7 @@ EXPECTED = {
     "questionnaires.delete_choice": COORDINATOR,
     "questionnaires.hide_choice": COORDINATOR,
     "questionnaires.move_choice": COORDINATOR,
+    "questionnaires.set_concern": COORDINATOR,
     "network.collaborators": COORDINATOR,
     "network.collaborator_create": COORDINATOR,
     "network.collaborator_edit": COORDINATOR,
@@ -331,6 +332,7 @@ CHANGES = {
     "questionnaires.delete_choice": {},
     "questionnaires.hide_choice": {"hidden": "1"},
     "questionnaires.move_choice": {"direction": "down"},
+    "questionnaires.set_concern": {"concern_choice": "no"},
     "questionnaires.preview": {  # a test answer
         "agree": "yes",
         "ward": "P1",
