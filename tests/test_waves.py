@@ -125,6 +125,8 @@ def test_tally_page_shows_the_change_in_points_and_means(waves, login):
     assert "\u22121,17" in page  # mean score 2,5 against 3,67
     assert page.count('class="num prev"') >= 4
     assert "Đợt trước không hỏi câu này theo cùng cách" in page  # the question "extra"
+    live = client.get("/questionnaires/dot-2/tallies/live").get_data(as_text=True)
+    assert "\u221226,7" in live  # the page's refresh keeps the earlier wave beside
 
 
 def test_earlier_wave_keeps_its_own_suppression(app, network, login):
