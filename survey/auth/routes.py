@@ -2,7 +2,7 @@
 
 from flask import flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user, logout_user
-from peewee import JOIN
+from peewee import JOIN, IntegrityError
 from playhouse.flask_utils import get_object_or_404, object_list
 
 from survey.auth import audit as audit_words
@@ -131,18 +131,23 @@ def create_user():
     """Create an account."""
     form = NewUserForm(organisations=Organisation.ordered())
     if form.validate_on_submit():
-        if User.name_taken(form.username.data):
+        user = None
+        if not User.name_taken(form.username.data):
+            try:
+                with database.atomic():
+                    user = User.create(
+                        username=form.username.data,
+                        role=form.role.data,
+                        organisation=_organisation_id(form.organisation.data),
+                        active=form.active.data,
+                        password_hash=hash_password(form.password.data),
+                    )
+                    AuditEvent.record(current_user, "user.create", user.username, user.role)
+            except IntegrityError:  # the same name, in any case, saved meanwhile (0013's index)
+                user = None
+        if user is None:
             form.username.errors.append(_("This username is already taken."))
         else:
-            with database.atomic():
-                user = User.create(
-                    username=form.username.data,
-                    role=form.role.data,
-                    organisation=_organisation_id(form.organisation.data),
-                    active=form.active.data,
-                    password_hash=hash_password(form.password.data),
-                )
-                AuditEvent.record(current_user, "user.create", user.username, user.role)
             flash(_("Account %(name)s created.", name=user.username))
             return redirect(url_for("auth.users"))
     status = 422 if request.method == "POST" else 200
