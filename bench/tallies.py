@@ -1,23 +1,33 @@
-"""Benchmark the tallies: 100,000 responses × 20 questions, tally time against a bare GROUP BY.
+"""Benchmark the tallies: responses × 20 questions, each request against a bare GROUP BY and DuckDB.
 
-    python bench/tallies.py [--responses 100000] [--sqlite PATH] [--postgres URL]
+    python bench/tallies.py [--responses 100000] [--sqlite PATH] [--postgres URL] [--no-sqlite]
+                            [--no-duckdb] [--export]
 
 Fills a fresh SQLite file (and the PostgreSQL database given, which it empties) with valid
-responses by bulk insert, then prints, on the same database in the same run: three bare
-GROUP BYs over the answers (BARE_QUERIES, the first the plain
+responses by bulk insert (SQLite: the running tallies' triggers fire on every row; PostgreSQL:
+triggers off for the load, a superuser's setting), counts the running tallies from every
+answer (`survey rebuild-tallies`, the work migration 0015 does on an existing database; timed),
+then prints, on the same database in the same run: three bare GROUP BYs over the answers
+(BARE_QUERIES, the first the plain
 `SELECT question_id, choice_id, COUNT(*) FROM answer WHERE questionnaire_id=? GROUP BY 1,2`),
-survey.tallies.counting.tally() without and with a breakdown (medians of several warm runs,
-all of them in turns, and the ratio to the fastest bare query), and the streamed CSV export's
-time and peak Python memory.
-Budget (DESIGN.md): a tally within 2× the bare query and under a second.
+and for each request of the tally API (REQUESTS: no filter, by ward, by organisation, a 30-day
+range; tally() and its JSON document) its time read from the running tallies and counted from
+the answers (RUNNING_TALLIES off, the method before 0015), against the fastest bare GROUP BY and
+against DuckDB running the same request's GROUP BY over a copy of the same answers (DUCK_QUERIES;
+`pip install -e '.[bench]'`; --no-duckdb to leave it out). Medians of several warm runs, all in
+turns. With --export, the streamed CSV export's time and peak Python memory.
+Budgets (DESIGN.md, issue 21): a tally within 2× the bare query and under a second; at 1M
+responses each request at or under DuckDB's time.
 """
 
 import argparse
 import datetime
+import json
 import os
 import random
 import resource
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -29,8 +39,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from survey import create_app
 from survey.db import database, is_sqlite, migrate
-from survey.models import Organisation, Question, Response, Ward
+from survey.i18n import to_utc
+from survey.models import Organisation, Question, Response, TallyAnswer, TallyAnswerDay, Ward
 from survey.questionnaires.file_format import import_questionnaire
+from survey.tallies import aggregates
 from survey.tallies.counting import Filters, tally
 from survey.tallies.exports import csv_stream, response_rows
 
@@ -72,7 +84,9 @@ def questionnaire_spec():
         "slug": "bench",
         "title": "Đo hiệu năng",
         "status": "open",
-        "anonymous": True,
+        # Not anonymous: an anonymous questionnaire still open publishes in batches, whose cut
+        # is a moment read from every response (counted from the answers, as before 0015).
+        "anonymous": False,
         "per_collaborator": "many",
         "questions": questions,
     }
@@ -107,6 +121,10 @@ def insert_rows(table, columns, rows):
     if is_sqlite():
         marks = ", ".join("?" * len(columns))
         cursor.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)
+    elif hasattr(cursor, "copy"):  # psycopg 3, which the app's pool prefers: COPY FROM STDIN
+        with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
     else:
         from psycopg2.extras import execute_values
 
@@ -152,6 +170,10 @@ def fill(questionnaire, n, seed=1):
                     for i, (c, t, num) in enumerate(answer_values(q, choices[q.id], rng))
                 )
         with database.atomic():
+            if not is_sqlite():
+                # PostgreSQL: triggers off for this bulk load (a superuser's session setting);
+                # the caller counts the running tallies from the loaded rows afterwards.
+                database.execute_sql("SET LOCAL session_replication_role = replica")
             insert_rows("response", RESPONSE_COLUMNS, responses)
             insert_rows("answer", ANSWER_COLUMNS, answers)
         total += len(answers)
@@ -215,7 +237,122 @@ def export_csv(questionnaire):
     return sum(len(chunk) for chunk in csv_stream(response_rows(questionnaire, Filters())))
 
 
-def measure(label, url, n):
+FIRST_DAY = datetime.date(2025, 7, 2)  # a 30-day range from the second local day of answers
+LAST_DAY = FIRST_DAY + datetime.timedelta(days=29)
+REQUESTS = {
+    "no filter": {},
+    "by ward": {"by": "ward"},
+    "by organisation": {"by": "organisation"},
+    "30 days": {"start": FIRST_DAY, "end": LAST_DAY},
+}
+# DuckDB's GROUP BY for each request over the same answers: the grain the tally adds up.
+DUCK_QUERIES = {
+    "no filter": "SELECT question_id, choice_id, number, COUNT(*), COUNT(*) FILTER (first_row) "
+    "FROM answer WHERE questionnaire_id = $q GROUP BY ALL",
+    "by ward": "SELECT question_id, ward_id, choice_id, number, COUNT(*), "
+    "COUNT(*) FILTER (first_row) FROM answer WHERE questionnaire_id = $q GROUP BY ALL",
+    "by organisation": "SELECT question_id, organisation_id, choice_id, number, COUNT(*), "
+    "COUNT(*) FILTER (first_row) FROM answer WHERE questionnaire_id = $q GROUP BY ALL",
+    "30 days": "SELECT question_id, choice_id, number, COUNT(*), COUNT(*) FILTER (first_row) "
+    "FROM answer WHERE questionnaire_id = $q AND submitted_at >= $lo AND submitted_at < $hi "
+    "GROUP BY ALL",
+}
+DUCK_COLUMNS = [
+    "questionnaire_id",
+    "question_id",
+    "ward_id",
+    "organisation_id",
+    "choice_id",
+    "number",
+    "first_row",
+    "submitted_at",
+]
+
+
+def range_moments():
+    """Return the UTC moments the 30-day range starts and ends at (as counting turns them)."""
+    midnight = datetime.datetime.combine(FIRST_DAY, datetime.time())
+    return to_utc(midnight), to_utc(midnight + datetime.timedelta(days=30))
+
+
+def api_document(app, questionnaire, request, running):
+    """Return the tally API's JSON for a request, from the running tallies or the answers."""
+    app.config["RUNNING_TALLIES"] = running
+    try:
+        return json.dumps(tally(questionnaire, Filters(**REQUESTS[request])).api())
+    finally:
+        app.config["RUNNING_TALLIES"] = True
+
+
+def duck_copy(questionnaire):
+    """Copy a questionnaire's answers into an in-memory DuckDB; return (connection, seconds)."""
+    import duckdb
+
+    started = time.perf_counter()
+    names = ", ".join(DUCK_COLUMNS)
+    select = f"SELECT {names} FROM answer WHERE questionnaire_id = {int(questionnaire.id)}"
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "answers.csv")
+        with open(path, "w") as out:
+            if is_sqlite():  # the sqlite3 shell writes CSV far faster than Python would
+                command = ["sqlite3", "-csv", database.obj.database, select]
+                subprocess.run(command, stdout=out, check=True)
+            else:
+                with database.obj.cursor().copy(f"COPY ({select}) TO STDOUT WITH CSV") as copy:
+                    out.writelines(bytes(data).decode() for data in copy)
+        con = duckdb.connect()
+        types = ["INTEGER"] * 5 + ["DOUBLE", "BOOLEAN", "TIMESTAMP"]
+        columns = ", ".join(f"'{n}': '{t}'" for n, t in zip(DUCK_COLUMNS, types))
+        con.execute(
+            f"CREATE TABLE answer AS SELECT * FROM read_csv('{path}', header = false, "
+            f"columns = {{{columns}}})"
+        )
+    return con, time.perf_counter() - started
+
+
+def duck_query(con, request, questionnaire):
+    """Run DuckDB's GROUP BY of one request; return its rows."""
+    lo, hi = range_moments()
+    params = {"q": questionnaire.id}
+    if "$lo" in DUCK_QUERIES[request]:
+        params.update(lo=lo, hi=hi)
+    return con.execute(DUCK_QUERIES[request], params).fetchall()
+
+
+def bare_range(questionnaire_id, question_ids):
+    """Run the bare GROUP BY of the 30-day request: the finest grain within the range."""
+    mark = database.obj.param
+    lo, hi = range_moments()
+    text = (
+        "SELECT question_id, ward_id, organisation_id, choice_id, number, COUNT(*) FROM answer "
+        f"WHERE question_id IN ({', '.join([mark] * len(question_ids))}) "
+        f"AND submitted_at >= {mark} AND submitted_at < {mark} GROUP BY 1, 2, 3, 4, 5"
+    )
+    return database.execute_sql(text, [*question_ids, lo, hi]).fetchall()
+
+
+def print_requests(label, medians, duck):
+    """Print each request's times: running tallies, from the answers, bare, DuckDB, ratios."""
+    fastest = min((n for n in medians if n.startswith("bare")), key=medians.get)
+    for name, median in medians.items():
+        if name.startswith(("bare", "30-day")):
+            print(f"[{label}] {name:<34} median {median * 1000:8.1f} ms")
+    print(f"[{label}] fastest bare GROUP BY: {fastest[len('bare GROUP BY ') :]}")
+    for request in REQUESTS:
+        running, counted = medians[f"running {request}"], medians[f"answers {request}"]
+        line = (
+            f"[{label}] API {request:<16} running tallies {running * 1000:7.1f} ms"
+            f" | from the answers {counted * 1000:7.1f} ms ({counted / running:5.1f}x slower)"
+            f" | ratio to bare {running / medians[fastest]:.3f}"
+        )
+        if request == "30 days":
+            line += f" (bare range query {medians['30-day range GROUP BY'] * 1000:.1f} ms)"
+        if duck:
+            line += f" | DuckDB {duck[request] * 1000:6.1f} ms, ratio {running / duck[request]:.2f}"
+        print(line)
+
+
+def measure(label, url, n, use_duck=True, export=False):
     """Fill one database and print every figure for it."""
     app = create_app({"DATABASE_URL": url, "TESTING": True})
     with app.app_context(), database.connection_context():
@@ -227,53 +364,69 @@ def measure(label, url, n):
         questionnaire = import_questionnaire(questionnaire_spec())
         started = time.perf_counter()
         rows = fill(questionnaire, n)
+        how = "triggers keeping the tallies" if is_sqlite() else "triggers off"
         print(
             f"[{label}] filled {n:,} responses, {rows:,} answers, "
             f"{Question.select().where(Question.questionnaire == questionnaire).count()} "
-            f"questions in {time.perf_counter() - started:.1f} s"
+            f"questions in {time.perf_counter() - started:.1f} s ({how})"
+        )
+        started = time.perf_counter()
+        aggregates.rebuild()  # what migration 0015 does on an existing database
+        print(
+            f"[{label}] counted the running tallies from every answer "
+            f"(rebuild-tallies, migration 0015's build) in {time.perf_counter() - started:.1f} s"
         )
         analyze()
+        print(
+            f"[{label}] running tallies: {TallyAnswer.select().count():,} rows, "
+            f"{TallyAnswerDay.select().count():,} day rows"
+        )
         ids = [q.id for q in Question.select().where(Question.questionnaire == questionnaire)]
+        # "by questionnaire" reads the whole table (no index leads with questionnaire_id): a
+        # few times the others, never the fastest; left out past 100,000 responses.
         runs = {
             f"bare GROUP BY {name}": lambda t=template: bare_sql(t, questionnaire.id, ids)
             for name, template in BARE_QUERIES.items()
+            if n <= 100_000 or name != "by questionnaire"
         }
-        runs.update(
-            {
-                "tally" + ("" if by is None else " by " + by): lambda by=by: tally(
-                    questionnaire, Filters(by=by)
+        runs["30-day range GROUP BY"] = lambda: bare_range(questionnaire.id, ids)
+        for request in REQUESTS:
+            for prefix, running in (("running", True), ("answers", False)):
+                runs[f"{prefix} {request}"] = lambda r=request, on=running: api_document(
+                    app, questionnaire, r, on
                 )
-                for by in (None, "ward", "organisation")
-            }
-        )
-        medians = interleaved(runs)
-        fastest = min((n for n in medians if n.startswith("bare")), key=medians.get)
-        for name, median in medians.items():
-            ratio = (
-                ""
-                if name.startswith("bare")
-                else (
-                    f"  ratio {median / medians[fastest]:.2f}× to the fastest bare GROUP BY "
-                    f"({fastest[len('bare GROUP BY ') :]})"
-                )
+        for request in REQUESTS:  # the same figures both ways, or the comparison means nothing
+            assert api_document(app, questionnaire, request, True) == api_document(
+                app, questionnaire, request, False
+            ), request
+        duck = {}
+        if use_duck:
+            con, seconds = duck_copy(questionnaire)
+            print(f"[{label}] DuckDB: answers copied in {seconds:.1f} s (not counted below)")
+            duck = interleaved(
+                {r: lambda r=r: duck_query(con, r, questionnaire) for r in DUCK_QUERIES}
             )
-            print(f"[{label}] {name:<31} median {median * 1000:7.1f} ms{ratio}")
-        one_ward = Ward.get(code="P4")
-        median, _ = timed(lambda: tally(questionnaire, Filters(ward=one_ward, by="organisation")))
-        print(f"[{label}] tally ward=P4 by organisation median {median * 1000:7.1f} ms")
-        started = time.perf_counter()
-        size = export_csv(questionnaire)
-        elapsed = time.perf_counter() - started
-        tracemalloc.start()
-        export_csv(questionnaire)
-        peak = tracemalloc.get_traced_memory()[1]
-        tracemalloc.stop()
-        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        print(
-            f"[{label}] CSV export {size / 1e6:.1f} MB in {elapsed:.2f} s; peak Python memory "
-            f"while streaming {peak / 1e6:.1f} MB (tracemalloc); process max RSS {rss:.0f} MB"
-        )
+            con.close()
+        print_requests(label, interleaved(runs), duck)
+        if export:
+            export_figures(label, questionnaire)
     database.obj.close_all()
+
+
+def export_figures(label, questionnaire):
+    """Print the streamed CSV export's time and peak Python memory."""
+    started = time.perf_counter()
+    size = export_csv(questionnaire)
+    elapsed = time.perf_counter() - started
+    tracemalloc.start()
+    export_csv(questionnaire)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(
+        f"[{label}] CSV export {size / 1e6:.1f} MB in {elapsed:.2f} s; peak Python memory "
+        f"while streaming {peak / 1e6:.1f} MB (tracemalloc); process max RSS {rss:.0f} MB"
+    )
 
 
 def reset_postgres(url):
@@ -294,16 +447,18 @@ def main():
     parser.add_argument("--sqlite", help="SQLite file to create (default: a temporary file)")
     parser.add_argument("--postgres", help="PostgreSQL URL of a database to EMPTY and fill")
     parser.add_argument("--no-sqlite", action="store_true", help="measure PostgreSQL only")
+    parser.add_argument("--no-duckdb", action="store_true", help="leave DuckDB out")
+    parser.add_argument("--export", action="store_true", help="measure the CSV export too")
     args = parser.parse_args()
     if not args.no_sqlite:
         with tempfile.TemporaryDirectory() as folder:
             path = Path(args.sqlite or os.path.join(folder, "bench.sqlite3"))
             for suffix in ("", "-wal", "-shm"):
                 Path(str(path) + suffix).unlink(missing_ok=True)
-            measure("sqlite", f"sqlite:///{path}", args.responses)
+            measure("sqlite", f"sqlite:///{path}", args.responses, not args.no_duckdb, args.export)
     if args.postgres:
         reset_postgres(args.postgres)
-        measure("postgresql", args.postgres, args.responses)
+        measure("postgresql", args.postgres, args.responses, not args.no_duckdb, args.export)
 
 
 if __name__ == "__main__":

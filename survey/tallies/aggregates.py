@@ -191,6 +191,8 @@ def rebuild():
     offset = int(zone().utcoffset(utcnow()).total_seconds() // 60)
     counted = (fn.COUNT(SQL("*")), fn.SUM(Case(None, [(Answer.first_row, 1)], 0)))
     with database.atomic():
+        if not is_sqlite():  # no answer may move its counts while they are counted again
+            database.execute_sql('LOCK TABLE "answer", "response" IN SHARE ROW EXCLUSIVE MODE')
         for model in (TallyAnswer, TallyAnswerDay, TallyResponse, TallyClock):
             model.delete().execute()
         TallyClock.create(id=1, zone=name, offset_minutes=offset)

@@ -229,6 +229,8 @@ def build(db, postgres):
 def up(migrator, db):
     """Create the tallies, their triggers, and build them from the answers already stored."""
     postgres = isinstance(db, PostgresqlDatabase)
+    if postgres:  # no answer may arrive between the build's snapshot and its triggers
+        db.execute_sql('LOCK TABLE "answer", "response" IN SHARE ROW EXCLUSIVE MODE')
     for model in MODELS:
         model._meta.without_rowid = not postgres and model is not TallyClock
     with db.bind_ctx(MODELS):
