@@ -1,10 +1,13 @@
 """Plain helpers and sample data the tests share; pytest fixtures live in the conftest files."""
 
 import datetime
+import os
 import re
+import shutil
 import time
 import uuid
 
+import pytest
 from werkzeug.datastructures import MultiDict
 from werkzeug.security import generate_password_hash
 
@@ -159,3 +162,14 @@ def wait_until(condition, timeout=10.0):
     while not (result := condition()) and time.monotonic() < deadline:
         time.sleep(0.1)
     return result
+
+
+def soffice():
+    """Return LibreOffice's command, or skip when it is not installed."""
+    found = shutil.which("soffice") or shutil.which("libreoffice")
+    if not found:
+        # Under CI the run installs it (.ci/run): missing there is a failure, never a skip.
+        if os.environ.get("CI") == "true":
+            pytest.fail("LibreOffice is not installed, and CI must open every export with it")
+        pytest.skip("LibreOffice is not installed (apt-get install libreoffice-calc-nogui)")
+    return found

@@ -8,7 +8,7 @@ import pypdfium2
 import pytest
 
 from survey.models import AuditEvent, Questionnaire
-from tests.helpers import store_answers
+from tests.helpers import soffice, store_answers
 
 
 def _text(document):
@@ -121,7 +121,7 @@ def test_report_docx_renders(login, tally_sample, tmp_path):
     path.write_bytes(client.get("/questionnaires/sample/report.docx").data)
     subprocess.run(
         [
-            "soffice",
+            soffice(),
             f"-env:UserInstallation=file://{tmp_path}/lo",
             "--headless",
             "--convert-to",
