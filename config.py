@@ -98,11 +98,13 @@ REPORT_CHART_FONT = ""
 
 # Exports (survey/tallies/jobs.py). A raw XLSX export of more responses than EXPORT_INLINE_ROWS
 # is prepared as a job in a process of its own, followed on a page with a progress bar; so is a
-# CSV export when EXPORT_STREAMS exports are already streaming on this machine (each holds a
-# worker to its last byte: keep it below the number of workers). At most EXPORT_JOBS jobs write
+# CSV export of more than EXPORT_STREAM_ROWS (it would outlast a worker's timeout), or when
+# EXPORT_STREAMS exports are already streaming on this machine (each holds a worker to its
+# last byte: keep it below the number of workers). At most EXPORT_JOBS jobs write
 # at once per machine, at nice EXPORT_NICE; their files stay EXPORT_KEEP_HOURS in EXPORT_FOLDER
 # (empty: `exports` in the instance folder; several machines: a folder they share).
 EXPORT_INLINE_ROWS = 20000
+EXPORT_STREAM_ROWS = 300000
 EXPORT_STREAMS = 1
 EXPORT_JOBS = 1
 EXPORT_NICE = 10

@@ -1,7 +1,7 @@
 """Benchmark the raw exports against the bare dump and the XLSX libraries alone, on the same rows.
 
     python bench/exports.py [--responses 100000,1000000] [--sqlite PATH] [--postgres URL]
-                            [--openpyxl-max 100000] [--phones SECONDS] [--fake N]
+                            [--openpyxl-max 100000] [--phones SECONDS] [--fake N] [--cases …]
 
 Fills each database (a SQLite file, kept between runs; the PostgreSQL database given, whose
 questionnaires named x<N> are kept too) with N responses to a 20-question named questionnaire
@@ -10,12 +10,14 @@ there already. Then, for each size, each of these runs in a process of its own (
 the kernel's VmHWM; a Python child times itself from when its app is ready):
   bare     the same rows (a row per response, labels, multi-choice joined) as CSV by the
            database's own client: `sqlite3 -csv` / psql's COPY ... TO STDOUT (CSV)
+  read     the rows an export reads, unpivoted (each answer beside its response), dumped so
   csv      the app's CSV export: exports.csv_stream(response_rows(...)) as the view streams it
   xlsxw    xlsxwriter alone (constant_memory) writing the bare query's rows
   openpyxl openpyxl alone (write_only) writing them, up to --openpyxl-max responses
   xlsx     the app's XLSX export as its job writes it (rows, then the codebook)
-and prints time to the first data byte, total time, peak RSS and the ratios csv/bare and
-xlsx/xlsxwriter. Budget (issue 21): csv <= 2x bare, every export in constant memory.
+and prints time to the first data byte, total time, peak RSS and the ratios csv/bare,
+csv/read, xlsx/xlsxwriter (--cases picks some: bare,read,csv,xlsxw,xlsx,openpyxl).
+Budget (issue 21): csv <= 2x bare, every export in constant memory.
 
 --fake N: stores N fake responses with the running-tally triggers and N without them (dropped
 in a transaction rolled back afterwards) and prints both rates.
@@ -259,26 +261,41 @@ def child(args):
     print(f"TIMES {first or total} {total} {size} {peak_rss(os.getpid())}", file=sys.stderr)
 
 
-def cases(url, questionnaire_id, n, openpyxl_max):
-    """Measure every case of one questionnaire; return {case: (first, total, bytes, rss)}."""
+def read_sql(questionnaire_id):
+    """Return the SQL of the rows an export reads, unpivoted: each answer with its response."""
+    return (
+        "SELECT r.id, r.submitted_at, r.ward_id, r.organisation_id, r.collaborator_id, "
+        "a.question_id, a.choice_id, a.text, a.number FROM response r "
+        "JOIN answer a ON a.response_id = r.id "
+        f"WHERE r.questionnaire_id = {questionnaire_id} AND r.state = 0 ORDER BY r.id, a.id"
+    )
+
+
+def dump(url, path, sql):
+    """Return the command that writes a query's rows as CSV with the database's own client."""
+    if path is not None:
+        return ["sqlite3", "-csv", path, sql]
+    return ["psql", "-X", "-q", url, "-c", f"COPY ({sql}) TO STDOUT WITH (FORMAT csv)"]
+
+
+def cases(url, questionnaire_id, n, openpyxl_max, wanted):
+    """Measure the wanted cases of one questionnaire; return {case: (first, total, bytes, rss)}."""
     from survey.db import database, is_sqlite
 
     app = app_for(url)
     with app.app_context(), database.connection_context():
         sqlite = is_sqlite()
         sql = bare_sql(questionnaire_id, sqlite)
-        path = database.obj.database
+        path = database.obj.database if sqlite else None
     results = {}
-    if sqlite:
-        results["bare"] = measure(["sqlite3", "-csv", path, sql])
-    else:
-        results["bare"] = measure(
-            ["psql", "-X", "-q", url, "-c", f"COPY ({sql}) TO STDOUT WITH (FORMAT csv)"]
-        )
-    me = [sys.executable, __file__, "--child"]
-    names = ["csv", "xlsxw", "xlsx"] + (["openpyxl"] if n <= openpyxl_max else [])
-    for case in names:
-        results[case] = measure(me + [case, url, str(questionnaire_id)])
+    for case in wanted:
+        if case == "bare":
+            results[case] = measure(dump(url, path, sql))
+        elif case == "read":
+            results[case] = measure(dump(url, path, read_sql(questionnaire_id)))
+        elif case != "openpyxl" or n <= openpyxl_max:
+            me = [sys.executable, __file__, "--child"]
+            results[case] = measure(me + [case, url, str(questionnaire_id)])
     return results
 
 
@@ -288,13 +305,14 @@ def report(label, n, results):
     print(f"  {'case':9} {'first byte':>11} {'total':>9} {'MB out':>8} {'peak RSS':>9}")
     for case, (first, total, size, rss) in results.items():
         print(f"  {case:9} {first * 1000:9.0f}ms {total:8.2f}s {size / 1e6:8.1f} {rss:7.0f}MB")
-    csv_ratio = results["csv"][1] / results["bare"][1]
-    xlsx_ratio = results["xlsx"][1] / results["xlsxw"][1]
-    print(f"  csv / bare dump = {csv_ratio:.2f} (budget <= 2.00)")
-    print(f"  xlsx / xlsxwriter alone = {xlsx_ratio:.2f}")
-    if "openpyxl" in results:
-        ratio = results["openpyxl"][1] / results["xlsxw"][1]
-        print(f"  openpyxl alone / xlsxwriter alone = {ratio:.2f}")
+    for case, base, note in (
+        ("csv", "bare", " (budget <= 2.00)"),
+        ("csv", "read", ""),
+        ("xlsx", "xlsxw", ""),
+        ("openpyxl", "xlsxw", ""),
+    ):
+        if case in results and base in results:
+            print(f"  {case} / {base} = {results[case][1] / results[base][1]:.2f}{note}")
 
 
 # ---- phones while exports run ------------------------------------------------------------
@@ -412,6 +430,7 @@ def main(argv=None):
     parser.add_argument("--postgres", default="")
     parser.add_argument("--openpyxl-max", type=int, default=100_000)
     parser.add_argument("--phones", type=float, default=0)
+    parser.add_argument("--cases", default="bare,read,csv,xlsxw,xlsx,openpyxl")
     parser.add_argument(
         "--fake", type=int, default=0, help="fake-responses rate at N, +/- triggers"
     )
@@ -431,7 +450,8 @@ def main(argv=None):
             questionnaire_id, rate = prepare(url, n)
             if rate is not None:
                 print(f"{label}: survey fake-responses stored {rate:,.0f} responses/s")
-            report(label, n, cases(url, questionnaire_id, n, options.openpyxl_max))
+            wanted = options.cases.split(",")
+            report(label, n, cases(url, questionnaire_id, n, options.openpyxl_max, wanted))
     if options.phones:
         print(f"\nSQLite, phones for {options.phones:.0f} s, gunicorn -w 2")
         phones(options.sqlite, max(sizes), options.phones)

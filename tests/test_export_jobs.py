@@ -300,3 +300,17 @@ def test_running_job_page_shows_a_progress_bar_and_follows_itself(app, tally_sam
     ).get_json()
     assert answer == {"state": "running", "progress": 0.25, "download": None}
     assert client.get(f"/questionnaires/sample/exports/{job.token}/file").status_code == 404
+
+
+def test_csv_too_long_to_stream_is_a_job(app, tally_sample, login):
+    """A CSV export of more than EXPORT_STREAM_ROWS responses is prepared as a job."""
+    client = login("viewer")
+    app.config["EXPORT_STREAM_ROWS"] = 6
+    assert client.get("/questionnaires/sample/export.csv").status_code == 200
+    app.config["EXPORT_STREAM_ROWS"] = 5
+    job, location = job_of(client.get("/questionnaires/sample/export.csv?codes=1"))
+    assert job.kind == "csv"
+    last = finished(client, location)[-1]
+    download = client.get(last["download"])
+    assert download.headers["Content-Disposition"] == 'attachment; filename="sample-codes.csv"'
+    assert len(csv_rows(download.get_data())) == 7

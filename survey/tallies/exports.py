@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import xlsxwriter
 from peewee import fn
 
-from survey.cells import neutralise
+from survey.cells import FORMULA_STARTS, neutralise
 from survey.db import database, is_sqlite
 from survey.i18n import gettext as _
 from survey.i18n import kind_label, local_time, sheet_formats
@@ -74,7 +74,7 @@ class _Layout:
         self.column = {q.id: i for i, q in enumerate(questions)}
         self.dates = {q.id for q in questions if q.kind == "date"}
         self.multi = {q.id for q in questions if q.kind == "multi"}
-        cell = neutralise if text else _same
+        cell = _neutral if text else _same
         self.cell = cell
         self.raw_choice = dict(
             Choice.select(Choice.id, Choice.key if codes else Choice.label)
@@ -132,7 +132,7 @@ class _Layout:
 
     def chunk_rows(self, responses):
         """Return the rows of one chunk of responses, their answers read in response order."""
-        width, column, multi = self.width, self.column, self.multi
+        width, column, multi, choice_name = self.width, self.column, self.multi, self.choice_name
         cells = {r[0]: [None] * width for r in responses}
         current, row = None, None
         for response_id, question_id, choice_id, text, number in self._answers(responses):
@@ -147,6 +147,10 @@ class _Layout:
                 if choice_id is not None and text:  # “Khác (ghi rõ)” with its text
                     name = f"{name}: {text}"
                 row[i] = [name] if row[i] is None else row[i] + [name]
+            elif choice_id is not None and not text:  # the common cases first, inline
+                row[i] = choice_name.get(choice_id, "")
+            elif number is not None and choice_id is None:
+                row[i] = _number(number)
             else:
                 row[i] = self.value(question_id, choice_id, text, number)
         names = self._names(responses)
@@ -192,6 +196,13 @@ class _Layout:
             .where(Collaborator.id.in_(ids))
             .tuples()
         }
+
+
+def _neutral(value):
+    """Return neutralise(value), skipping its regular expression where it can change nothing."""
+    if value is None or not isinstance(value, str):
+        return neutralise(value)
+    return neutralise(value) if ";" in value or value.startswith(FORMULA_STARTS) else value
 
 
 def _same(value):

@@ -183,8 +183,11 @@ def export_csv(slug):
     if refused := _raw_refused(questionnaire):
         return refused
     codes = _codes()
-    slot = jobs.stream_slot()
-    if slot is None:  # as many exports as may hold a worker are streaming: this one waits
+    # Too long to stream within a worker's timeout, or as many exports as may hold a worker
+    # are streaming: this one is prepared as a job.
+    too_long = exports.count_rows(questionnaire, filters) > current_app.config["EXPORT_STREAM_ROWS"]
+    slot = None if too_long else jobs.stream_slot()
+    if slot is None:
         return _start_job(questionnaire, "csv", codes)
     try:
         rows = primed(exports.response_rows(questionnaire, filters, codes, text=True))
