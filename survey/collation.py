@@ -6,6 +6,7 @@ nặng), then on case: "Đặng" comes after "Dương", "Hồ" before "Huỳnh",
 The same order as PostgreSQL's ICU collation "vi-x-icu"; SQLite gets `compare` as a collation.
 """
 
+import functools
 import unicodedata
 
 ALPHABET = "aăâbcdđeêghiklmnoôơpqrstuưvxy"
@@ -43,6 +44,9 @@ def _primary(letter):
     return (2, 0, letter)
 
 
+# SQLite's collation asks for both keys at every comparison of a sort (n log n of them for n
+# names): the same few thousand names, each keyed once.
+@functools.lru_cache(maxsize=8192)
 def sort_key(text):
     """Return the key that orders names as a Vietnamese reader expects."""
     parts = _split((text or "").strip())
