@@ -38,10 +38,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from survey import create_app
-from survey.db import database, is_sqlite, migrate
+from survey.cli import fake
+from survey.db import MIGRATIONS_DIR, database, is_sqlite, migrate
 from survey.i18n import to_utc
 from survey.models import Organisation, Question, Response, TallyAnswer, TallyAnswerDay, Ward
 from survey.questionnaires.file_format import import_questionnaire
+from survey.respond import submit
+from survey.respond.rules import Schema, check_answers
 from survey.tallies import aggregates
 from survey.tallies.counting import Filters, tally
 from survey.tallies.exports import csv_stream, response_rows
@@ -440,6 +443,58 @@ def reset_postgres(url):
     conn.close()
 
 
+def migration_0015():
+    """Return migration 0015's module (its trigger functions), loaded as the runner loads it."""
+    from playhouse.migrations import Migration
+
+    found = Migration.load_directory(str(MIGRATIONS_DIR))
+    return next(m for m in found if m.name.startswith("0015_")).load()
+
+
+def store_turn(questionnaire, forms, places):
+    """Store each checked form as the phone form does (submit.store); return the seconds."""
+    started = time.perf_counter()
+    for values, (ward, org) in zip(forms, places):
+        outcome = submit.store(questionnaire, ward, org, None, str(uuid.uuid4()), values)
+        assert outcome == submit.STORED, outcome
+    return time.perf_counter() - started
+
+
+def submit_cost(label, url, n):
+    """Print the submit path's time with the running tallies' triggers and without, in turns."""
+    app = create_app({"DATABASE_URL": url, "TESTING": True})
+    with app.app_context(), database.connection_context():
+        migrate()
+        for code in WARDS:
+            Ward.create(code=code, name=f"Phường {code[1:]}")
+        for code in ORGANISATIONS:
+            Organisation.create(code=code, name=code)
+        questionnaire = import_questionnaire(questionnaire_spec())
+        rng, schema = random.Random(2), Schema.load(questionnaire)
+        faker = fake._Faker(schema, rng)  # the fake responses' own random valid forms
+        forms = [check_answers(schema, faker.form()).values for _ in range(n)]
+        rows = sum(len(submit.answer_rows(values)) for values in forms)
+        groups = [(w.id, o.id) for w in Ward.select() for o in Organisation.select()]
+        places = [rng.choice(groups) for _ in forms]
+        mig, postgres = migration_0015(), not is_sqlite()
+        times = {"with triggers": [], "without": []}
+        for _ in range(RUNS):
+            for mode, found in times.items():
+                with database.atomic():
+                    mig.drop_triggers(database.obj, postgres)
+                    if mode == "with triggers":
+                        mig.create_triggers(database.obj, postgres)
+                found.append(store_turn(questionnaire, forms, places))
+        with_, without = (statistics.median(found) for found in times.values())
+        print(
+            f"[{label}] submit.store of {n:,} responses ({rows / n:.1f} answer rows each), "
+            f"medians of {RUNS} turns: with the running tallies' triggers "
+            f"{with_ / n * 1000:.3f} ms a response, without {without / n * 1000:.3f} ms; "
+            f"ratio {with_ / without:.2f}, {(with_ - without) / rows * 1e6:.1f} µs an answer row"
+        )
+    database.obj.close_all()
+
+
 def main():
     """Parse the arguments and run the benchmark on SQLite (and PostgreSQL)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -449,7 +504,20 @@ def main():
     parser.add_argument("--no-sqlite", action="store_true", help="measure PostgreSQL only")
     parser.add_argument("--no-duckdb", action="store_true", help="leave DuckDB out")
     parser.add_argument("--export", action="store_true", help="measure the CSV export too")
+    parser.add_argument(
+        "--submit",
+        type=int,
+        metavar="N",
+        help="measure instead the submit path with and without the triggers, N responses a turn",
+    )
     args = parser.parse_args()
+    if args.submit:
+        with tempfile.TemporaryDirectory() as folder:
+            submit_cost("sqlite", f"sqlite:///{folder}/submit.sqlite3", args.submit)
+        if args.postgres:
+            reset_postgres(args.postgres)
+            submit_cost("postgresql", args.postgres, args.submit)
+        return
     if not args.no_sqlite:
         with tempfile.TemporaryDirectory() as folder:
             path = Path(args.sqlite or os.path.join(folder, "bench.sqlite3"))

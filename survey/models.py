@@ -470,8 +470,9 @@ class SetAsideAnswer(BaseModel):
     first_row = BooleanField(default=True)
 
 
-# A running answer count's cell within its questionnaire (and day): the key of its table.
-TALLY_CELL = ("question_id", "ward", "organisation", "choice_id", "valued", "value")
+# A running answer count's cell within its questionnaire: the key of its table, the place first
+# so that a response's cells lie together (migration 0015).
+TALLY_CELL = ("ward", "organisation", "question_id", "choice_id", "valued", "value")
 TALLY_DAY_CELL = ("question_id", "choice_id", "valued", "value")  # a day's: no place
 
 
@@ -484,9 +485,9 @@ class TallyAnswer(BaseModel):
     """
 
     questionnaire = IntegerField(column_name="questionnaire_id")
-    question_id = IntegerField()
     ward = IntegerField(column_name="ward_id")
     organisation = IntegerField(column_name="organisation_id")
+    question_id = IntegerField()
     choice_id = IntegerField()
     valued = IntegerField()
     value = FloatField()

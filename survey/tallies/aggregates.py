@@ -100,22 +100,23 @@ class Counts:
         model = TallyAnswer if self.days is None else TallyAnswerDay
         places = self.places()
         cell = TALLY_CELL if self.days is None else TALLY_DAY_CELL
-        keys = [getattr(model, name) for name in cell if name not in BREAKDOWNS or name in places]
+        # Grouped in the key's order, so the whole lattice is read along the key, unsorted.
+        names = [name for name in cell if name not in BREAKDOWNS or name in places]
         answers = fn.SUM(model.answers)
         query = (
-            model.select(*keys, answers, fn.SUM(model.answered))
+            model.select(*(getattr(model, name) for name in names), answers, fn.SUM(model.answered))
             .where(*self.where(model), model.question_id.in_(question_ids))
-            .group_by(*keys)
+            .group_by(*(getattr(model, name) for name in names))
             .having(answers > 0)
         )
         found = []
         # The driver's own tuples: peewee's conversion of each value cost more than the query.
         for row in database.execute_sql(*query.sql()):
-            at = dict(zip(places, row[1:]))
-            qid, choice, valued, value, n, answered = row[0], *row[1 + len(places) :]
-            number = value if valued else None
-            found.append((qid, at.get("ward"), at.get("organisation"), choice or None, number))
-            found[-1] += (int(n), int(answered))
+            at = dict(zip(names, row))
+            number = at["value"] if at["valued"] else None
+            place = (at.get("ward"), at.get("organisation"))
+            found.append((at["question_id"], *place, at["choice_id"] or None, number))
+            found[-1] += (int(row[-2]), int(row[-1]))
         return found
 
 
@@ -163,17 +164,18 @@ def _day(column, offset):
     return (column + SQL(f"INTERVAL '{int(offset)} minutes'")).cast("date")
 
 
-def _answer_keys(offset, daily):
-    """Return the expressions of a running answer count's key over the answer table."""
-    if daily:  # in the order of the table's fields: the day before the question
-        keys = [Answer.questionnaire, _day(Answer.submitted_at, offset), Answer.question]
-    else:
-        keys = [Answer.questionnaire, Answer.question, Answer.ward, Answer.organisation]
-    return keys + [
-        fn.COALESCE(Answer.choice, 0),
-        Case(None, [(Answer.number.is_null(), 0)], 1),
-        fn.COALESCE(Answer.number, 0),
-    ]
+def _answer_keys(names, offset):
+    """Return the expressions over the answer table of a running answer count's key fields."""
+    found = {
+        "day": _day(Answer.submitted_at, offset),
+        "ward": Answer.ward,
+        "organisation": Answer.organisation,
+        "question_id": Answer.question,
+        "choice_id": fn.COALESCE(Answer.choice, 0),
+        "valued": Case(None, [(Answer.number.is_null(), 0)], 1),
+        "value": fn.COALESCE(Answer.number, 0),
+    }
+    return [Answer.questionnaire] + [found[name] for name in names]
 
 
 def _positions(keys):
@@ -196,11 +198,10 @@ def rebuild():
         for model in (TallyAnswer, TallyAnswerDay, TallyResponse, TallyClock):
             model.delete().execute()
         TallyClock.create(id=1, zone=name, offset_minutes=offset)
-        for model, daily in ((TallyAnswer, False), (TallyAnswerDay, True)):
-            keys = _answer_keys(offset, daily)
-            cell = TALLY_DAY_CELL if daily else TALLY_CELL
-            fields = [model.questionnaire, *([model.day] if daily else [])]
-            fields += [getattr(model, name) for name in cell] + [model.answers, model.answered]
+        for model, names in ((TallyAnswer, TALLY_CELL), (TallyAnswerDay, ("day", *TALLY_DAY_CELL))):
+            keys = _answer_keys(names, offset)
+            fields = [model.questionnaire] + [getattr(model, name) for name in names]
+            fields += [model.answers, model.answered]
             query = Answer.select(*keys, *counted).group_by(*_positions(keys))
             model.insert_from(query, fields).execute()
         keys = [

@@ -37,11 +37,13 @@ from peewee import (
 DEFAULT_ZONE = "Asia/Ho_Chi_Minh"
 # The key of an answer's cell, as columns and as expressions over an answer row (NEW, OLD or
 # the answer table itself): a NULL choice or number becomes 0, so the key has no NULL.
+# The place comes before the question: a response's rows share a ward and an organisation, so
+# its cells lie together on a page or two, and a submit's commit writes those pages alone.
 ANSWER_KEY = {
     "questionnaire_id": '{r}."questionnaire_id"',
-    "question_id": '{r}."question_id"',
     "ward_id": '{r}."ward_id"',
     "organisation_id": '{r}."organisation_id"',
+    "question_id": '{r}."question_id"',
     "choice_id": 'COALESCE({r}."choice_id", 0)',
     "valued": 'CASE WHEN {r}."number" IS NULL THEN 0 ELSE 1 END',
     "value": 'COALESCE({r}."number", 0)',
@@ -71,9 +73,9 @@ class TallyAnswer(Model):
     """The tally_answer table as this migration makes it."""
 
     questionnaire_id = IntegerField()
-    question_id = IntegerField()
     ward_id = IntegerField()
     organisation_id = IntegerField()
+    question_id = IntegerField()
     choice_id = IntegerField()
     valued = IntegerField()
     value = FloatField()
@@ -226,18 +228,8 @@ def build(db, postgres):
             )
 
 
-def up(migrator, db):
-    """Create the tallies, their triggers, and build them from the answers already stored."""
-    postgres = isinstance(db, PostgresqlDatabase)
-    if postgres:  # no answer may arrive between the build's snapshot and its triggers
-        db.execute_sql('LOCK TABLE "answer", "response" IN SHARE ROW EXCLUSIVE MODE')
-    for model in MODELS:
-        model._meta.without_rowid = not postgres and model is not TallyClock
-    with db.bind_ctx(MODELS):
-        db.create_tables(MODELS)
-        zone, offset = zone_offset()
-        TallyClock.create(id=1, zone=zone, offset_minutes=offset)
-    build(db, postgres)
+def create_triggers(db, postgres):
+    """Create the triggers that keep the tallies (bench/tallies.py --submit also calls it)."""
     if postgres:
         db.execute_sql(postgres_function("survey_answer_tally", cells))
         db.execute_sql(
@@ -264,15 +256,34 @@ def up(migrator, db):
         db.execute_sql(sql)
 
 
-def down(migrator, db):
-    """Drop the triggers and the tallies."""
-    if isinstance(db, PostgresqlDatabase):
-        for table in ("answer", "response"):
+def drop_triggers(db, postgres):
+    """Drop the triggers that keep the tallies."""
+    for table in ("answer", "response"):
+        if postgres:
             db.execute_sql(f'DROP TRIGGER IF EXISTS "{table}_tally" ON "{table}"')
             db.execute_sql(f'DROP FUNCTION IF EXISTS "survey_{table}_tally"()')
-    else:
-        for table in ("answer", "response"):
-            for event in ("insert", "delete", "update_old", "update_new"):
-                db.execute_sql(f'DROP TRIGGER IF EXISTS "{table}_{event}_tally"')
+            continue
+        for event in ("insert", "delete", "update_old", "update_new"):
+            db.execute_sql(f'DROP TRIGGER IF EXISTS "{table}_{event}_tally"')
+
+
+def up(migrator, db):
+    """Create the tallies, their triggers, and build them from the answers already stored."""
+    postgres = isinstance(db, PostgresqlDatabase)
+    if postgres:  # no answer may arrive between the build's snapshot and its triggers
+        db.execute_sql('LOCK TABLE "answer", "response" IN SHARE ROW EXCLUSIVE MODE')
+    for model in MODELS:
+        model._meta.without_rowid = not postgres and model is not TallyClock
+    with db.bind_ctx(MODELS):
+        db.create_tables(MODELS)
+        zone, offset = zone_offset()
+        TallyClock.create(id=1, zone=zone, offset_minutes=offset)
+    build(db, postgres)
+    create_triggers(db, postgres)
+
+
+def down(migrator, db):
+    """Drop the triggers and the tallies."""
+    drop_triggers(db, isinstance(db, PostgresqlDatabase))
     with db.bind_ctx(MODELS):
         db.drop_tables(MODELS)
