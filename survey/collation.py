@@ -45,8 +45,8 @@ def _primary(letter):
 
 
 # SQLite's collation asks for both keys at every comparison of a sort (n log n of them for n
-# names): the same few thousand names, each keyed once.
-@functools.lru_cache(maxsize=8192)
+# names): a page's names keyed once each. Bounded: a key is ~2.5 KB of small tuples.
+@functools.lru_cache(maxsize=1024)
 def sort_key(text):
     """Return the key that orders names as a Vietnamese reader expects."""
     parts = _split((text or "").strip())
