@@ -18,6 +18,7 @@ import secrets
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -32,7 +33,7 @@ from survey.tallies.counting import parse_filters
 
 RUNNING, DONE, FAILED = "running", "done", "failed"
 BEAT = 2.0  # seconds between two progress writes of a running job
-STALE = 120  # seconds without a beat after which a running job is reported as failed
+STALE = 60  # seconds without a beat after which a running job is reported as failed
 _children = []  # this process's job processes not yet seen to end
 PASSED = ("DATABASE_URL", "SECRET_KEY", "TIMEZONE", "SQLITE_SYNCHRONOUS")  # config a job reuses
 
@@ -110,28 +111,32 @@ def state(job):
     return job.state
 
 
-class Progress:
-    """Counts a job's rows and writes its progress every BEAT seconds."""
+class Progress(threading.Thread):
+    """A job's heartbeat: writes how many rows it has made every BEAT seconds, from a thread of
+    its own, so a long step without rows (zipping the workbook) still beats."""
 
-    def __init__(self, job, total):
-        """Start counting towards total rows (at least 1)."""
-        self.job, self.total, self.rows, self.last = job, max(total, 1), 0, 0.0
+    def __init__(self, job):
+        """Start counting rows for a job; total is set once the job knows it."""
+        super().__init__(name="export-progress", daemon=True)
+        self.job, self.total, self.rows = job, 1, 0
+        self.finished = threading.Event()
 
-    def beat(self, force=False):
-        """Write the progress now if BEAT seconds have passed (or when forced)."""
-        now = time.monotonic()
-        if force or now - self.last >= BEAT:
-            self.last = now
-            ExportJob.update(
-                progress=min(self.rows / self.total, 0.99), rows=self.rows, updated_at=utcnow()
-            ).where(ExportJob.id == self.job.id).execute()
+    def run(self):
+        """Beat until the job ends."""
+        with database.connection_context():
+            while not self.finished.wait(BEAT):
+                self.beat()
+
+    def beat(self):
+        """Write the progress now."""
+        ExportJob.update(
+            progress=min(self.rows / self.total, 0.99), rows=self.rows, updated_at=utcnow()
+        ).where(ExportJob.id == self.job.id).execute()
 
     def count(self, rows):
-        """Yield rows, counting them and beating as they pass."""
+        """Yield rows, counting them as they pass."""
         for row in rows:
             self.rows += 1
-            if self.rows % 1000 == 0:
-                self.beat()
             yield row
 
 
@@ -150,10 +155,9 @@ def _free_slot(path, name, slots):
     return None
 
 
-def _slot(path, slots, progress):
+def _slot(path, slots):
     """Wait for one of a machine's job slots; return its open file."""
     while (handle := _free_slot(path, "job", max(int(slots), 1))) is None:
-        progress.beat(force=True)
         time.sleep(1)
     return handle
 
@@ -210,21 +214,23 @@ def run(token):
         job = ExportJob.get_or_none(ExportJob.token == token)
         if job is None or job.state != RUNNING:
             return
-        progress = Progress(job, 0)
+        progress = Progress(job)
+        progress.start()
         path = folder(app)
         try:
             os.nice(int(app.config.get("EXPORT_NICE", 10)))
-            with _slot(path, app.config.get("EXPORT_JOBS", 1), progress):
+            with _slot(path, app.config.get("EXPORT_JOBS", 1)):
                 target = path / f"{job.id}-{job.token}.{job.kind}"
                 _write(job, target, progress)
-            ExportJob.update(
-                state=DONE, progress=1.0, rows=progress.rows, file=str(target), updated_at=utcnow()
-            ).where(ExportJob.id == job.id).execute()
+            outcome = {"state": DONE, "progress": 1.0, "file": str(target)}
         except BaseException as error:
-            ExportJob.update(state=FAILED, error=repr(error)[:2000], updated_at=utcnow()).where(
-                ExportJob.id == job.id
-            ).execute()
+            outcome = {"state": FAILED, "error": repr(error)[:2000]}
             raise
+        finally:
+            progress.finished.set()
+            progress.join()
+            outcome.update(rows=progress.rows, updated_at=utcnow())
+            ExportJob.update(outcome).where(ExportJob.id == job.id).execute()
 
 
 if __name__ == "__main__":
