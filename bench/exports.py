@@ -23,9 +23,9 @@ Budget (issue 21): csv <= 2x bare, every export in constant memory.
 in a transaction rolled back afterwards) and prints both rates.
 
 --phones S: serves the SQLite database under gunicorn (2 workers, loopback) and drives the
-phone form with 16 connections for S seconds alone, then again while two exports of the
-largest questionnaire run (a CSV streamed and an XLSX job; the CSV past the stream cap and
-the second XLSX wait as jobs), and prints the submissions per second of each.
+phone form with 16 connections for S seconds alone, then again while two XLSX exports of the
+largest questionnaire run as jobs (EXPORT_JOBS=2), and prints the submissions per second of
+each (the jobs are stopped at the end of the window, their progress printed).
 """
 
 import argparse
@@ -339,84 +339,87 @@ def login(port, username, password):
     return (answer.getheader("Set-Cookie") or cookie).split(";")[0]
 
 
-def export(port, cookie, path, out):
-    """Ask for an export; read a streamed file whole, or follow a job until it ends."""
-    start = time.perf_counter()
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
-    conn.request("GET", path, headers={"Cookie": cookie})
+def get(port, cookie, path, accept="text/html"):
+    """GET a path with the session; return (status, Location, body)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    conn.request("GET", path, headers={"Cookie": cookie, "Accept": accept})
     answer = conn.getresponse()
-    size = 0
-    while block := answer.read(1 << 16):
-        size += len(block)
-    where = answer.getheader("Location")
+    body = answer.read()
     conn.close()
-    state = "streamed"
-    if answer.status == 303:
-        while True:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-            conn.request("GET", where, headers={"Cookie": cookie, "Accept": "application/json"})
-            state = json.loads(conn.getresponse().read())["state"]
-            conn.close()
-            if state != "running":
-                break
-            time.sleep(1)
-    out.append((path, answer.status, state, size, time.perf_counter() - start))
+    return answer.status, answer.getheader("Location"), body
+
+
+def job_pids(tokens):
+    """Return the ids of the job processes working for these tokens (ours: we asked for them)."""
+    pids = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            args = cmdline.read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"survey.tallies.jobs" in args and any(t.encode() in args for t in tokens):
+            pids.append(int(cmdline.parent.name))
+    return pids
 
 
 def phones(sqlite_path, largest, seconds):
-    """Print submissions/s alone and while two exports of the largest questionnaire run."""
+    """Print submissions/s alone and while two XLSX exports of the largest questionnaire run.
+
+    Both exports are jobs (EXPORT_JOBS=2: they run at once, niced); when the window ends they
+    are stopped (their processes, found by their tokens) and their progress is printed.
+    """
     import submit as phone_bench
 
     from survey.db import database
-    from survey.models import User
+    from survey.models import Collaborator, Questionnaire, User
     from survey.questionnaires.file_format import import_questionnaire
     from survey.security import hash_password
 
     url = f"sqlite:///{sqlite_path}"
     app = app_for(url)
     with app.app_context(), database.connection_context():
-        from survey.models import Collaborator, Questionnaire
-
         if not Questionnaire.select().where(Questionnaire.slug == phone_bench.SLUG).exists():
             import_questionnaire(phone_bench.QUESTIONNAIRE)
         tokens = [c.token for c in Collaborator.select().where(Collaborator.active).limit(12)]
         User.delete().where(User.username == "bench-admin").execute()
-        User.create(
-            username="bench-admin", password_hash=hash_password("bench-pass-1"), role="admin"
-        )
+        password = hash_password("bench-pass-1")
+        User.create(username="bench-admin", password_hash=password, role="admin")
     database.obj.close_all()
     paths = [f"/c/{t}/{phone_bench.SLUG}" for t in tokens]
     env = phone_bench.survey_env(url)
     with tempfile.TemporaryDirectory() as folder:
-        env["SURVEY_EXPORT_FOLDER"] = json.dumps(folder)
+        env.update(
+            SURVEY_EXPORT_FOLDER=json.dumps(folder),
+            SURVEY_EXPORT_JOBS="2",
+            SURVEY_EXPORT_INLINE_ROWS="0",
+        )
         log = Path(folder) / "gunicorn.log"
         with phone_bench.gunicorn("survey:create_app()", 2, log, env=env) as server:
             port = server[0]
             alone = phone_bench.drive(server, paths, True, 16, seconds)
             cookie = login(port, "bench-admin", "bench-pass-1")
-            done = []
-            runners = [
-                threading.Thread(
-                    target=export, args=(port, cookie, f"/questionnaires/x{largest}/{p}", done)
+            jobs = []
+            for codes in ("", "?codes=1"):
+                status, where, _ = get(
+                    port, cookie, f"/questionnaires/x{largest}/export.xlsx{codes}"
                 )
-                for p in ("export.csv", "export.xlsx", "export.csv", "export.xlsx")
-            ]
-            for runner in runners:
-                runner.start()
-            time.sleep(1)
+                assert status == 303, status
+                jobs.append(where)
+            time.sleep(2)  # the jobs' processes start
             during = phone_bench.drive(server, paths, True, 16, seconds)
-            for runner in runners:
-                runner.join()
-    for name, load in (("alone", alone), ("during 4 exports", during)):
-        ok = sum(1 for status, _, _ in load.results if status == 303)
-        latencies = sorted(t for status, t, _ in load.results if status == 303) or [0]
+            states = [json.loads(get(port, cookie, w, "application/json")[2]) for w in jobs]
+            for pid in job_pids([w.rsplit("/", 1)[1] for w in jobs]):
+                os.kill(pid, 15)
+    for name, load in (("alone", alone), ("during two exports", during)):
+        ok = sorted(t for status, t, _ in load.results if status == 303) or [0]
         print(
-            f"  submissions {name:17} {ok / load.elapsed:7.0f}/s, p99 "
-            f"{latencies[int(len(latencies) * 0.99) - 1] * 1000:.0f} ms, "
-            f"other statuses {len(load.results) - ok}"
+            f"  submissions {name:18} {len(ok) / load.elapsed:7.0f}/s, p50 "
+            f"{ok[len(ok) // 2] * 1000:.0f} ms, p99 {ok[int(len(ok) * 0.99) - 1] * 1000:.0f} ms, "
+            f"other answers {len(load.results) - len(ok)}"
         )
-    for path, status, state, size, elapsed in done:
-        print(f"  {path}: HTTP {status}, {state}, {size / 1e6:.1f} MB inline, {elapsed:.1f} s")
+    print(f"  ratio during / alone = {len(during.results) / max(len(alone.results), 1):.2f}")
+    for where, answer in zip(jobs, states):
+        print(f"  job {where.rsplit('/', 1)[1][:8]}…: {answer['state']}, {answer['progress']:.0%}")
 
 
 def main(argv=None):
@@ -453,7 +456,7 @@ def main(argv=None):
             wanted = options.cases.split(",")
             report(label, n, cases(url, questionnaire_id, n, options.openpyxl_max, wanted))
     if options.phones:
-        print(f"\nSQLite, phones for {options.phones:.0f} s, gunicorn -w 2")
+        print(f"\nSQLite, phones for {options.phones:.0f} s, gunicorn -w 2, 16 connections")
         phones(options.sqlite, max(sizes), options.phones)
 
 
