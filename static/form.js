@@ -7,6 +7,7 @@
   var DRAFT = "survey-draft:";
   var SENT = "survey-sent";
   var flushing = false;
+  var sentPlainly = false;
 
   function $(selector, root) { return (root || document).querySelector(selector); }
   function all(selector, root) { return Array.prototype.slice.call((root || document).querySelectorAll(selector)); }
@@ -296,13 +297,24 @@
     $("#outbox").scrollIntoView();
   }
 
+  /* A form sent the plain way: its address now names its id, so Back returns to an id already
+     used (thanked again, nothing stored), as a page without script does. */
+  function pin(form) {
+    sentPlainly = true;
+    try {
+      var url = new URL(location.href);
+      url.searchParams.set("n", form.elements.client_uuid.value);
+      history.replaceState(history.state, "", url.href);
+    } catch (e) { /* an old browser: the server's own id check still holds for a re-send */ }
+  }
+
   function submit(form, event) {
     var button = $("button[type=submit]", form);
     var item = { id: form.elements.client_uuid.value, url: form.action, title: form.dataset.title,
                  at: Date.now(), body: fieldsOf(form).toString() };
     // Kept first, so even a page closed mid-send loses nothing; a phone that cannot keep it
     // sends the form the plain way instead.
-    if (!window.fetch || !keep(item)) return;
+    if (!window.fetch || !keep(item)) { pin(form); return; }
     event.preventDefault();
     button.disabled = true;
     deliver(item, form.elements.csrf_token.value).then(function (r) {
@@ -389,10 +401,11 @@
   document.addEventListener("visibilitychange", function () {
     if (document.visibilityState === "visible") flush();
   });
-  // Back to a page kept in memory after sending: a new answer needs a new id.
+  // Back to a page kept in memory: a new answer needs a new id, unless this very form left the
+  // plain way (the same answer sent again must count once).
   window.addEventListener("pageshow", function (event) {
     var form = $("#answer-form");
-    if (event.persisted && form) form.elements.client_uuid.value = newUuid();
+    if (event.persisted && form && !sentPlainly) form.elements.client_uuid.value = newUuid();
   });
   setInterval(function () { if (pending().length) flush(); }, 30000);
   setUp();

@@ -159,6 +159,28 @@ def test_back_and_send_on_a_typed_address_stores_once(phone, server, network, sa
     assert responses() == 1
 
 
+@pytest.mark.parametrize("kind", ["personal", "open"])
+def test_back_and_send_stores_once_when_the_phone_cannot_keep_the_answer(
+    phone, server, network, sample, app, kind
+):
+    """Scripts on, but the phone's storage refuses the answer (full, or blocked): the form goes
+    the plain way, and Back then Send still stores it once."""
+    Questionnaire.update(per_collaborator="many").where(Questionnaire.id == sample.id).execute()
+    context = phone()
+    context.add_init_script("Storage.prototype.setItem = () => { throw new Error('full'); };")
+    page = context.new_page()
+    page.goto(typed_address(kind, server, network, app))
+    page.locator("#progress").wait_for()  # form.js ran
+    send_plain(page, kind)
+    assert responses() == 1
+    page.go_back()
+    page.wait_for_load_state()
+    if page.locator("button.send").count():  # the page kept in memory: the same form again
+        page.click("button.send")
+    page.wait_for_url("**/sample/thanks?*already=1*")
+    assert responses() == 1
+
+
 def test_open_link_without_javascript_says_when_a_question_applies(phone, server, sample, db):
     """JS off, on the open link: the conditional question says when it applies; an answer typed
     into it though it does not apply is named on the thanks page, and not stored."""
