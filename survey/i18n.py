@@ -136,6 +136,11 @@ def kind_label(kind):
     return str(KIND_LABELS.get(kind, kind))
 
 
+def other_words(label, text):
+    """Return a choice as words: its label, then any text written beside it (“Khác: …”)."""
+    return f"{label}: {text}" if text else label
+
+
 def init_app(app):
     """Attach Flask-Babel with the locale selector and the template helpers."""
     Babel(app, locale_selector=select_locale, timezone_selector=select_timezone)

@@ -13,6 +13,7 @@ from peewee import JOIN, IntegrityError, fn
 from survey import text as text_rules
 from survey.db import database
 from survey.i18n import gettext as _
+from survey.i18n import other_words
 from survey.models import (
     Answer,
     AuditEvent,
@@ -97,7 +98,8 @@ def readable(questionnaire, items):
     """Return {response id: [(question, [answer as words])]} in question order, for responses.
 
     A counted response's answers are read from `answer`, the others' from set_aside_answer;
-    a choice reads as its label, a number as the page's language writes it.
+    a choice reads as its label (an “other” choice with the text written beside it), a number
+    as the page's language writes it.
     """
     by_state = {}
     for item in items:
@@ -116,7 +118,7 @@ def readable(questionnaire, items):
         if question_id not in questions:
             continue  # a test answer to a question deleted since
         if choice_id is not None:
-            words = labels.get(choice_id, "?")
+            words = other_words(labels.get(choice_id, "?"), text)
         elif number is not None:
             words = format_number(number)
         else:

@@ -21,9 +21,9 @@ from docx.oxml.ns import qn
 from docx.shared import Cm, Pt
 from flask import current_app
 
-from survey.i18n import format_day, local_time
+from survey.i18n import format_day, local_time, other_words
 from survey.i18n import gettext as _
-from survey.models import utcnow
+from survey.models import Answer, Choice, utcnow
 from survey.network.rates import response_rates
 from survey.numbers import format_number, format_share
 from survey.params import BadParameter
@@ -397,7 +397,7 @@ def _question(document, qt, t, number, settings, wave=None):
         _table(document, header, rows, widths=widths)
         document.add_picture(io.BytesIO(charts.png(qt, t.k)), width=Cm(15))
         document.paragraphs[-1].alignment = WD_ALIGN_PARAGRAPH.CENTER
-    if qt.kind in WRITTEN_KINDS and settings.texts:
+    if settings.texts and (qt.kind in WRITTEN_KINDS or _has_other(q)):
         texts = written_answers(t, q, settings.texts)
         if texts is None:
             _para(document, _("Written answers are withheld to protect respondents."), size=12)
@@ -419,12 +419,30 @@ def _earlier_said(pq, qt, wave):
     return said
 
 
+def _has_other(question):
+    """Tell whether a choice question has an “other” choice, whose texts the report quotes."""
+    return (
+        question.kind in ("single", "multi")
+        and Choice.select().where(Choice.question == question.id, Choice.other).exists()
+    )
+
+
 def written_answers(t, question, limit):
-    """Return up to `limit` written answers under the tally's filters, or None when withheld."""
+    """Return up to `limit` written answers under the tally's filters, or None when withheld.
+
+    The text written beside an “other” choice comes after the choice's label.
+    """
     if t.k > 1 and t.responses is None:
         return None
     query = text_answers(t.questionnaire, question, t.filters).limit(limit)
-    return [row[0] for row in query.tuples()]
+    rows = query.select_extend(Answer.choice).tuples()
+    labels = dict(
+        Choice.select(Choice.id, Choice.label).where(Choice.question == question.id).tuples()
+    )
+    return [
+        other_words(labels.get(row[-1], "?"), row[0]) if row[-1] is not None else row[0]
+        for row in rows
+    ]
 
 
 def _hotspots(document, found, t):

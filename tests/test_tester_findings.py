@@ -1,0 +1,77 @@
+"""What an outside tester found driving the build as coordinators and collaborators would:
+“Khác (ghi rõ)” texts on every response screen and in the report, codes exports that split
+cleanly, an audit log in words, logins with stray spaces, one number format, smaller slips.
+"""
+
+import copy
+import csv
+import io
+import uuid
+
+import docx
+import pytest
+
+from survey.models import Questionnaire, Response
+from survey.questionnaires.file_format import import_questionnaire
+from tests.test_builder_options import OPTIONS
+from tests.test_report_docx import _text
+
+OTHER = "<b>Cần</b> thêm; cây xanh"  # markup to escape, a ";" to keep apart from separators
+
+
+@pytest.fixture
+def options(network):
+    """Import the questionnaire with an “other” choice on a single and a multiple choice."""
+    return import_questionnaire(copy.deepcopy(OPTIONS))
+
+
+def send(client, data, url="/s/options"):
+    """Post the options form for P1 × MTTQ (the open link, or the preview's test answer)."""
+    fields = {"client_uuid": str(uuid.uuid4()), "ward": "P1", "organisation": "MTTQ"}
+    return client.post(url, data=dict(fields, **data))
+
+
+OTHER_FORM = {
+    "source": "khac",
+    "source.khac": OTHER,
+    "topics": ["a", "other"],
+    "topics.other": "Chợ",
+}
+
+
+def test_response_screens_show_the_text_beside_other(client, options, login):
+    """List, single response and test answers: “Khác (ghi rõ): <text>”, escaped."""
+    assert send(client, OTHER_FORM).status_code in (200, 302, 303)
+    admin = login("admin")
+    escaped = "Khác (ghi rõ): &lt;b&gt;Cần&lt;/b&gt; thêm; cây xanh"
+    listing = admin.get("/questionnaires/options/responses").get_data(as_text=True)
+    assert escaped in listing and "<b>Cần</b>" not in listing
+    assert "Khác: Chợ" in listing
+    response = Response.select().order_by(Response.id.desc()).first()
+    page = admin.get(f"/questionnaires/options/responses/{response.id}").get_data(as_text=True)
+    assert escaped in page
+    sent = send(
+        admin, dict(OTHER_FORM, **{"source.khac": "Thử nghiệm"}), "/questionnaires/options/preview"
+    )
+    assert sent.status_code == 303
+    tests = admin.get("/questionnaires/options/test-answers").get_data(as_text=True)
+    assert "Khác (ghi rõ): Thử nghiệm" in tests
+
+
+def report_text(client, query="texts=2"):
+    """Return the Word report's text."""
+    response = client.get(f"/questionnaires/options/report.docx?{query}")
+    assert response.status_code == 200
+    return _text(docx.Document(io.BytesIO(response.data)))
+
+
+def test_report_quotes_other_texts_as_written_answers(client, options, login):
+    """A chosen number per question; none with texts=0; none from a withheld group."""
+    for i in range(3):
+        send(client, {"source": "khac", "source.khac": f"Nguồn số {i}", "topics": ["a", "b"]})
+    admin = login("admin")
+    text = report_text(admin)
+    assert sum(f"Khác (ghi rõ): Nguồn số {i}" in text for i in range(3)) == 2
+    assert "Nguồn số" not in report_text(admin, "texts=0")
+    Questionnaire.update(suppress_below=5).where(Questionnaire.id == options.id).execute()
+    assert "Nguồn số" not in report_text(admin)
