@@ -9,6 +9,7 @@ import io
 import uuid
 
 import docx
+import openpyxl
 import pytest
 
 from survey.models import Questionnaire, Response
@@ -75,3 +76,48 @@ def test_report_quotes_other_texts_as_written_answers(client, options, login):
     assert "Nguồn số" not in report_text(admin, "texts=0")
     Questionnaire.update(suppress_below=5).where(Questionnaire.id == options.id).execute()
     assert "Nguồn số" not in report_text(admin)
+
+
+def read_csv(response):
+    """Return a CSV download's rows as dicts by header."""
+    assert response.status_code == 200
+    rows = list(csv.reader(io.StringIO(response.get_data().decode("utf-8-sig"))))
+    return [dict(zip(rows[0], row)) for row in rows[1:]], rows[0]
+
+
+def test_codes_export_keeps_other_texts_in_columns_of_their_own(client, options, login):
+    """Codes cells hold codes only; the texts in <key>_other_text, CSV and XLSX; in the codebook."""
+    send(
+        client,
+        {
+            "source": "khac",
+            "source.khac": OTHER,
+            "topics": ["other", "a"],
+            "topics.other": "Chợ; đêm",
+        },
+    )
+    send(client, {"source": "tv", "topics": ["a", "b"]})
+    viewer = login("viewer")
+    rows, header = read_csv(viewer.get("/questionnaires/options/export.csv?codes=1"))
+    assert header[-2:] == ["source_other_text", "topics_other_text"]
+    first, second = rows
+    assert first["source"] == "khac" and sorted(first["topics"].split(";")) == ["a", "other"]
+    assert first["source_other_text"] == OTHER and first["topics_other_text"] == "Chợ; đêm"
+    assert second["source_other_text"] == "" and second["topics"] == "a;b"
+    book = openpyxl.load_workbook(
+        io.BytesIO(viewer.get("/questionnaires/options/export.xlsx?codes=1").data)
+    )
+    sheet = list(book.worksheets[0].iter_rows(values_only=True))
+    cells = dict(zip(sheet[0], sheet[1]))
+    assert cells["source"] == "khac" and cells["source_other_text"] == OTHER
+    assert sorted(cells["topics"].split(";")) == ["a", "other"]
+    codebook = viewer.get("/questionnaires/options/codebook.csv").get_data().decode("utf-8-sig")
+    assert "source_other_text" in codebook and "topics_other_text" in codebook
+
+
+def test_labelled_export_puts_other_last_so_its_semicolon_is_text(client, options, login):
+    """Words: “Khác: <text>” comes after every other label, so splitting stops there."""
+    send(client, {"source": "tv", "topics": ["other", "a", "b"], "topics.other": "Chợ; đêm"})
+    rows, header = read_csv(login("viewer").get("/questionnaires/options/export.csv"))
+    assert "topics_other_text" not in header
+    assert rows[0]["Chủ đề quan tâm"] == "Đường sá; Công viên; Khác: Chợ; đêm"

@@ -6,6 +6,11 @@ labels, several choices joined by "; "; wards and organisations by name. The cod
 analysts: question keys, choice keys joined by ";", ward and organisation codes. Both come with
 a codebook (a sheet of the workbook, or a CSV of its own) that ties prompts, keys and labels.
 
+The text written beside an “other” choice: in the labelled variant after the choice's label
+("Khác (ghi rõ): …"), that choice always last in a multiple choice's cell, so whatever follows
+its label, a ";" included, is its text; in the codes variant in a column of its own,
+`<question key>_other_text`, so a codes cell holds nothing but codes.
+
 Rows are plain lists of str, int, float, date and datetime values; the CSV writer writes dates in
 ISO form and neutralises text a spreadsheet could run as a formula, the XLSX writer stores dates
 as dates, numbers as numbers and every string as a string, never as a formula.
@@ -24,7 +29,7 @@ from peewee import fn
 from survey.cells import FORMULA_STARTS, neutralise
 from survey.db import database, is_sqlite
 from survey.i18n import gettext as _
-from survey.i18n import kind_label, local_time, sheet_formats
+from survey.i18n import kind_label, local_time, other_words, sheet_formats
 from survey.models import Answer, Choice, Collaborator, Organisation, Response, Ward
 from survey.respond.rules import scale_bounds
 from survey.tallies.counting import check_period, lattice
@@ -70,8 +75,13 @@ class _Layout:
         questions = [
             q for q in questionnaire.ordered_questions(include_hidden=True) if q.kind != "section"
         ]
-        self.width = len(questions)
         self.column = {q.id: i for i, q in enumerate(questions)}
+        # Codes: each question with an “other” choice has a column of its own for the text.
+        others = other_questions(questions) if codes else set()
+        self.other_column = {
+            q.id: len(questions) + n for n, q in enumerate(q for q in questions if q.id in others)
+        }
+        self.width = len(questions) + len(self.other_column)
         self.dates = {q.id for q in questions if q.kind == "date"}
         self.multi = {q.id for q in questions if q.kind == "multi"}
         cell = _neutral if text else _same
@@ -100,11 +110,14 @@ class _Layout:
         self.header = [key if codes else label for key, label in fixed] + [
             q.key if codes else heading(q) for q in questions
         ]
+        self.header += [other_key(q) for q in questions if q.id in self.other_column]
 
     def value(self, question_id, choice_id, text, number):
         """Return the cell value of one answer row: a choice's key or label, a number, a date."""
+        if choice_id is not None and text and self.codes:  # the text has a column of its own
+            return self.choice_name.get(choice_id, "")
         if choice_id is not None and text:  # “Khác (ghi rõ)”: the label and what was written
-            return self.cell(f"{self.raw_choice.get(choice_id, '')}: {text}")
+            return self.cell(other_words(self.raw_choice.get(choice_id, ""), text))
         if choice_id is not None:
             return self.choice_name.get(choice_id, "")
         if number is not None:
@@ -142,11 +155,13 @@ class _Layout:
             i = column.get(question_id)
             if row is None or i is None:
                 continue
+            if choice_id is not None and text and self.codes:  # “other”: its text apart
+                row[self.other_column[question_id]] = self.cell(text)
             if question_id in multi:
                 # Raw labels, joined then neutralised: a part after "; " is one to the reader.
                 name = self.raw_choice.get(choice_id, "") if choice_id is not None else text
-                if choice_id is not None and text:  # “Khác (ghi rõ)” with its text
-                    name = f"{name}: {text}"
+                if choice_id is not None and text and not self.codes:  # “Khác (ghi rõ)”: …
+                    name = _Other(other_words(name, text))
                 row[i] = [name] if row[i] is None else row[i] + [name]
             elif choice_id is not None and not text:  # the common cases first, inline
                 row[i] = choice_name.get(choice_id, "")
@@ -169,7 +184,9 @@ class _Layout:
             answers = cells[response_id]
             for i in self.multi_columns:
                 if answers[i] is not None:
-                    answers[i] = self.cell(self.separator.join(map(str, answers[i])))
+                    # The “other” choice last: all after its label, a ";" too, is its text.
+                    parts = sorted(answers[i], key=lambda part: isinstance(part, _Other))
+                    answers[i] = self.cell(self.separator.join(map(str, parts)))
             row += answers
             rows.append(row)
         return rows
@@ -197,6 +214,26 @@ class _Layout:
             .where(Collaborator.id.in_(ids))
             .tuples()
         }
+
+
+class _Other(str):
+    """A multiple choice's “other” label with its text, which its cell puts last."""
+
+
+def other_questions(questions):
+    """Return the ids of the questions (of those given) that have an “other” choice."""
+    ids = [q.id for q in questions]
+    return set(
+        Choice.select(Choice.question)
+        .where(Choice.question.in_(ids or [0]), Choice.other)
+        .distinct()
+        .scalars()
+    )
+
+
+def other_key(question):
+    """Return the codes export's column key of the text written beside a question's “other”."""
+    return f"{question.key}_other_text"
 
 
 def _neutral(value):
@@ -355,6 +392,9 @@ def codebook_rows(questionnaire, scope=None):
             rows.extend(head + [v, scale_label(q, v)] for v in range(low, high + 1))
         elif q.id in choices:
             rows.extend(head + [c.key, c.label] for c in choices[q.id])
+            if any(c.other for c in choices[q.id]):
+                prompt = _("%(prompt)s – text beside “other” (codes export)", prompt=q.prompt)
+                rows.append([prompt, other_key(q), kind_label("text"), "", ""])
         else:
             rows.append(head + ["", ""])
     return rows
