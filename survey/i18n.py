@@ -126,6 +126,11 @@ def role_label(role):
     return str(ROLE_LABELS.get(role, role))
 
 
+def role_word(role):
+    """Return an account role's name as it reads inside a sentence (“điều phối viên”)."""
+    return role_label(role).lower()
+
+
 def status_label(status):
     """Return the translated name of a questionnaire status."""
     return str(STATUS_LABELS.get(status, status))

@@ -12,9 +12,10 @@ import docx
 import openpyxl
 import pytest
 
-from survey.models import Questionnaire, Response
+from survey.models import Questionnaire, Response, User
 from survey.questionnaires.file_format import import_questionnaire
 from tests.test_builder_options import OPTIONS
+from tests.helpers import make_user
 from tests.test_report_docx import _text
 
 OTHER = "<b>Cần</b> thêm; cây xanh"  # markup to escape, a ";" to keep apart from separators
@@ -121,3 +122,53 @@ def test_labelled_export_puts_other_last_so_its_semicolon_is_text(client, option
     rows, header = read_csv(login("viewer").get("/questionnaires/options/export.csv"))
     assert "topics_other_text" not in header
     assert rows[0]["Chủ đề quan tâm"] == "Đường sá; Công viên; Khác: Chợ; đêm"
+
+
+def test_login_and_new_accounts_drop_spaces_around_the_username(client, db, login, runner):
+    """“doan_q10 ” logs in as doan_q10; a password keeps its spaces; names are stored stripped."""
+    make_user("doan_q10", "coordinator", password=" pass with spaces ")
+    sent = client.post("/login", data={"username": " doan_q10 ", "password": "pass with spaces"})
+    assert sent.status_code == 401  # the password's own spaces are part of it
+    sent = client.post("/login", data={"username": " doan_q10 ", "password": " pass with spaces "})
+    assert sent.status_code == 302
+    client.post("/logout")
+    admin = login("admin")
+    made = admin.post(
+        "/admin/users/new",
+        data={
+            "username": "  lan.nguyen ",
+            "role": "viewer",
+            "organisation": "",
+            "active": "y",
+            "password": "river-lamp-41",
+        },
+    )
+    assert made.status_code == 302 and User.get_or_none(User.username == "lan.nguyen")
+    result = runner.invoke(
+        args=["create-user", " hoa ", "--role", "coordinator"],
+        input="river-lamp-41\nriver-lamp-41\n",
+    )
+    assert result.exit_code == 0, result.output
+    assert "Đã tạo tài khoản điều phối viên “hoa”." in result.output
+    assert User.get_or_none(User.username == "hoa")
+
+
+def test_username_rule_says_which_letters(client, login, runner):
+    """“ĐOÀN_q10” is refused with a message naming unaccented letters, in both languages."""
+    admin = login("admin")
+    data = {
+        "username": "ĐOÀN_q10",
+        "role": "viewer",
+        "organisation": "",
+        "password": "river-lamp-41",
+    }
+    refused = admin.post("/admin/users/new", data=data)
+    assert refused.status_code == 422
+    assert (
+        "chữ cái không dấu (a–z, A–Z), chữ số, dấu chấm, gạch dưới hoặc gạch ngang" in refused.text
+    )
+    refused = admin.post("/admin/users/new?lang=en", data=data)
+    assert "unaccented letters (a–z, A–Z), digits, dot, underscore or dash" in refused.text
+    result = runner.invoke(args=["create-user", "ĐOÀN_q10", "--role", "viewer"], input="x\nx\n")
+    assert result.exit_code == 1 and "chữ cái không dấu" in result.stderr
+    assert not User.select().where(User.username == "ĐOÀN_q10").exists()

@@ -10,12 +10,21 @@ from survey.fields import CHOICE, REQUIRED
 from survey.i18n import lazy_gettext as _l
 from survey.security import check_password
 
+USERNAME_RULE = r"^[A-Za-z0-9_.-]+$"
+USERNAME_MESSAGE = _l("Use unaccented letters (a–z, A–Z), digits, dot, underscore or dash.")
+
+
+def strip_name(value):
+    """Drop the spaces around a username (typed or pasted with one); passwords keep theirs."""
+    return value.strip() if isinstance(value, str) else value
+
 
 class LoginForm(FlaskForm):
     """Username and password."""
 
     username = StringField(
         _l("Username"),
+        filters=[strip_name],
         validators=[
             DataRequired(message=REQUIRED),
             Length(max=80, message=_l("At most 80 characters.")),
@@ -50,12 +59,11 @@ class UserForm(FlaskForm):
 
     username = StringField(
         _l("Username"),
+        filters=[strip_name],
         validators=[
             DataRequired(message=REQUIRED),
             Length(max=80, message=_l("At most 80 characters.")),
-            Regexp(
-                r"^[A-Za-z0-9_.-]+$", message=_l("Use letters, digits, dot, dash or underscore.")
-            ),
+            Regexp(USERNAME_RULE, message=USERNAME_MESSAGE),
         ],
     )
     role = SelectField(

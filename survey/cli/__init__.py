@@ -2,6 +2,7 @@
 
 import functools
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -10,11 +11,13 @@ from flask import current_app
 from flask.cli import AppGroup, FlaskGroup, with_appcontext
 from flask_babel import force_locale
 
+from survey.auth.forms import USERNAME_MESSAGE, USERNAME_RULE
 from survey.auth.passwords import weakness
 from survey.cli import backup as backups
 from survey.cli import demo, fake
 from survey.db import database
 from survey.i18n import gettext as _
+from survey.i18n import role_word
 from survey.models import ROLES, AuditEvent, Collaborator, Organisation, Questionnaire, User, Ward
 from survey.network import roster
 from survey.questionnaires import rules
@@ -72,6 +75,9 @@ def read_password():
 @in_session
 def create_user_command(name, role, organisation):
     """Create an account (password asked twice)."""
+    name = name.strip()  # a name pasted with a space logs in without it
+    if not re.match(USERNAME_RULE, name) or len(name) > 80:
+        fail(f"{USERNAME_MESSAGE} “{name}”")
     if User.name_taken(name):
         fail(_("An account named “%(name)s” already exists.", name=name))
     org = None
@@ -89,7 +95,7 @@ def create_user_command(name, role, organisation):
             username=name, password_hash=hash_password(password), role=role, organisation=org
         )
         AuditEvent.record(None, "user.create", f"{name} ({role})")
-    click.echo(_("Created the %(role)s account “%(name)s”.", role=role, name=name))
+    click.echo(_("Created the %(role)s account “%(name)s”.", role=role_word(role), name=name))
 
 
 def add_coded(model, action, code, name):
