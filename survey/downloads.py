@@ -7,6 +7,7 @@ handed to the server: a download that fails or is abandoned half-way leaves no e
 """
 
 import itertools
+import json
 
 from flask import Response, current_app
 from flask_login import current_user
@@ -22,7 +23,22 @@ def primed(items, count=2):
     return itertools.chain(head, items)
 
 
-def audited(chunks, action, target):
+FILTERS = ("ward", "organisation", "from", "to")  # the export filters an entry keeps
+
+
+def export_detail(file, codes=False, filters=None):
+    """Return the audit detail of an export: which file (csv, xlsx, report, tallies), whether
+    the codes variant, and its filters (a mapping of query parameters, codes and ISO dates)."""
+    detail = {"file": file}
+    if codes:
+        detail["codes"] = True
+    kept = {k: (filters or {}).get(k) for k in FILTERS}
+    if any(kept.values()):
+        detail["filters"] = {k: v for k, v in kept.items() if v}
+    return json.dumps(detail, ensure_ascii=False)
+
+
+def audited(chunks, action, target, detail=None):
     """Return a generator of the chunks that records the audit entry after the last one.
 
     The server reads it after the view has returned: it takes an app context for each chunk
@@ -45,7 +61,9 @@ def audited(chunks, action, target):
                     opened = database.connect(reuse_if_open=True) or opened
                     chunk = next(items, None)
                     if chunk is None:
-                        AuditEvent.create(user=user_id, action=action, target=str(target)[:300])
+                        AuditEvent.create(
+                            user=user_id, action=action, target=str(target)[:300], detail=detail
+                        )
                         return
                 yield chunk
         finally:
@@ -55,9 +73,9 @@ def audited(chunks, action, target):
     return run()
 
 
-def download(chunks, mimetype, filename, action, target, cache="no-store"):
+def download(chunks, mimetype, filename, action, target, cache="no-store", detail=None):
     """Return a streamed attachment whose audit entry is written when its last chunk is sent."""
-    response = Response(audited(chunks, action, target), mimetype=mimetype)
+    response = Response(audited(chunks, action, target, detail), mimetype=mimetype)
     response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
     response.headers["Cache-Control"] = cache
     return response

@@ -6,13 +6,17 @@ cleanly, an audit log in words, logins with stray spaces, one number format, sma
 import copy
 import csv
 import io
+import json
+import re
 import uuid
 
 import docx
 import openpyxl
 import pytest
 
-from survey.models import Questionnaire, Response, User
+from survey.auth import audit
+from survey.models import AuditEvent, Organisation, Question, Questionnaire, Response, User
+from survey.questionnaires import authoring
 from survey.questionnaires.file_format import import_questionnaire
 from tests.test_builder_options import OPTIONS
 from tests.helpers import make_user
@@ -172,3 +176,77 @@ def test_username_rule_says_which_letters(client, login, runner):
     result = runner.invoke(args=["create-user", "ĐOÀN_q10", "--role", "viewer"], input="x\nx\n")
     assert result.exit_code == 1 and "chữ cái không dấu" in result.stderr
     assert not User.select().where(User.username == "ĐOÀN_q10").exists()
+
+
+def detail_keys(value):
+    """Return every name a JSON detail (or "name=value" pairs) holds, nested ones too."""
+    if isinstance(value, dict):
+        return set(value) | {k for v in value.values() for k in detail_keys(v)}
+    if isinstance(value, list):
+        return {k for v in value for k in detail_keys(v)}
+    return set()
+
+
+def test_audit_log_reads_in_words_in_both_languages(app, tally_sample, network, login, runner):
+    """Every detail name the exercised actions write has a label; roles, choices, numbers and
+    downloads in words; the owner and the targets of a questionnaire told apart."""
+    admin = login("admin", username="root")
+    root = User.get(User.username == "root")
+    doan = Organisation.get(Organisation.code == "DOAN")
+    made = authoring.create(root, {"title": "Đợt mới", "slug": "dot-moi"}, ["MTTQ"], ["P1"], doan)
+    authoring.duplicate(root, tally_sample, "sample-2", "Đợt 2", repeat=True)
+    age = Question.get(Question.key == "age", Question.questionnaire == tally_sample.id)
+    values = {"key": "age", "kind": "number", "prompt": "Tuổi", "minimum": 0.0, "maximum": 99.5}
+    authoring.update_question(root, age, values)
+    agree = Question.get(Question.key == "agree", Question.questionnaire == tally_sample.id)
+    authoring.set_concern(root, agree, {"choices": ["no"]})
+    authoring.set_concern(root, age, {"at_least": 1000})
+    person = network["collaborators"][("P1", "MTTQ")]
+    assert (
+        admin.post(f"/network/collaborators/{person.id}/rotate", data={"confirm": "1"}).status_code
+        < 400
+    )
+    made = runner.invoke(
+        args=["create-user", "lan", "--role", "coordinator"], input="river-lamp-41\n" * 2
+    )
+    assert made.exit_code == 0, made.output
+    form = {"username": "binh", "role": "viewer", "organisation": "", "password": "river-lamp-41"}
+    assert admin.post("/admin/users/new", data=form).status_code == 302
+    for url in (
+        "/questionnaires/sample/export.csv?codes=1&ward=P1",
+        "/questionnaires/sample/export.xlsx",
+        "/questionnaires/sample/tallies.xlsx",
+        "/questionnaires/sample/report.docx",
+    ):
+        got = admin.get(url)
+        assert got.status_code == 200 and got.get_data(), url  # audited once read whole
+    keys = set()
+    for event in AuditEvent.select():
+        try:
+            keys |= detail_keys(json.loads(event.detail or ""))
+        except ValueError:
+            keys |= {k for k, _v in audit.PAIRS.findall(event.detail or "")}
+    assert {"repeat_of", "concern", "at_least", "file", "codes", "filters", "grace_days"} <= keys
+    assert keys <= set(audit.FIELDS), keys - set(audit.FIELDS)
+    vi = admin.get("/admin/audit").get_data(as_text=True)
+    en = admin.get("/admin/audit?lang=en").get_data(as_text=True)
+    raw = {k for k in keys} | {k.replace("_", " ") for k in keys}
+    for lang in ("vi", "en"):
+        with app.test_request_context(f"/?lang={lang}"):
+            entries = audit.entries(AuditEvent.select())
+        for entry in entries:
+            assert not {label for label, _value in entry.details} & raw, entry.details
+            assert not re.search(r"\((admin|coordinator|viewer)\)", entry.sentence), entry
+    assert "99.5" not in vi and "10.0" not in vi and "99.5" in en
+    assert "Là đợt sau của" in vi and "Next wave of" in en
+    assert "1.000" in vi and "1,000" in en  # at least 1000, written the language's way
+    assert "99,5" in vi
+    assert "Không đồng ý" in vi  # the concern's choice by its label, not its key
+    assert "Vai trò: Điều phối viên" in vi and "Vai trò: Người xem" in vi
+    legacy = AuditEvent.record(None, "user.create", "doan_q10 (coordinator)")  # as once kept
+    with app.test_request_context("/?lang=vi"):
+        assert "“doan_q10 (điều phối viên)”" in audit.entries([legacy])[0].sentence
+    assert "Tổ chức sở hữu" in vi and "Gửi đến các tổ chức" in vi
+    for file in ("câu trả lời dạng CSV", "câu trả lời dạng XLSX", "Báo cáo Word", "bảng tổng hợp"):
+        assert file in vi, file
+    assert "Bản dạng mã" in vi and "Bộ lọc" in vi

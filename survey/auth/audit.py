@@ -10,9 +10,10 @@ import json
 import re
 from dataclasses import dataclass
 
-from survey.i18n import kind_label, role_label, status_label
+from survey.i18n import kind_label, role_label, role_word, status_label
 from survey.i18n import lazy_gettext as _l
-from survey.models import AUDIT_ACTIONS, Choice, Question, Questionnaire
+from survey.models import AUDIT_ACTIONS, ROLES, Choice, Question, Questionnaire
+from survey.numbers import format_number
 
 WORDS = {
     "user.login": _l("%(who)s logged in"),
@@ -168,6 +169,27 @@ FIELDS = {
     "max_picks": _l("Most choices"),
     "reason": _l("Reason"),
     "count": _l("Count"),
+    "repeat_of": _l("Next wave of"),
+    "grace_days": _l("Days answers under the old link are still taken"),
+    "concern": _l("Answers that signal concern"),
+    "at_least": _l("At least"),
+    "at_most": _l("At most"),
+    "file": _l("File"),
+    "codes": _l("Codes variant"),
+    "filters": _l("Filters"),
+    "ward": _l("Ward"),
+}
+# The same names where a questionnaire's own entries use them: its owner and whom it is sent to.
+QUESTIONNAIRE_FIELDS = {
+    "organisation": _l("Owning organisation"),
+    "organisations": _l("Sent to organisations"),
+    "wards": _l("Sent to wards"),
+}
+FILES = {  # what a download was (downloads.detail)
+    "csv": _l("answers as CSV"),
+    "xlsx": _l("answers as XLSX"),
+    "report": _l("Word report"),
+    "tallies": _l("tallies workbook"),
 }
 VALUES = {
     "up": _l("up"),
@@ -190,16 +212,22 @@ class Entry:
     details: list  # of (label, value) strings
 
 
-def _value(name, value):
-    """Write one detail value in words."""
+def _value(name, value, labels=None):
+    """Write one detail value in words; `labels`: the choice keys of its question, by key."""
     if isinstance(value, bool) or value in ("True", "False"):
         return str(YES if value in (True, "True") else NO)
     if value is None or value == "":
         return "—"
+    if isinstance(value, (int, float)):
+        return format_number(value)
     if isinstance(value, list):
-        return ", ".join(_value(name, v) for v in value) or "—"
+        return ", ".join(_value(name, v, labels) for v in value) or "—"
     if isinstance(value, dict):
-        return "; ".join(f"{_field(k)}: {_value(k, v)}" for k, v in value.items())
+        return "; ".join(f"{_field(k)}: {_value(k, v, labels)}" for k, v in value.items())
+    if name == "choices" and labels:
+        return labels.get(value, value)
+    if name == "file":
+        return str(FILES.get(value, value))
     if name == "status":
         return status_label(value)
     if name == "kind":
@@ -209,15 +237,16 @@ def _value(name, value):
     return str(VALUES.get(value, value))
 
 
-def _field(name):
-    """Return a detail's name in words."""
-    return str(FIELDS.get(name, name.replace("_", " ")))
+def _field(name, fields=None):
+    """Return a detail's name in words (`fields`: an action's own names, looked up first)."""
+    return str((fields or {}).get(name) or FIELDS.get(name, name.replace("_", " ")))
 
 
-def details(detail, changes=False):
+def details(detail, changes=False, labels=None, fields=None):
     """Turn an entry's detail (JSON, "name=value" pairs, or text) into (label, value) pairs.
 
-    With `changes` (an update), a JSON value [old, new] reads "old → new".
+    With `changes` (an update), a JSON value [old, new] reads "old → new". `labels`: the
+    choices of the question an entry names, by key; `fields`: the action's own field names.
     """
     detail = (detail or "").strip()
     if not detail:
@@ -230,15 +259,29 @@ def details(detail, changes=False):
         found = []
         for name, value in data.items():
             if changes and isinstance(value, list) and len(value) == 2:
-                written = f"{_value(name, value[0])} → {_value(name, value[1])}"
+                written = f"{_value(name, value[0], labels)} → {_value(name, value[1], labels)}"
             else:
-                written = _value(name, value)
-            found.append((_field(name), written))
+                written = _value(name, value, labels)
+            found.append((_field(name, fields), written))
         return found
     pairs = PAIRS.findall(detail)
     if pairs and " ".join(f"{k}={v}" for k, v in pairs) == detail:
-        return [(_field(k), _value(k, v)) for k, v in pairs]
+        return [(_field(k, fields), _value(k, v)) for k, v in pairs]
+    if detail in ROLES:  # an account's role, as user.create kept it
+        return [(_field("role"), role_label(detail))]
     return [("", detail)]
+
+
+ROLE_TARGET = re.compile(r"^(.+) \((\w+)\)$")  # "doan_q10 (coordinator)": survey create-user
+
+
+def _target(event):
+    """Return the target an entry names, an account's role (as create-user kept it) in words."""
+    target = NUMBERED.sub("", event.target or "")
+    found = ROLE_TARGET.match(target) if event.action == "user.create" else None
+    if found and found.group(2) in ROLES:
+        return f"{found.group(1)} ({role_word(found.group(2))})"
+    return target
 
 
 def _place(action, target):
@@ -299,7 +342,7 @@ def describe(event, names):
     kept = {k: v for k, v in kept.items() if isinstance(v, str)} if isinstance(kept, dict) else {}
     values = {
         "who": event.user.username if event.user_id else str(NOBODY),
-        "target": NUMBERED.sub("", event.target or "") or "—",
+        "target": _target(event) or "—",
         "questionnaire": names.titles.get(slug) or kept.get("title") or slug or "—",
         "question": names.prompts.get((slug, key)) or kept.get("prompt") or key or "—",
         "choice": names.labels.get((slug, key, choice)) or kept.get("label") or choice or "—",
@@ -308,7 +351,9 @@ def describe(event, names):
     wording = WORDS.get(event.action)
     sentence = str(wording or GENERIC) % values
     changes = event.action.rsplit(".", 1)[-1] in CHANGES
-    return Entry(event, sentence + ".", details(event.detail, changes))
+    labels = {c: label for (s, k, c), label in names.labels.items() if (s, k) == (slug, key)}
+    fields = QUESTIONNAIRE_FIELDS if event.action.startswith("questionnaire.") else None
+    return Entry(event, sentence + ".", details(event.detail, changes, labels, fields))
 
 
 def entries(events):

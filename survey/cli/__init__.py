@@ -94,7 +94,7 @@ def create_user_command(name, role, organisation):
         User.create(
             username=name, password_hash=hash_password(password), role=role, organisation=org
         )
-        AuditEvent.record(None, "user.create", f"{name} ({role})")
+        AuditEvent.record(None, "user.create", name, role)
     click.echo(_("Created the %(role)s account “%(name)s”.", role=role_word(role), name=name))
 
 

@@ -9,7 +9,7 @@ from flask import Response, render_template, request
 from playhouse.flask_utils import get_object_or_404
 from werkzeug.datastructures import MultiDict
 
-from survey.downloads import download
+from survey.downloads import download, export_detail
 from survey.models import Question, utcnow
 from survey.security import VIEWER, access, organisation_scope, questionnaire_or_404
 from survey.tallies import bp, charts, hotspots, report, waves
@@ -99,7 +99,8 @@ def report_docx(slug):
         hotspots=report_hotspots(questionnaire, filters),
         wave=waves.compare(questionnaire, t, filters),
     )
-    return download([body], report.DOCX_TYPE, f"{slug}-report.docx", EXPORT, slug)
+    detail = export_detail("report", filters=filters.params())
+    return download([body], report.DOCX_TYPE, f"{slug}-report.docx", EXPORT, slug, detail=detail)
 
 
 def _counted_question(slug, key):

@@ -18,7 +18,7 @@ from flask_babel import get_locale
 from flask_login import current_user
 from playhouse.flask_utils import get_object_or_404, object_list
 
-from survey.downloads import download, primed
+from survey.downloads import download, export_detail, primed
 from survey.errors import render_error
 from survey.i18n import gettext as _
 from survey.models import AuditEvent, Choice, ExportJob, Organisation, Question, Ward
@@ -196,7 +196,8 @@ def export_csv(slug):
         raise
     name = _name(slug, codes, ".csv")
     chunks = jobs.holding(slot, exports.csv_stream(rows, prepared=True))
-    return download(chunks, "text/csv", name, EXPORT, slug)
+    detail = export_detail("csv", codes, filters.params())
+    return download(chunks, "text/csv", name, EXPORT, slug, detail=detail)
 
 
 @bp.route("/questionnaires/<slug>/codebook.csv")
@@ -223,7 +224,8 @@ def export_xlsx(slug):
     rows = exports.response_rows(questionnaire, filters, codes)
     path = _temp_xlsx(exports.response_sheets(questionnaire, filters, rows, codes))
     name = _name(slug, codes, ".xlsx")
-    return download(_stream_file(path), exports.XLSX_TYPE, name, EXPORT, slug)
+    detail = export_detail("xlsx", codes, filters.params())
+    return download(_stream_file(path), exports.XLSX_TYPE, name, EXPORT, slug, detail=detail)
 
 
 @bp.route("/questionnaires/<slug>/tallies.xlsx")
@@ -243,7 +245,8 @@ def tallies_xlsx(slug):
     sheets.append(exports.Sheet(_("Ward × organisation"), exports.cross_rows(summary, codes)))
     path = _temp_xlsx(sheets)
     name = _name(slug, codes, "-tallies.xlsx")
-    return download(_stream_file(path), exports.XLSX_TYPE, name, EXPORT, slug)
+    detail = export_detail("tallies", codes, filters.params())
+    return download(_stream_file(path), exports.XLSX_TYPE, name, EXPORT, slug, detail=detail)
 
 
 def _start_job(questionnaire, kind, codes):
@@ -255,7 +258,8 @@ def _start_job(questionnaire, kind, codes):
         "scope": organisation_scope(),
     }
     job = jobs.create(questionnaire, current_user, kind, params)
-    AuditEvent.record(current_user, "export_job.create", questionnaire.slug, detail=kind)
+    detail = export_detail(kind, codes, request.args)
+    AuditEvent.record(current_user, "export_job.create", questionnaire.slug, detail=detail)
     return redirect(url_for("tallies.export_job", slug=questionnaire.slug, token=job.token), 303)
 
 
@@ -301,7 +305,9 @@ def export_file(slug, token):
     _questionnaire, job = _own_job(slug, token)
     if jobs.state(job) != jobs.DONE:
         abort(404)
-    codes = json.loads(job.params).get("codes", False)
+    params = json.loads(job.params)
+    codes = params.get("codes", False)
     mimetype = "text/csv" if job.kind == "csv" else exports.XLSX_TYPE
     name = _name(slug, codes, "." + job.kind)
-    return download(jobs.file_chunks(job.file), mimetype, name, EXPORT, slug)
+    detail = export_detail(job.kind, codes, dict(params.get("args", [])))
+    return download(jobs.file_chunks(job.file), mimetype, name, EXPORT, slug, detail=detail)
