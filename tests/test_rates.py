@@ -212,3 +212,19 @@ def test_receipts_cannot_be_tied_to_anonymous_responses(network):
         "answered": 1,
     }
     assert Organisation.select().count() == 2
+
+
+def test_rates_page_lists_who_has_not_answered_a_page_at_a_time(counted, sample, login):
+    """120 waiting: the heading counts all of them, each page lists 50 in order, a bad page 400."""
+    client = login("viewer")
+    ward, org = counted["wards"]["P2"], counted["orgs"]["MTTQ"]
+    for i in range(118):  # with CTV P1 DOAN and CTV P2 MTTQ: 120 not answered
+        Collaborator.create(name=f"Chờ {i:03d}", phone=f"0933{i:06d}", ward=ward, organisation=org)
+    pages = [
+        client.get(f"/network/rates/sample?page={n}").get_data(as_text=True) for n in (1, 2, 3)
+    ]
+    assert all("Chưa trả lời (120)" in html for html in pages)
+    assert [html.count('href="tel:') for html in pages] == [50, 50, 20]
+    assert "Chờ 000" in pages[0] and "Chờ 117" in pages[2] and "Chờ 117" not in pages[0]
+    assert 'href="/network/rates/sample?page=2&amp;by=ward#waiting"' in pages[0]
+    assert client.get("/network/rates/sample?page=x").status_code == 400

@@ -340,3 +340,15 @@ def test_hotspots_give_the_earlier_share(app, network, login, earlier_k, previou
     assert ("+50" in page) is (previous is not None)
     first_body = client.get("/api/v1/questionnaires/dot-1/hotspots").get_json()
     assert all("previous_share" not in h for h in first_body)
+
+
+def test_written_question_asked_alike_is_not_called_not_asked_alike(waves, login):
+    """The text question "note", asked alike in both waves, is said not compared, never "not asked
+    the same way": only the new question "extra" is."""
+    client = login("viewer")
+    page = client.get("/questionnaires/dot-2/tallies").get_data(as_text=True)
+    note = page[page.index('id="q-note"') :]
+    note = note[: note.index("</section>")]
+    assert "không hỏi câu này theo cùng cách" not in note
+    assert "Câu trả lời viết không so sánh giữa hai đợt" in note
+    assert page.count("Đợt trước không hỏi câu này theo cùng cách") == 1  # "extra" alone

@@ -117,6 +117,14 @@ class Comparison:
         """Return the PreviousQuestion of a current question's key, or None."""
         return self.questions.get(key)
 
+    def compares(self, kind):
+        """Return whether a question of this kind has figures to set beside the earlier wave's.
+
+        Written answers and dates are listed, never counted, so they have none: saying they
+        were "not asked the same way" would be false.
+        """
+        return kind in COUNTED_KINDS
+
 
 def earlier_filters(filters):
     """Return the filters the earlier wave is counted under: same place and breakdown, no dates."""

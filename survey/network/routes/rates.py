@@ -5,7 +5,11 @@ from flask import render_template, request
 from survey.errors import render_error
 from survey.i18n import gettext as _
 from survey.network import bp, rates
+from survey.params import paginated
 from survey.security import VIEWER, access, organisation_scope, questionnaire_or_404
+
+# Those not answered yet, a page at a time: a district of 500 waiting was a 45,000 px page.
+WAITING_PER_PAGE = 50
 
 
 def rates_request(slug):
@@ -23,6 +27,8 @@ def rates_page(slug):
         return render_error(400, _("Group by ward or by organisation."))
     scope = organisation_scope()
     groups = rates.response_rates(questionnaire, by, scope)
+    waiting = rates.not_answered(questionnaire, scope)
+    pages = paginated(waiting, WAITING_PER_PAGE)
     return render_template(
         "network/rates.html",
         questionnaire=questionnaire,
@@ -30,6 +36,8 @@ def rates_page(slug):
         groups=groups,
         total=rates.totals(groups),
         percent=rates.percent,
-        waiting=list(rates.not_answered(questionnaire, scope)),
+        waiting=list(pages.get_object_list()),
+        waiting_count=waiting.count(),
+        pagination=pages,
         channels=rates.channels(questionnaire, scope),
     )
