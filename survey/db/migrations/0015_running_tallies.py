@@ -66,6 +66,7 @@ POSTGRES_DAY = (
 # What moves a response's or an answer's cell: the columns of the key and the state.
 ANSWER_COLUMNS = 'OF "questionnaire_id", "question_id", "ward_id", "organisation_id", '
 ANSWER_COLUMNS += '"choice_id", "number", "first_row", "submitted_at"'
+STATE_0 = ' WHERE r."state" = 0'  # a PostgreSQL trigger's response rows that count
 RESPONSE_COLUMNS = 'OF "state", "questionnaire_id", "ward_id", "organisation_id", "submitted_at"'
 
 
@@ -181,19 +182,63 @@ def statements(make, postgres, row, verb):
     return "; ".join(verb(*cell) for cell in make(postgres, row)) + ";"
 
 
-def postgres_function(name, make, guard_old="", guard_new=""):
-    """Return the PL/pgSQL trigger function that moves the cells of an old and a new row."""
-    old = statements(make, True, "OLD", take)
-    new = statements(make, True, "NEW", add)
+def grouped(table, key, counts, source, where=""):
+    """Return the INSERT … SELECT adding a table of rows into the cells, a cell a line."""
+    names = ", ".join(f'"{n}"' for n in [*key, *counts])
+    sums = ", ".join(f"SUM({v})" for v in counts.values())
+    groups = ", ".join(key.values())
+    return (
+        f'INSERT INTO "{table}" ({names}) SELECT {groups}, {sums} FROM {source}{where} '
+        f"GROUP BY {groups}"
+    )
+
+
+def add_rows(table, key, counts, where):
+    """Return the statement adding a trigger's new rows into the cells (in key order: locks)."""
+    moved = ", ".join(f'"{n}" = "{table}"."{n}" + excluded."{n}"' for n in counts)
+    conflict = ", ".join(f'"{n}"' for n in key)
+    order = ", ".join(key.values())
+    return (
+        f"{grouped(table, key, counts, 'new_rows AS r', where)} ORDER BY {order} "
+        f"ON CONFLICT ({conflict}) DO UPDATE SET {moved}"
+    )
+
+
+def take_rows(table, key, counts, where):
+    """Return the statement taking a trigger's old rows out of the cells."""
+    columns = ", ".join(f'{v} AS "{n}"' for n, v in key.items())
+    sums = ", ".join(f'SUM({v}) AS "{n}"' for n, v in counts.items())
+    moved = ", ".join(f'"{n}" = "t"."{n}" - "d"."{n}"' for n in counts)
+    match = " AND ".join(f'"t"."{n}" = "d"."{n}"' for n in key)
+    return (
+        f'UPDATE "{table}" AS "t" SET {moved} FROM (SELECT {columns}, {sums} FROM old_rows AS r'
+        f'{where} GROUP BY {", ".join(key.values())}) AS "d" WHERE {match}'
+    )
+
+
+def postgres_function(name, make, where=""):
+    """Return the PL/pgSQL function of a statement-level trigger: its rows' cells, grouped.
+
+    One call per statement (a submit is one INSERT of all its answers), each cell moved once.
+    """
+    old = "; ".join(take_rows(*cell, where) for cell in make(True, "r")) + ";"
+    new = "; ".join(add_rows(*cell, where) for cell in make(True, "r")) + ";"
     return f"""
 CREATE FUNCTION "{name}"() RETURNS trigger AS $$
 BEGIN
-  IF TG_OP IN ('DELETE', 'UPDATE'){guard_old} THEN {old} END IF;
-  IF TG_OP IN ('INSERT', 'UPDATE'){guard_new} THEN {new} END IF;
+  IF TG_OP IN ('DELETE', 'UPDATE') THEN {old} END IF;
+  IF TG_OP IN ('INSERT', 'UPDATE') THEN {new} END IF;
   RETURN NULL;
 END
 $$ LANGUAGE plpgsql
 """
+
+
+POSTGRES_EVENTS = {
+    "insert": ("INSERT", 'NEW TABLE AS "new_rows"'),
+    "delete": ("DELETE", 'OLD TABLE AS "old_rows"'),
+    "update": ("UPDATE", 'OLD TABLE AS "old_rows" NEW TABLE AS "new_rows"'),
+}
 
 
 def sqlite_triggers(table, make, columns, old_when="", new_when=""):
@@ -218,33 +263,22 @@ def build(db, postgres):
         (cells, "answer", ""),
         (response_cells, "response", ' WHERE "response"."state" = 0'),
     ):
-        for table, key, counts in make(postgres, f'"{source}"'):
-            names = ", ".join(f'"{n}"' for n in [*key, *counts])
-            sums = ", ".join(f"SUM({v})" for v in counts.values())
-            groups = ", ".join(key.values())
-            db.execute_sql(
-                f'INSERT INTO "{table}" ({names}) SELECT {groups}, {sums} '
-                f'FROM "{source}"{where} GROUP BY {groups}'
-            )
+        for cell in make(postgres, f'"{source}"'):
+            db.execute_sql(grouped(*cell, f'"{source}"', where))
 
 
 def create_triggers(db, postgres):
     """Create the triggers that keep the tallies (bench/tallies.py --submit also calls it)."""
     if postgres:
         db.execute_sql(postgres_function("survey_answer_tally", cells))
-        db.execute_sql(
-            postgres_function(
-                "survey_response_tally",
-                response_cells,
-                ' AND OLD."state" = 0',
-                ' AND NEW."state" = 0',
-            )
-        )
-        for table, columns in (("answer", ANSWER_COLUMNS), ("response", RESPONSE_COLUMNS)):
-            db.execute_sql(
-                f'CREATE TRIGGER "{table}_tally" AFTER INSERT OR DELETE OR UPDATE {columns} '
-                f'ON "{table}" FOR EACH ROW EXECUTE FUNCTION "survey_{table}_tally"()'
-            )
+        db.execute_sql(postgres_function("survey_response_tally", response_cells, STATE_0))
+        for table in ("answer", "response"):
+            for name, (event, rows) in POSTGRES_EVENTS.items():
+                db.execute_sql(
+                    f'CREATE TRIGGER "{table}_{name}_tally" AFTER {event} ON "{table}" '
+                    f"REFERENCING {rows} FOR EACH STATEMENT "
+                    f'EXECUTE FUNCTION "survey_{table}_tally"()'
+                )
         return
     for sql in sqlite_triggers("answer", cells, ANSWER_COLUMNS) + sqlite_triggers(
         "response",
@@ -260,7 +294,8 @@ def drop_triggers(db, postgres):
     """Drop the triggers that keep the tallies."""
     for table in ("answer", "response"):
         if postgres:
-            db.execute_sql(f'DROP TRIGGER IF EXISTS "{table}_tally" ON "{table}"')
+            for name in POSTGRES_EVENTS:
+                db.execute_sql(f'DROP TRIGGER IF EXISTS "{table}_{name}_tally" ON "{table}"')
             db.execute_sql(f'DROP FUNCTION IF EXISTS "survey_{table}_tally"()')
             continue
         for event in ("insert", "delete", "update_old", "update_new"):
