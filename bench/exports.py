@@ -453,7 +453,7 @@ def main(argv=None):
             questionnaire_id, rate = prepare(url, n)
             if rate is not None:
                 print(f"{label}: survey fake-responses stored {rate:,.0f} responses/s")
-            wanted = options.cases.split(",")
+            wanted = [case for case in options.cases.split(",") if case]
             report(label, n, cases(url, questionnaire_id, n, options.openpyxl_max, wanted))
     if options.phones:
         print(f"\nSQLite, phones for {options.phones:.0f} s, gunicorn -w 2, 16 connections")
