@@ -172,10 +172,18 @@
     return Promise.race([ready, late]).catch(function () { return false; });
   }
 
+  /* A kept answer's time as the page's language writes it: "18:43 01/12" in Vietnamese (as the
+     server writes times, day before month), "Dec 1, 6:43 PM" in English. */
   function when(at) {
     try {
-      return new Date(at).toLocaleString(document.documentElement.lang || undefined,
-        { hour: "2-digit", minute: "2-digit", day: "2-digit", month: "2-digit" });
+      var d = new Date(at), two = function (n) { return (n < 10 ? "0" : "") + n; };
+      if (isNaN(d.getTime())) return "";
+      if (document.documentElement.lang === "en") {
+        return d.toLocaleString("en-US",
+          { month: "short", day: "numeric", hour: "numeric", minute: "2-digit" });
+      }
+      return two(d.getHours()) + ":" + two(d.getMinutes()) + " " +
+        two(d.getDate()) + "/" + two(d.getMonth() + 1);
     } catch (e) { return ""; }
   }
 

@@ -117,4 +117,5 @@ def format_share(percent, digits=1):
     """Write a percentage (0..100) in the page's language ("33,3 %" in Vietnamese)."""
     if percent is None:
         return ""
-    return format_percent(percent / 100, format="#,##0." + "0" * digits + " %" if digits else None)
+    decimals = "." + "0" * digits if digits else ""
+    return format_percent(percent / 100, format="#,##0" + decimals + " %")

@@ -294,7 +294,7 @@ def test_running_job_page_shows_a_progress_bar_and_follows_itself(app, tally_sam
     page = client.get(f"/questionnaires/sample/exports/{job.token}")
     assert page.status_code == 200
     assert '<progress value="0.250" max="1"' in page.text and 'http-equiv="refresh"' in page.text
-    assert "/file" not in page.text and "25%" in page.text
+    assert "/file" not in page.text and "25 %" in page.text
     answer = client.get(
         f"/questionnaires/sample/exports/{job.token}", headers={"Accept": "application/json"}
     ).get_json()

@@ -172,7 +172,7 @@ def test_rates_page_shows_percentages_and_reminders(counted, sample, login):
     page = client.get("/network/rates/sample?by=ward")
     html = page.get_data(as_text=True)
     assert page.status_code == 200
-    assert "67%" in html and "50%" in html and "60%" in html  # 2/3, 1/2, total 3/5
+    assert "66,7 %" in html and "50,0 %" in html and "60,0 %" in html  # 2/3, 1/2, total 3/5
     assert html.count('class="bar"') == 3
     assert "CTV P1 DOAN" in html and counted["people"][("P1", "DOAN")].phone in html
     assert "Extra A" not in html  # answered: not on the reminder list

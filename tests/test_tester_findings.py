@@ -16,10 +16,12 @@ import pytest
 
 from survey.auth import audit
 from survey.models import AuditEvent, Organisation, Question, Questionnaire, Response, User
+from survey.numbers import format_share
 from survey.questionnaires import authoring
 from survey.questionnaires.file_format import import_questionnaire
+from survey.tallies.waves import format_change
+from tests.helpers import make_user, store_answers
 from tests.test_builder_options import OPTIONS
-from tests.helpers import make_user
 from tests.test_report_docx import _text
 
 OTHER = "<b>Cần</b> thêm; cây xanh"  # markup to escape, a ";" to keep apart from separators
@@ -250,3 +252,39 @@ def test_audit_log_reads_in_words_in_both_languages(app, tally_sample, network, 
     for file in ("câu trả lời dạng CSV", "câu trả lời dạng XLSX", "Báo cáo Word", "bảng tổng hợp"):
         assert file in vi, file
     assert "Bản dạng mã" in vi and "Bộ lọc" in vi
+
+
+def test_changes_are_written_with_one_decimal_and_a_sign(app):
+    """“−12,0” beside “+5,9”, zero as “0,0”; a count's change stays whole."""
+    with app.test_request_context("/?lang=vi"):
+        assert [format_change(v) for v in (-12, 5.94, 0, 0.04, 60)] == [
+            "\u221212,0",
+            "+5,9",
+            "0,0",
+            "0,0",
+            "+60,0",
+        ]
+        assert format_change(-1.1666, 2) == "\u22121,17" and format_change(0, 0) == "0"
+        assert format_share(3) == "3,0 %" and format_share(46.08) == "46,1 %"
+    with app.test_request_context("/?lang=en"):
+        assert format_change(-12) == "\u221212.0" and format_share(3, 0) == "3 %"
+
+
+def test_rates_header_and_dashboard_write_shares_filters_and_owners_alike(
+    app, tally_sample, network, login
+):
+    """Rates as “0,0 %” like the tallies; no “;” after the last filter; the owner by name."""
+    person = network["collaborators"][("P1", "MTTQ")]
+    store_answers(tally_sample, person.ward, person.organisation, {"agree": "yes"}, None, person)
+    doan = Organisation.get(Organisation.code == "DOAN")
+    coordinator = login("coordinator", doan)
+    authoring.create(
+        User.get(User.username == "coordinator-DOAN"), {"title": "Của Đoàn"}, owner=doan
+    )
+    rates = coordinator.get("/network/rates/sample").get_data(as_text=True)
+    assert "0,0 %" in rates and "100,0 %" not in rates and not re.search(r"\d%", rates)
+    page = coordinator.get("/questionnaires/sample/tallies?ward=P1").get_data(as_text=True)
+    said = re.search(r'<p class="filters-said">(.*?)</p>', page, re.DOTALL).group(1)
+    assert " ".join(said.split()) == "Chỉ tính: phường Phường 1; tổ chức của bạn Đoàn Thanh niên"
+    dashboard = coordinator.get("/").get_data(as_text=True)
+    assert "<td>Đoàn Thanh niên</td>" in dashboard and "<td>DOAN</td>" not in dashboard

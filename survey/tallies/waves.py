@@ -20,12 +20,13 @@ NO_COLUMNS = ("number",)  # kinds whose columns are not the same from one wave t
 
 
 def format_change(value, digits=1):
-    """Write a change with its sign ("+12,5", "−3", "0") in the page's language; "–" if None."""
+    """Write a change with its sign and `digits` decimals, always as many ("+12,5", "−3,0",
+    "0,0"), in the page's language; "–" if None. A column of changes reads alike row by row."""
     if value is None:
         return "–"
+    decimals = "." + "0" * digits if digits else ""
     if round(value, digits) == 0:
-        return "0"
-    decimals = "." + "#" * digits if digits else ""
+        return format_decimal(0, format="0" + decimals)
     text = format_decimal(abs(value), format="#,##0" + decimals)
     return ("+" if value > 0 else "\u2212") + text
 

@@ -1,7 +1,10 @@
 """The phone offline in Debian's Chromium (service worker allowed, offline emulated): pages open
 with no signal after one visit, answers leave once and are never lost."""
 
+import datetime
+import re
 import time
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -359,3 +362,16 @@ def test_send_now_offline_says_it_will_wait(phone, home_url, db):
     item = page.locator(".outbox-items li").inner_text()
     assert "Ý kiến về chỉnh trang đô thị" in item and ":" in item  # its title and its time
     assert responses() == 0
+
+
+def test_the_outbox_writes_a_kept_answers_time_the_vietnamese_way(phone, home_url, db):
+    """“18:43 01/12”: hours and minutes, then day before month, as the server writes times."""
+    context = phone(timezone_id="Asia/Ho_Chi_Minh")
+    context.add_init_script("delete window.SyncManager")
+    page = queue_offline(context, home_url)
+    page.click("#send-now")
+    page.locator("#outbox [data-state=offline]").wait_for()
+    item = page.locator(".outbox-items li").inner_text()
+    now = datetime.datetime.now(ZoneInfo("Asia/Ho_Chi_Minh"))
+    found = re.search(r"(\d\d):(\d\d) (\d\d)/(\d\d)$", item.strip())
+    assert found and found.group(3, 4) == (f"{now:%d}", f"{now:%m}"), item

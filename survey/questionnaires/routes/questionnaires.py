@@ -137,7 +137,7 @@ def index():
         hotspots=hotspots.of_open(rows, scope),
         can_edit=may(current_user, COORDINATOR),
         may_edit=lambda questionnaire: authoring.may_edit(current_user, questionnaire),
-        owners={o.id: o.code for o in Organisation.select(Organisation.id, Organisation.code)},
+        owners={o.id: o.name for o in Organisation.select(Organisation.id, Organisation.name)},
     )
 
 
