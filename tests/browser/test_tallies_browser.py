@@ -8,6 +8,7 @@ import pytest
 
 from survey.models import Organisation, Ward
 from survey.questionnaires.file_format import import_questionnaire
+from tests.browser.test_phone_width_browser import CHOICES, LONG_KEY, WAVE
 from tests.helpers import make_user, store_answers
 from tests.test_hotspots import FILE, HOT, fill
 
@@ -109,6 +110,45 @@ def test_report_prints_to_pdf(open_page, server, tally_sample, shot, keep):
     assert not errors, errors
 
 
+def bottom_lines(pdf):
+    """Return the lowest printed line of each PDF page, without white space.
+
+    Read by position, not in the text's order: Chromium draws a table's cells after the
+    headings around it, so the page's text can end with a heading that is not at its foot.
+    """
+    lines = []
+    with pdfium.PdfDocument(pdf) as document:
+        for page in document:
+            text = page.get_textpage()
+            rects = [text.get_rect(i) for i in range(text.count_rects())]
+            low = min(bottom for _left, bottom, _right, _top in rects)
+            line = sorted(r for r in rects if r[1] < low + 3)  # one line: bottoms within 3 pt
+            # Each box shrunk by 1 pt at its sides: a box's text would take its neighbours' edges.
+            words = [text.get_text_bounded(lf + 1, b, rt - 1, t) for lf, b, rt, t in line]
+            lines.append("".join("".join(words).split()))
+    return lines
+
+
+def stranded_headings(page, pdf):
+    """Return the printed pages (numbered from 1) but the last whose lowest line is a heading."""
+    headings = page.eval_on_selector_all(
+        "main :is(h1, h2, h3, h4)", "els => els.map(e => e.textContent)"
+    )
+    headings = ["".join(h.split()) for h in headings if h.strip()]
+    lines = bottom_lines(pdf)
+    return [
+        (number, line)
+        for number, line in enumerate(lines[:-1], start=1)
+        if len(line) > 3 and any(h.endswith(line) for h in headings)
+    ]
+
+
+def coded_headers(page, codes):
+    """Return the table headers of the page that show a group's code instead of its name."""
+    found = page.eval_on_selector_all("main th", "els => els.map(e => e.textContent.trim())")
+    return [text for text in found if text in codes]
+
+
 def pdf_texts(pdf):
     """Return each page's text, without white space (PDFium breaks lines inside words)."""
     with pdfium.PdfDocument(pdf) as document:
@@ -158,4 +198,50 @@ def test_printable_report_prints_the_word_content_on_numbered_a4_pages(
     assert not first.startswith("1")  # the first page carries no number, as in the Word file
     for number, text in enumerate(texts[1:], start=2):
         assert text.startswith(str(number)), (number, text[:20])
+    assert not stranded_headings(page, str(pdf))
+    assert not coded_headers(page, ("P1", "P2", "P3", "P4", "MTTQ", "DOAN"))
+    assert not errors, errors
+
+
+WARDS = [(f"P{i:02d}", f"Phường {i}") for i in range(1, 15)]
+
+
+
+def test_printed_repeat_keeps_headings_with_their_content_and_says_names(
+    open_page, server, app, db, keep
+):
+    """A repeat in 14 wards of one organisation, as the tester printed it: no page ends with a
+    heading, section I is said once (no second count block, no link to the earlier wave), no
+    column is headed with a code, and a share never leaves its "%" on a line of its own."""
+    wards = [Ward.create(code=code, name=name) for code, name in WARDS]
+    org = Organisation.create(code="DOAN", name="Quận đoàn")
+    first = import_questionnaire(copy.deepcopy(WAVE))
+    second = copy.deepcopy(WAVE)
+    second.update({"slug": "an-ninh-2", "title": "Ý kiến thanh niên 2025 – đợt 2"})
+    second["repeat_of"] = WAVE["slug"]
+    repeat = import_questionnaire(second)
+    with app.test_request_context():
+        for questionnaire, per_ward in ((first, 8), (repeat, 6)):
+            for w, ward in enumerate(wards):
+                for i in range(per_ward + w % 5):
+                    choice = CHOICES[(i + w) % 3]["key"]
+                    answers = {"safe": choice, LONG_KEY: str((i + w) % 11), "note": "Đèn"}
+                    store_answers(questionnaire, ward, org, answers)
+    page, errors = open_page(1280, 900)
+    page.goto(server + "/questionnaires/an-ninh-2/report")
+    page.emulate_media(media="print")
+    pdf = keep("report-repeat.pdf", page.pdf(format="A4", prefer_css_page_size=True))
+    texts, _sizes = pdf_texts(str(pdf))
+    every = "".join(texts)
+    assert not stranded_headings(page, str(pdf))
+    assert not coded_headers(page, ("DOAN", *(code for code, _name in WARDS)))
+    assert "110phiếutrảlời" not in every  # section I says them, in a sentence and its tables
+    assert "Sốphiếutrảlờitheophườngvàtổchức" not in every  # the tally page's own block
+    assert page.locator(f"main a[href*='{WAVE['slug']}']").count() == 0
+    assert "Quậnđoàn" in every
+    lines = page.evaluate(
+        "[...document.querySelectorAll('main .pct')].filter(e => e.getClientRects().length > 1)"
+        ".length"
+    )
+    assert lines == 0
     assert not errors, errors
