@@ -62,7 +62,10 @@ def audited(chunks, action, target, detail=None):
                     chunk = next(items, None)
                     if chunk is None:
                         AuditEvent.create(
-                            user=user_id, action=action, target=str(target)[:300], detail=detail
+                            user=user_id,
+                            action=action,
+                            target=str(target)[:300],
+                            detail=detail or "",
                         )
                         return
                 yield chunk

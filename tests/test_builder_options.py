@@ -250,6 +250,9 @@ def test_builder_saves_scale_labels_and_toggles_other(options, login):
         "Rất tốt",
         None,
     )
+    # One “other” choice a question: “Khác” becomes plain before “Truyền hình” becomes it.
+    khac = "/questionnaires/options/questions/source/choices/khac"
+    assert client.post(khac, data={"key": "khac", "label": "Khác (ghi rõ)"}).status_code == 302
     url = "/questionnaires/options/questions/source/choices/tv"
     client.post(url, data={"key": "tv", "label": "Truyền hình", "other": "y"})
     assert Choice.get(Choice.key == "tv").other is True

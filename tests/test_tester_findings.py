@@ -15,10 +15,10 @@ import openpyxl
 import pytest
 
 from survey.auth import audit
-from survey.models import AuditEvent, Organisation, Question, Questionnaire, Response, User
+from survey.models import AuditEvent, Choice, Organisation, Question, Questionnaire, Response, User
 from survey.numbers import format_share
 from survey.questionnaires import authoring
-from survey.questionnaires.file_format import import_questionnaire
+from survey.questionnaires.file_format import FileError, import_questionnaire
 from survey.tallies.waves import format_change
 from tests.helpers import make_user, store_answers
 from tests.test_builder_options import OPTIONS
@@ -288,3 +288,38 @@ def test_rates_header_and_dashboard_write_shares_filters_and_owners_alike(
     assert " ".join(said.split()) == "Chỉ tính: phường Phường 1; tổ chức của bạn Đoàn Thanh niên"
     dashboard = coordinator.get("/").get_data(as_text=True)
     assert "<td>Đoàn Thanh niên</td>" in dashboard and "<td>DOAN</td>" not in dashboard
+
+
+def test_a_second_other_choice_is_refused_in_the_builder_and_the_file(options, login):
+    """At most one “other” choice a question, said clearly; nothing changes."""
+    client = login("coordinator")
+    add = client.post(
+        "/questionnaires/options/questions/source/choices",
+        data={"key": "khac2", "label": "Nguồn khác", "other": "y"},
+    )
+    assert add.status_code == 422 and "chỉ có tối đa một lựa chọn “Khác (ghi rõ)”" in add.text
+    make = client.post(
+        "/questionnaires/options/questions/source/choices/tv",
+        data={"key": "tv", "label": "Truyền hình", "other": "y"},
+    )
+    assert make.status_code == 422 and "tối đa một lựa chọn" in make.text
+    assert Choice.select().where(Choice.other).count() == 2  # khac and topics' other only
+    data = copy.deepcopy(OPTIONS)
+    data["slug"] = "options-2"
+    data["questions"][0]["choices"][0]["other"] = True
+    with pytest.raises(FileError) as error:
+        import_questionnaire(data)
+    (problem,) = error.value.problems
+    assert problem.startswith("questions[0].choices[1].other:") and "one “other" in problem
+    assert not Questionnaire.select().where(Questionnaire.slug == "options-2").exists()
+
+
+def test_a_preview_test_answer_is_labelled_as_one(options, login):
+    """Not “Liên kết chung hoặc áp phích” (there may be no open link): a test answer."""
+    Questionnaire.update(open_link=False).where(Questionnaire.id == options.id).execute()
+    admin = login("admin")
+    form = {"source": "tv", "topics": ["a", "b"]}
+    assert send(admin, form, "/questionnaires/options/preview").status_code == 303
+    tests = admin.get("/questionnaires/options/test-answers").get_data(as_text=True)
+    assert "Câu trả lời thử (từ bản xem trước)" in tests
+    assert "Liên kết chung hoặc áp phích" not in tests

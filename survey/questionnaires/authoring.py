@@ -798,6 +798,8 @@ def create_choice(user, question, key, label, other=False):
         raise Refused(_("A question has at most %(n)s choices.", n=rules.MAX_CHOICES))
     _check_label(label)
     _check_label_unique(question, label)
+    if other:
+        _check_one_other(question)
     key = key or make_key(label, used)
     _check_choice_keys([key])
     if key in used:
@@ -812,6 +814,12 @@ def create_choice(user, question, key, label, other=False):
         _touch(question.questionnaire)
         _record(user, "choice.create", _choice_target(choice), label=label, other=bool(other))
     return choice
+
+
+def _check_one_other(question, own_id=None):
+    """Refuse a second “other” choice on a question (its text has one column in exports)."""
+    if question.choices.where(Choice.other & (Choice.id != (own_id or 0))).exists():
+        raise Refused(rules.one_other_message(), "other")
 
 
 def _check_label_unique(question, label, own_id=None):
@@ -843,6 +851,8 @@ def update_choice(user, choice, key, label, other=None):
         if question.choices.where((Choice.key == key) & (Choice.id != choice.id)).exists():
             raise Refused(_("Another choice already has the key %(key)s.", key=key), "key")
     other = choice.other if other is None else bool(other)
+    if other and not choice.other:
+        _check_one_other(question, choice.id)
     changed = _changes(choice, {"key": key, "label": label, "other": other})
     old_target, old_key = _choice_target(choice), choice.key
     with database.atomic():

@@ -371,6 +371,11 @@ def check_question(index, item, seen, problems):
         seen.setdefault(key, (kind, choice_keys))
 
 
+def one_other_message():
+    """Return the refusal of a second “other” choice on one question."""
+    return _("A question has at most one “other, please specify” choice.")
+
+
 def same_label(label):
     """Return the form in which two choice labels count as the same ("Có" and " có ")."""
     return " ".join(unicodedata.normalize("NFC", str(label)).casefold().split())
@@ -396,6 +401,7 @@ def _check_choices(where, kind, choices, problems):
     if len(choices) > MAX_CHOICES:
         problems.append(Problem(f"{where}.choices", _("at most %(n)s items", n=MAX_CHOICES)))
         return keys
+    others = 0  # “other” choices so far: one a question, whose text has a column of its own
     for index, choice in enumerate(choices):
         c_where = f"{where}.choices[{index}]"
         if not isinstance(choice, dict):
@@ -410,7 +416,11 @@ def _check_choices(where, kind, choices, problems):
         if not message and same_label(choice["label"]) in labels:
             message = _("Two choices of a question cannot have the same wording.")
         _note(problems, f"{c_where}.label", message)
-        _note(problems, f"{c_where}.other", flag_problem(choice.get("other")))
+        message = flag_problem(choice.get("other"))
+        if not message and choice.get("other") and others:
+            message = one_other_message()
+        _note(problems, f"{c_where}.other", message)
+        others += 1 if choice.get("other") is True else 0
         if isinstance(choice.get("label"), str):
             labels.add(same_label(choice["label"]))
         if isinstance(choice.get("key"), str):
