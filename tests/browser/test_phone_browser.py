@@ -264,3 +264,48 @@ def test_axe_finds_no_serious_problem(phone, form_url, server, db):
     assert axe_problems(page) == []
     page.goto(f"{server}/s/sample")
     assert axe_problems(page) == []
+
+
+MANY = {
+    "slug": "many",
+    "title": "Thang 11 điểm",
+    "status": "open",
+    "questions": [
+        {
+            "key": "worry",
+            "kind": "multi",
+            "prompt": "Vấn đề nào bạn lo ngại nhất?",
+            "min_picks": 2,
+            "max_picks": 3,
+            "choices": [{"key": k, "label": k.title()} for k in ("a", "b", "c", "d")],
+        },
+        {"key": "nps", "kind": "scale", "prompt": "Bạn giới thiệu?", "min": 0, "max": 10},
+        {"key": "five", "kind": "scale", "prompt": "Hài lòng?"},
+    ],
+}
+
+
+@pytest.mark.parametrize("javascript", [True, False])
+def test_eleven_points_in_two_even_rows_and_a_picks_error_said_once(
+    phone, server, network, db, javascript
+):
+    """0–10 lies in rows of 6 and 5 tiles, each ≥ 44 px; a 5-point scale stays one row; one
+    pick of "2 to 3" is said once, as the error, not again as the hint."""
+    from survey.questionnaires.file_format import import_questionnaire
+
+    import_questionnaire(MANY)
+    page = phone(java_script_enabled=javascript).new_page()
+    page.goto(f"{server}/c/{network['collaborators'][('P1', 'MTTQ')].token}/many")
+    page.wait_for_load_state("networkidle")  # without scripts the page reloads itself once
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360
+    boxes = [page.locator("#q-nps label.opt").nth(i).bounding_box() for i in range(11)]
+    rows = sorted({round(box["y"]) for box in boxes})
+    assert [sum(round(b["y"]) == y for b in boxes) for y in rows] == [6, 5]
+    assert len({round(box["width"]) for box in boxes}) == 1  # "10" is a tile like the others
+    assert min(min(box["width"], box["height"]) for box in boxes) >= 44
+    five = [page.locator("#q-five label.opt").nth(i).bounding_box() for i in range(5)]
+    assert len({round(box["y"]) for box in five}) == 1
+    page.get_by_text("A", exact=True).click()
+    page.click("button.send")
+    page.locator("#q-worry .error").wait_for()
+    assert page.locator("#q-worry").inner_text().count("Chọn từ 2 đến 3 mục.") == 1
