@@ -59,7 +59,13 @@ def spec():
         {"key": "sc", "kind": "scale", "prompt": "Hài lòng", "min": 1, "max": 5},
         {"key": "t", "kind": "text", "prompt": "Góp ý"},
     ]
-    return {"slug": SLUG, "title": "Danh sách phiếu", "status": "open", "questions": questions}
+    return {
+        "slug": SLUG,
+        "title": "Danh sách phiếu",
+        "status": "open",
+        "open_link": True,  # fake responses from nobody, in bulk (survey fake-responses)
+        "questions": questions,
+    }
 
 
 def timed(function):

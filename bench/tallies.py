@@ -91,6 +91,7 @@ def questionnaire_spec():
         # is a moment read from every response (counted from the answers, as before 0015).
         "anonymous": False,
         "per_collaborator": "many",
+        "open_link": True,  # fake responses from nobody, in bulk (survey fake-responses)
         "questions": questions,
     }
 

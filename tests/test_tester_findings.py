@@ -13,9 +13,20 @@ import uuid
 import docx
 import openpyxl
 import pytest
+from peewee import fn
 
 from survey.auth import audit
-from survey.models import AuditEvent, Choice, Organisation, Question, Questionnaire, Response, User
+from survey.cli import fake
+from survey.models import (
+    AuditEvent,
+    Choice,
+    Organisation,
+    Question,
+    Questionnaire,
+    Receipt,
+    Response,
+    User,
+)
 from survey.numbers import format_share
 from survey.questionnaires import authoring
 from survey.questionnaires.file_format import FileError, import_questionnaire
@@ -323,3 +334,22 @@ def test_a_preview_test_answer_is_labelled_as_one(options, login):
     tests = admin.get("/questionnaires/options/test-answers").get_data(as_text=True)
     assert "Câu trả lời thử (từ bản xem trước)" in tests
     assert "Liên kết chung hoặc áp phích" not in tests
+
+
+def test_fake_responses_without_an_open_link_come_from_collaborators(app, sample, runner):
+    """One response each where one is allowed (too many asked: said, nothing stored); spread
+    over all of them where many are; the open-link path only with an open link."""
+    Questionnaire.update(open_link=False).where(Questionnaire.id == sample.id).execute()
+    sample = Questionnaire.get_by_id(sample.id)
+    assert fake.generate(sample, 3, seed=1) == 3
+    linked = Response.select().where(Response.collaborator.is_null(False)).count()
+    assert linked == 3 == Response.select().count() == Receipt.select().count()
+    result = runner.invoke(args=["fake-responses", "sample", "2"])
+    assert result.exit_code == 1 and "chỉ 1 người" in result.stderr, result.stderr
+    assert Response.select().count() == 3
+    Questionnaire.update(per_collaborator="many").where(Questionnaire.id == sample.id).execute()
+    result = runner.invoke(args=["fake-responses", "sample", "9", "--seed", "2"])
+    assert result.exit_code == 0, result.output
+    assert Response.select().where(Response.collaborator.is_null()).count() == 0
+    assert Receipt.select(fn.SUM(Receipt.count)).scalar() == 12
+    assert Receipt.select().count() == 4  # every collaborator answered

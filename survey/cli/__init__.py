@@ -276,6 +276,24 @@ def fake_responses_command(slug, count, seed):
     questionnaire = find_questionnaire(slug)
     try:
         stored = fake.generate(questionnaire, count, seed=seed)
+    except fake.TooFewCollaborators as error:
+        if error.available == 0:
+            fail(
+                _(
+                    "No responses stored: “%(slug)s” has no open link, so fake responses come "
+                    "from its targeted active collaborators, and none can answer.",
+                    slug=slug,
+                )
+            )
+        fail(
+            _(
+                "No responses stored: “%(slug)s” has no open link, so fake responses come from "
+                "its targeted active collaborators, and only %(available)s of them can still "
+                "answer (each answers once). Ask for at most %(available)s.",
+                slug=slug,
+                available=error.available,
+            )
+        )
     except fake.FakeError:
         fail(_("No responses stored: there is no active ward or organisation to answer from."))
     AuditEvent.record(None, "response.fake", f"{stored} to {slug}")

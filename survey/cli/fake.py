@@ -4,9 +4,14 @@ Each fake form is a MultiDict keyed by question key, checked by `rules.check_ans
 and stored by `respond.submit.store_many`, so fakes obey exactly the rules real answers do.
 Checking a form costs more than storing it, so at scale each response is drawn from a pool
 of POOL checked forms (each checked once), and stored BATCH at a time.
+
+A questionnaire without an open link is answered only through personal links, so its fake
+responses come from its targeted active collaborators, stored one by one like a phone's
+(receipts kept, one response each where it allows one); only an open link's come from nobody.
 """
 
 import datetime
+import itertools
 import math
 import random
 import uuid
@@ -14,7 +19,7 @@ import uuid
 from werkzeug.datastructures import MultiDict
 
 from survey.db import bulk_load, is_sqlite
-from survey.models import Organisation, Ward
+from survey.models import Collaborator, Organisation, Receipt, Ward
 from survey.respond import submit
 from survey.respond.rules import Schema, check_answers, other_field, scale_bounds
 
@@ -39,6 +44,15 @@ TEXTS = [
 
 class FakeError(ValueError):
     """The questionnaire cannot get fake responses (no ward or organisation to send them from)."""
+
+
+class TooFewCollaborators(FakeError):
+    """A questionnaire without an open link has fewer collaborators left to answer than asked."""
+
+    def __init__(self, available):
+        """Keep how many could still answer."""
+        super().__init__(f"only {available} collaborators can still answer")
+        self.available = available
 
 
 def _active(targets, model):
@@ -138,20 +152,61 @@ def generate(questionnaire, n, seed=None):
     """
     rng = random.Random(seed)
     schema = Schema.load(questionnaire)
-    groups = _groups(questionnaire)
+    people = None if questionnaire.open_link else _answering(questionnaire, n)
+    groups = _groups(questionnaire) if people is None else None
     faker = _Faker(schema, rng)
-    pool = []
+    checked = []
     for _ in range(min(n, POOL)):
         outcome = check_answers(schema, faker.form())
         if not outcome.ok:
             raise AssertionError(f"fake form refused by the rules: {outcome.errors}")
-        pool.append(submit.answer_rows(outcome.values))
+        checked.append(outcome.values)
+    if people is not None:
+        return _from_collaborators(questionnaire, n, rng, checked, people)
+    pool = [submit.answer_rows(values) for values in checked]
     stored = 0
     size = BATCH if is_sqlite() else POSTGRES_BATCH
     with bulk_load():
         for start in range(0, n, size):
             batch = _batch(rng, pool, groups, start, min(size, n - start))
             stored += submit.store_many(questionnaire, batch)
+    return stored
+
+
+def _answering(questionnaire, n):
+    """Return the targeted active collaborators who may still answer (all, where many may);
+    raise FakeError when there are none, or fewer than n where each answers once."""
+    people = list(questionnaire.targeted_collaborators().order_by(Collaborator.id))
+    if questionnaire.per_collaborator == "one":
+        answered = {
+            r.collaborator_id
+            for r in Receipt.select(Receipt.collaborator).where(
+                Receipt.questionnaire == questionnaire.id
+            )
+        }
+        people = [p for p in people if p.id not in answered]
+        if len(people) < n:
+            raise TooFewCollaborators(len(people))
+    if not people:
+        raise TooFewCollaborators(0)
+    return people
+
+
+def _from_collaborators(questionnaire, n, rng, checked, people):
+    """Store n responses through collaborators, as their phones would; return how many.
+
+    Each answers once where the questionnaire allows one response; else they take turns.
+    """
+    if questionnaire.per_collaborator == "one":
+        chosen = rng.sample(people, n)
+    else:
+        chosen = [people[i % len(people)] for i in range(n)]
+    stored = 0
+    for person, values in zip(chosen, itertools.chain(checked, rng.choices(checked, k=n))):
+        outcome = submit.store(
+            questionnaire, person.ward_id, person.organisation_id, person, str(uuid.uuid4()), values
+        )
+        stored += outcome == submit.STORED
     return stored
 
 
