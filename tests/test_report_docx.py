@@ -6,6 +6,7 @@ import subprocess
 import docx
 import pypdfium2
 import pytest
+from docx.oxml.ns import qn
 
 from survey.models import AuditEvent, Questionnaire
 from tests.helpers import soffice, store_answers
@@ -114,11 +115,8 @@ def test_charts_download(login, tally_sample):
     assert client.get("/questionnaires/sample/charts/note.svg").status_code == 404
 
 
-def test_report_docx_renders(login, tally_sample, tmp_path):
-    """LibreOffice converts the file to PDF and its first page is not blank."""
-    client = login("admin")
-    path = tmp_path / "report.docx"
-    path.write_bytes(client.get("/questionnaires/sample/report.docx").data)
+def to_pdf(tmp_path, *paths):
+    """Convert Word files to PDF with LibreOffice, in one run; return the PDFs' paths."""
     subprocess.run(
         [
             soffice(),
@@ -128,15 +126,62 @@ def test_report_docx_renders(login, tally_sample, tmp_path):
             "pdf",
             "--outdir",
             str(tmp_path),
-            str(path),
+            *map(str, paths),
         ],
         check=True,
         capture_output=True,
-        timeout=180,
+        timeout=300,
     )
-    pdf = pypdfium2.PdfDocument(str(tmp_path / "report.pdf"))
+    return [path.with_suffix(".pdf") for path in paths]
+
+
+def test_report_docx_renders(login, tally_sample, tmp_path):
+    """LibreOffice converts the file to PDF and its first page is not blank."""
+    client = login("admin")
+    path = tmp_path / "report.docx"
+    path.write_bytes(client.get("/questionnaires/sample/report.docx").data)
+    (pdf_path,) = to_pdf(tmp_path, path)
+    pdf = pypdfium2.PdfDocument(str(pdf_path))
     assert len(pdf) >= 2
     image = pdf[0].render(scale=1).to_pil().convert("L")
     dark = sum(image.histogram()[:128])
     assert dark > 2000  # text and tables, not an empty page
     pdf.close()
+
+
+def page_texts(path):
+    """Return each page's text of a PDF, without white space."""
+    with pypdfium2.PdfDocument(str(path)) as pdf:
+        return ["".join(page.get_textpage().get_text_range().split()) for page in pdf]
+
+
+def test_signature_block_and_table_rows_never_split(app, login, sample, network, tmp_path):
+    """Pushed down a line at a time by 0 to 45 quoted answers, the signature block always prints
+    whole (the signer's name on the page of the title); every table row is kept on one page and
+    each table's header row repeats atop each page it runs over."""
+    ward, org = network["wards"][0], network["organisations"][0]
+    for i in range(45):
+        store_answers(sample, ward, org, {"agree": "yes", "note": f"Góp ý số {i}"})
+    client = login("admin")
+    settings = "signer=Nguyễn Văn Bình&signer_title=Trưởng ban&recipients=Lưu VT"
+    paths = []
+    for texts in range(0, 46, 3):
+        paths.append(tmp_path / f"report-{texts}.docx")
+        answer = client.get(f"/questionnaires/sample/report.docx?texts={texts}&{settings}")
+        paths[-1].write_bytes(answer.data)
+    document = docx.Document(io.BytesIO(answer.data))
+    for table in document.tables[1:]:  # the letterhead is no table of rows
+        rows = [row._tr for row in table.rows]
+        assert all(
+            tr.trPr is not None and tr.trPr.find(qn("w:cantSplit")) is not None for tr in rows
+        )
+    assert all(
+        t.rows[0]._tr.trPr.find(qn("w:tblHeader")) is not None for t in document.tables[1:-1]
+    )
+    pages = set()
+    for path in to_pdf(tmp_path, *paths):
+        texts = page_texts(path)
+        signed = [n for n, text in enumerate(texts) if "NguyễnVănBình" in text]
+        assert len(signed) == 1 and "TRƯỞNGBAN" in texts[signed[0]], (path.name, texts[-1][-80:])
+        pages.add(len(texts))
+    assert len(pages) > 1  # the block did meet the foot of a page on the way

@@ -338,6 +338,13 @@ def test_hotspots_give_the_earlier_share(app, network, login, earlier_k, previou
     assert spot["share"] == 0.7 and spot["previous_share"] == previous
     page = client.get("/questionnaires/dot-2/tallies").get_data(as_text=True)
     assert ("+50" in page) is (previous is not None)
+    # The Word report's section III has the page's columns: the earlier share and the change.
+    report = docx.Document(io.BytesIO(client.get("/questionnaires/dot-2/report.docx").data))
+    hot = next(t for t in report.tables if t.rows[0].cells[0].text == "Câu hỏi")
+    assert [c.text for c in hot.rows[0].cells][-2:] == ["Đợt trước", "Thay đổi (điểm phần trăm)"]
+    row = next(r for r in hot.rows if r.cells[1].text == "Phường 1 · Ủy ban MTTQ")
+    before, change = (c.text for c in row.cells[-2:])  # 70 % against 20 %: +50 points
+    assert (before, change[:3]) == (("20,0 %", "+50") if previous else ("–", "–"))
     first_body = client.get("/api/v1/questionnaires/dot-1/hotspots").get_json()
     assert all("previous_share" not in h for h in first_body)
 

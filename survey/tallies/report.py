@@ -29,7 +29,7 @@ from survey.numbers import format_number, format_share
 from survey.params import BadParameter
 from survey.tallies import charts
 from survey.tallies.counting import text_answers
-from survey.tallies.waves import format_change
+from survey.tallies.waves import difference, format_change
 
 FONT = "Times New Roman"
 WRITTEN_KINDS = ("text", "longtext")
@@ -129,6 +129,13 @@ def _para(container, text="", size=13, bold=False, italic=False, align=None, aft
     return paragraph
 
 
+def _heading(document, text, **style):
+    """Add a paragraph kept on the page of what follows it: a heading never ends a page."""
+    paragraph = _para(document, text, **style)
+    paragraph.paragraph_format.keep_with_next = True
+    return paragraph
+
+
 def _cell_text(cell, text, size=12, bold=False, italic=False, align=None):
     """Write text into a table cell's first paragraph."""
     paragraph = cell.paragraphs[0]
@@ -168,8 +175,21 @@ def _table(document, header, rows, widths=None):
             _cell_text(cell, text, align=align)
     if widths:
         _widths(table, widths)
+    _keep_rows(table, header_rows=1)
     _para(document, after=4)
     return table
+
+
+def _keep_rows(table, header_rows=0):
+    """Keep each row of a table on one page, and repeat its header rows atop every page.
+
+    Word and LibreOffice otherwise split a row (a header's two lines) across a page break.
+    """
+    for index, row in enumerate(table.rows):
+        properties = row._tr.get_or_add_trPr()
+        properties.append(OxmlElement("w:cantSplit"))
+        if index < header_rows:
+            properties.append(OxmlElement("w:tblHeader"))
 
 
 def _widths(table, widths):
@@ -294,7 +314,7 @@ def filters_said(t):
 
 def _overview(document, t, scope, wave=None):
     """Write the responses and response rates by ward and by organisation (and the earlier wave)."""
-    _para(document, _("I. RESPONSES AND RESPONSE RATES"), bold=True)
+    _heading(document, _("I. RESPONSES AND RESPONSE RATES"), bold=True)
     _para(
         document,
         _("Responses counted: %(n)s.", n=_count(t.responses, t.k)[0]),
@@ -371,7 +391,7 @@ def _question(document, qt, t, number, settings, wave=None):
     """Write one question: its table (beside the earlier wave's) and chart, or written answers."""
     q = qt.question
     pq = wave.get(qt.key) if wave is not None else None
-    _para(document, _("Question %(n)s. %(prompt)s", n=number, prompt=q.prompt), bold=True)
+    _heading(document, _("Question %(n)s. %(prompt)s", n=number, prompt=q.prompt), bold=True)
     said = _(
         "Answered: %(a)s; skipped: %(s)s.",
         a=_count(qt.answered, t.k)[0],
@@ -382,9 +402,9 @@ def _question(document, qt, t, number, settings, wave=None):
     if qt.kind in ("scale", "number"):
         mean = "–" if qt.mean is None else format_number(qt.mean, 2)
         said += " " + _("Mean: %(mean)s.", mean=mean)
-    _para(document, said, size=12, italic=True)
+    _heading(document, said, size=12, italic=True)
     if pq is not None:
-        _para(document, _earlier_said(pq, qt, wave), size=12, italic=True)
+        _heading(document, _earlier_said(pq, qt, wave), size=12, italic=True)
     if qt.columns:
         header = [_("Range") if qt.kind == "number" else _("Answer"), _("Count"), "%"]
         rows = [[c.label, _count(c.count, t.k), _share(c.percent)] for c in qt.columns]
@@ -449,7 +469,7 @@ def _hotspots(document, found, t):
     """Write the hotspots: where a question's concern share stands above the district's."""
     if found is None:
         return
-    _para(document, _("III. HOTSPOTS"), bold=True)
+    _heading(document, _("III. HOTSPOTS"), bold=True)
     if not found:
         _para(document, _("No ward or organisation stands out."), size=12)
         return
@@ -465,11 +485,12 @@ def _hotspots(document, found, t):
     ]
     header = [_("Question"), _("Where"), _("Responses"), _("Concern"), _("District")]
     widths = (5.5, 4.5, 2.3, 2.2, 2.2)
-    if any(h.compared for h in found):
-        header.append(_("Earlier wave"))
+    if any(h.compared for h in found):  # as on the tally page: the earlier share, the change
+        header += [_("Earlier wave"), _("Change (points)")]
         for row, h in zip(rows, found):
-            row.append(_share(None if h.previous_share is None else 100 * h.previous_share))
-        widths = (4.6, 3.8, 2.1, 2.1, 2.1, 2.0)
+            before = None if h.previous_share is None else 100 * h.previous_share
+            row += [_share(before), (format_change(difference(100 * h.share, before)),)]
+        widths = (3.6, 3.2, 1.9, 1.9, 1.9, 2.0, 2.0)
     _table(document, header, rows, widths=widths)
 
 
@@ -493,6 +514,10 @@ def _closing(document, settings):
     for _blank in range(4):
         _para(right, after=0)
     _para(right, settings.signer, size=13, bold=True, align=WD_ALIGN_PARAGRAPH.CENTER)
+    # One row that cannot split: the signer's name never goes to a page without the title.
+    _keep_rows(table)
+    for paragraph in right.paragraphs[:-1]:
+        paragraph.paragraph_format.keep_with_next = True
 
 
 def build(t, settings, scope=None, hotspots=None, wave=None):
@@ -502,11 +527,11 @@ def build(t, settings, scope=None, hotspots=None, wave=None):
     _heading_block(document, settings)
     _title(document, t)
     _overview(document, t, scope, wave)
-    _para(document, _("II. RESULTS BY QUESTION"), bold=True)
+    _heading(document, _("II. RESULTS BY QUESTION"), bold=True)
     number = 0
     for qt in t.questions:
         if qt.kind == "section":
-            _para(document, qt.question.prompt.upper(), bold=True, italic=True)
+            _heading(document, qt.question.prompt.upper(), bold=True, italic=True)
             continue
         number += 1
         _question(document, qt, t, number, settings, wave)
