@@ -429,7 +429,11 @@ def main(argv=None):
         return
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--responses", default="100000,1000000")
-    parser.add_argument("--sqlite", default=str(Path(tempfile.gettempdir()) / "exports.sqlite3"))
+    parser.add_argument(
+        "--sqlite",
+        default=str(Path(tempfile.gettempdir()) / "exports.sqlite3"),
+        help="the SQLite file (empty: PostgreSQL only)",
+    )
     parser.add_argument("--postgres", default="")
     parser.add_argument("--openpyxl-max", type=int, default=100_000)
     parser.add_argument("--phones", type=float, default=0)
@@ -439,7 +443,7 @@ def main(argv=None):
     )
     options = parser.parse_args(argv)
     sizes = [int(n) for n in options.responses.split(",")]
-    urls = [("SQLite", f"sqlite:///{options.sqlite}")]
+    urls = [("SQLite", f"sqlite:///{options.sqlite}")] if options.sqlite else []
     if options.postgres:
         urls.append(("PostgreSQL", options.postgres))
     for label, url in urls:
