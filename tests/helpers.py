@@ -173,3 +173,8 @@ def soffice():
             pytest.fail("LibreOffice is not installed, and CI must open every export with it")
         pytest.skip("LibreOffice is not installed (apt-get install libreoffice-calc-nogui)")
     return found
+
+
+# Indexes on an expression, which no model declares: index name -> table (0013: usernames
+# unique whatever their case, on lower(username)).
+EXPRESSION_INDEXES = {"user_username_lower": "user"}

@@ -22,6 +22,7 @@ from survey.models import (
     TallyClock,
     TallyResponse,
 )
+from tests.helpers import EXPRESSION_INDEXES
 
 MIGRATIONS = [m.name for m in Migration.load_directory(str(MIGRATIONS_DIR))]
 ROWS = 3
@@ -29,9 +30,6 @@ HISTORY = "schema_migration"
 # Columns a later migration rewrites on purpose, (table, column) -> why; their old values are
 # not compared (their rows still are counted).
 REWRITTEN = {}
-# Indexes on an expression, which no model declares: index name -> table (0013: usernames
-# unique whatever their case, on lower(username)).
-EXPRESSION_INDEXES = {"user_username_lower": "user"}
 # Tables a later migration makes: a database filled before it has none of their rows.
 MADE_BY = {
     RetiredToken: "0009_retired_tokens",
