@@ -2,6 +2,7 @@
 
     python bench/tallies.py [--responses 100000] [--sqlite PATH] [--postgres URL] [--no-sqlite]
                             [--no-duckdb] [--export]
+    python bench/tallies.py --submit N [--postgres URL]
 
 Fills a fresh SQLite file (and the PostgreSQL database given, which it empties) with valid
 responses by bulk insert (SQLite: the running tallies' triggers fire on every row; PostgreSQL:
@@ -15,7 +16,9 @@ range; tally() and its JSON document) its time read from the running tallies and
 the answers (RUNNING_TALLIES off, the method before 0015), against the fastest bare GROUP BY and
 against DuckDB running the same request's GROUP BY over a copy of the same answers (DUCK_QUERIES;
 `pip install -e '.[bench]'`; --no-duckdb to leave it out). Medians of several warm runs, all in
-turns. With --export, the streamed CSV export's time and peak Python memory.
+turns. With --export, the streamed CSV export's time and peak Python memory. With --submit N
+instead: the phone form's store (submit.store) of N checked fake forms a turn, with the running
+tallies' triggers and without them (migration 0015's drop_triggers/create_triggers), in turns.
 Budgets (DESIGN.md, issue 21): a tally within 2× the bare query and under a second; at 1M
 responses each request at or under DuckDB's time.
 """
