@@ -55,6 +55,8 @@ EXPECTED = {
     "tallies.export_csv": VIEWER,
     "tallies.export_xlsx": VIEWER,
     "tallies.tallies_xlsx": VIEWER,
+    "tallies.export_job": VIEWER,  # a job is its owner's alone: 404 to anyone else
+    "tallies.export_file": VIEWER,
     "tallies.codebook_csv": VIEWER,
     "api.tallies": VIEWER,
     "api.timeline": VIEWER,

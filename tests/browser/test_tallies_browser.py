@@ -206,7 +206,6 @@ def test_printable_report_prints_the_word_content_on_numbered_a4_pages(
 WARDS = [(f"P{i:02d}", f"Phường {i}") for i in range(1, 15)]
 
 
-
 def test_printed_repeat_keeps_headings_with_their_content_and_says_names(
     open_page, server, app, db, keep
 ):
