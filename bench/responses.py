@@ -129,6 +129,7 @@ def run(url, n):
     placeholder = "?" if url.startswith("sqlite") else "%s"
 
     def bare():
+        """Read a first page's tab counts, rows and answers with bare SQL."""
         with app.app_context(), database.connection_context():
             q = (questionnaire.id,)
             database.execute_sql(BARE[0].format(p=placeholder), q).fetchall()
@@ -137,6 +138,7 @@ def run(url, n):
             database.execute_sql(BARE[2].format(ids=ids)).fetchall()
 
     def void_restore():
+        """Void the first response and restore it through the app."""
         ok(client.post(f"{base}/{one}/void", data={"reason": "bench"}))
         ok(client.post(f"{base}/{one}/restore"))
 
