@@ -11,10 +11,7 @@ DESIGN's budget: the Word report of a 10-question questionnaire with 100,000 res
 under 3 s.
 """
 
-import argparse
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -24,7 +21,6 @@ import tallies as base  # bench/tallies.py: the questionnaire, the bulk fill, ru
 
 from survey import create_app
 from survey.db import database, migrate
-from survey.models import Organisation, User, Ward
 from survey.questionnaires.file_format import import_questionnaire
 from survey.tallies.counting import tally
 
@@ -49,16 +45,10 @@ def run(url, n):
     app = create_app({"DATABASE_URL": url, "TESTING": True, "WTF_CSRF_ENABLED": False})
     with app.app_context(), database.connection_context():
         migrate()
-        for code in base.WARDS:
-            Ward.create(code=code, name=f"Phường {code[1:]}")
-        for code in base.ORGANISATIONS:
-            Organisation.create(code=code, name=code)
+        base.add_places()
         questionnaire = import_questionnaire(report_spec())
         base.fill(questionnaire, n, seed=1)
-        user = User.create(username="bench", password_hash="x", role="admin")
-        client = app.test_client()
-        with client.session_transaction() as session:
-            session["_user_id"] = f"{user.id}:{user.session_version}"
+        client = base.admin_client(app)
         word = client.get("/questionnaires/report/report.docx?texts=5")
         assert word.status_code == 200 and word.data[:2] == b"PK", word.status_code
         medians = base.interleaved(
@@ -78,16 +68,8 @@ def run(url, n):
 
 
 def main():
-    """Parse the arguments and run the benchmark on a fresh SQLite file."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--responses", type=int, default=100_000)
-    parser.add_argument("--sqlite", help="SQLite file to create (default: a temporary file)")
-    args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(args.sqlite or os.path.join(folder, "bench.sqlite3"))
-        for suffix in ("", "-wal", "-shm"):
-            Path(str(path) + suffix).unlink(missing_ok=True)
-        run(f"sqlite:///{path}", args.responses)
+    """Run the benchmark on a fresh SQLite file."""
+    base.on_fresh_sqlite(run, __doc__, 100_000)
 
 
 if __name__ == "__main__":

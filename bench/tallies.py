@@ -44,7 +44,15 @@ from survey import create_app
 from survey.cli import fake
 from survey.db import MIGRATIONS_DIR, database, is_sqlite, migrate
 from survey.i18n import to_utc
-from survey.models import Organisation, Question, Response, TallyAnswer, TallyAnswerDay, Ward
+from survey.models import (
+    Organisation,
+    Question,
+    Response,
+    TallyAnswer,
+    TallyAnswerDay,
+    User,
+    Ward,
+)
 from survey.questionnaires.file_format import import_questionnaire
 from survey.respond import submit
 from survey.respond.rules import Schema, check_answers
@@ -153,6 +161,36 @@ def answer_values(question, choices, rng):
     if rng.random() < 0.3:
         return [(None, rng.choice(["Tốt", "Cần cải thiện đường sá", "=SUM(A1)", "Không"]), None)]
     return []
+
+
+def add_places():
+    """Create the bench's wards and organisations in the bound database."""
+    for code in WARDS:
+        Ward.create(code=code, name=f"Phường {code[1:]}")
+    for code in ORGANISATIONS:
+        Organisation.create(code=code, name=code)
+
+
+def admin_client(app):
+    """Return a test client logged in as a new admin, `bench`."""
+    user = User.create(username="bench", password_hash="x", role="admin")
+    client = app.test_client()
+    with client.session_transaction() as session:
+        session["_user_id"] = f"{user.id}:{user.session_version}"
+    return client
+
+
+def on_fresh_sqlite(run, doc, responses):
+    """Parse --responses and --sqlite, then call run(url, n) on a new SQLite file."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--responses", type=int, default=responses)
+    parser.add_argument("--sqlite", help="SQLite file to create (default: a temporary file)")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(args.sqlite or os.path.join(folder, "bench.sqlite3"))
+        for suffix in ("", "-wal", "-shm"):
+            Path(str(path) + suffix).unlink(missing_ok=True)
+        run(f"sqlite:///{path}", args.responses)
 
 
 def fill(questionnaire, n, seed=1):
@@ -364,10 +402,7 @@ def measure(label, url, n, use_duck=True, export=False):
     app = create_app({"DATABASE_URL": url, "TESTING": True})
     with app.app_context(), database.connection_context():
         migrate()
-        for code in WARDS:
-            Ward.create(code=code, name=f"Phường {code[1:]}")
-        for code in ORGANISATIONS:
-            Organisation.create(code=code, name=code)
+        add_places()
         questionnaire = import_questionnaire(questionnaire_spec())
         started = time.perf_counter()
         rows = fill(questionnaire, n)
@@ -469,10 +504,7 @@ def submit_cost(label, url, n):
     app = create_app({"DATABASE_URL": url, "TESTING": True})
     with app.app_context(), database.connection_context():
         migrate()
-        for code in WARDS:
-            Ward.create(code=code, name=f"Phường {code[1:]}")
-        for code in ORGANISATIONS:
-            Organisation.create(code=code, name=code)
+        add_places()
         questionnaire = import_questionnaire(questionnaire_spec())
         rng, schema = random.Random(2), Schema.load(questionnaire)
         faker = fake._Faker(schema, rng)  # the fake responses' own random valid forms

@@ -10,11 +10,8 @@ earlier wave's tally and the comparison), the printable report's page, and the d
 hotspots of both open waves (`hotspots.of_open`), each as a ratio to the baseline.
 """
 
-import argparse
 import copy
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -24,7 +21,6 @@ import tallies as base  # bench/tallies.py: the questionnaire, the bulk fill, ru
 
 from survey import create_app
 from survey.db import database, migrate
-from survey.models import Organisation, User, Ward
 from survey.questionnaires.file_format import import_questionnaire
 from survey.tallies import hotspots, waves
 from survey.tallies.counting import tally
@@ -49,26 +45,19 @@ def run(url, n):
     app = create_app({"DATABASE_URL": url, "TESTING": True, "WTF_CSRF_ENABLED": False})
     with app.app_context(), database.connection_context():
         migrate()
-        for code in base.WARDS:
-            Ward.create(code=code, name=f"Phường {code[1:]}")
-        for code in base.ORGANISATIONS:
-            Organisation.create(code=code, name=code)
+        base.add_places()
         first_spec, second_spec = wave_specs()
         first = import_questionnaire(first_spec)
         base.fill(first, n, seed=1)
         second = import_questionnaire(second_spec)
         base.fill(second, n, seed=2)
-        User.create(username="bench", password_hash="x", role="admin")
+        client = base.admin_client(app)
 
         def api_of(questionnaire):
             """Return the tallies API document of a questionnaire, previous figures included."""
             t = tally(questionnaire)
             return waves.api(t.api(), waves.compare(questionnaire, t))
 
-        client = app.test_client()
-        with client.session_transaction() as session:
-            user = User.get(User.username == "bench")
-            session["_user_id"] = f"{user.id}:{user.session_version}"
         assert client.get("/questionnaires/wave-2/report").status_code == 200
         medians = base.interleaved(
             {
@@ -87,16 +76,8 @@ def run(url, n):
 
 
 def main():
-    """Parse the arguments and run the benchmark on a fresh SQLite file."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--responses", type=int, default=20_000)
-    parser.add_argument("--sqlite", help="SQLite file to create (default: a temporary file)")
-    args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(args.sqlite or os.path.join(folder, "bench.sqlite3"))
-        for suffix in ("", "-wal", "-shm"):
-            Path(str(path) + suffix).unlink(missing_ok=True)
-        run(f"sqlite:///{path}", args.responses)
+    """Run the benchmark on a fresh SQLite file."""
+    base.on_fresh_sqlite(run, __doc__, 20_000)
 
 
 if __name__ == "__main__":
