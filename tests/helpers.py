@@ -178,3 +178,12 @@ def soffice():
 # Indexes on an expression, which no model declares: index name -> table (0013: usernames
 # unique whatever their case, on lower(username)).
 EXPRESSION_INDEXES = {"user_username_lower": "user"}
+
+
+def log_in_page(page, server, username, password="secret-pass", query=""):
+    """Log in a browser page through the login form, as a person would; wait until it is left."""
+    page.goto(f"{server}/login{query}")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    page.click("form button[type=submit]")
+    page.wait_for_url(lambda url: "/login" not in url)

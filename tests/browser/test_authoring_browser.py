@@ -3,7 +3,7 @@
 import pytest
 
 from survey.models import Answer, Question, Questionnaire, Response
-from tests.helpers import make_user
+from tests.helpers import log_in_page, make_user
 
 pytestmark = pytest.mark.browser
 
@@ -54,11 +54,7 @@ def open_page(browser):
 
 def log_in(page, server):
     """Log in as the coordinator through the login page."""
-    page.goto(f"{server}/login?lang=en")
-    page.fill("input[name=username]", "coord")
-    page.fill("input[name=password]", "secret-pass")
-    page.click("form.card button[type=submit]")
-    page.wait_for_url(f"{server}/")
+    log_in_page(page, server, "coord", query="?lang=en")
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from PIL import Image
 
 from survey.models import Collaborator
 from survey.respond import links
-from tests.helpers import make_user
+from tests.helpers import log_in_page, make_user
 
 pytestmark = pytest.mark.browser
 
@@ -44,11 +44,7 @@ def page(browser, server, people):
         viewport={"width": 1280, "height": 900}, device_scale_factor=2, locale="vi-VN"
     )
     page = context.new_page()
-    page.goto(server + "/login")
-    page.fill("input[name=username]", "coord")
-    page.fill("input[name=password]", "secret-pass")
-    page.click("form button[type=submit]")
-    page.wait_for_url(lambda url: "/login" not in url)
+    log_in_page(page, server, "coord")
     yield page
     context.close()
 

@@ -7,7 +7,7 @@ import pytest
 
 from survey.models import Collaborator, Organisation, Response, Ward
 from survey.questionnaires.file_format import import_questionnaire
-from tests.helpers import make_user, store_answers
+from tests.helpers import log_in_page, make_user, store_answers
 
 pytestmark = pytest.mark.browser
 
@@ -113,11 +113,7 @@ def phone(browser, server, long_data):
         viewport={"width": 360, "height": 740}, is_mobile=True, has_touch=True
     )
     page = context.new_page()
-    page.goto(server + "/login")
-    page.fill("input[name=username]", "coordinator")
-    page.fill("input[name=password]", "secret-pass")
-    page.click("button[type=submit]")
-    page.wait_for_load_state()
+    log_in_page(page, server, "coordinator")
     yield page
     context.close()
 

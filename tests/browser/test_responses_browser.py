@@ -3,7 +3,7 @@
 import pytest
 
 from survey.models import Collaborator, Organisation, Response, Ward
-from tests.helpers import make_user, store_answers
+from tests.helpers import log_in_page, make_user, store_answers
 
 pytestmark = pytest.mark.browser
 
@@ -31,11 +31,7 @@ def test_list_void_and_test_answers_fit_a_phone(browser, server, sample, network
     errors = []
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     page.on("dialog", lambda dialog: dialog.accept())
-    page.goto(server + "/login")
-    page.fill("input[name=username]", "chief")
-    page.fill("input[name=password]", "secret-pass")
-    page.click("button[type=submit]")
-    page.wait_for_load_state()
+    log_in_page(page, server, "chief")
     errors.clear()
 
     page.goto(server + "/questionnaires/sample/responses")

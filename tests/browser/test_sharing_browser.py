@@ -4,7 +4,7 @@ import pypdfium2 as pdfium
 import pytest
 
 from survey.models import Collaborator, Questionnaire
-from tests.helpers import make_user
+from tests.helpers import log_in_page, make_user
 
 pytestmark = pytest.mark.browser
 
@@ -34,11 +34,7 @@ def page(browser, server, long_names):
     """Open Chromium logged in through the login page as the coordinator."""
     context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="vi-VN")
     page = context.new_page()
-    page.goto(server + "/login")
-    page.fill("input[name=username]", "coord")
-    page.fill("input[name=password]", "secret-pass")
-    page.click("form button[type=submit]")
-    page.wait_for_url(lambda url: "/login" not in url)
+    log_in_page(page, server, "coord")
     yield page
     context.close()
 

@@ -9,7 +9,7 @@ import pytest
 from survey.models import Organisation, Ward
 from survey.questionnaires.file_format import import_questionnaire
 from tests.browser.test_phone_width_browser import CHOICES, LONG_KEY, WAVE
-from tests.helpers import make_user, store_answers
+from tests.helpers import log_in_page, make_user, store_answers
 from tests.test_hotspots import FILE, HOT, fill
 
 pytestmark = pytest.mark.browser
@@ -35,11 +35,7 @@ def open_page(browser, server, db):
         page = context.new_page()
         errors = []
         page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-        page.goto(server + "/login")
-        page.fill("input[name=username]", "watcher")
-        page.fill("input[name=password]", "secret-pass")
-        page.click("button[type=submit]")
-        page.wait_for_load_state()
+        log_in_page(page, server, "watcher")
         errors.clear()  # the login page's favicon request is no concern of these tests
         return page, errors
 
